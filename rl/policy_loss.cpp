@@ -16,7 +16,7 @@ size_t num_sequences(const TokenBatch& b) { return b.seq_offsets.empty() ? 0 : b
 // The normaliser of each token's contribution under the chosen TokenNorm,
 // counting only sequences selected by `include`.
 template <class Pred>
-std::vector<double> token_scales(const TokenBatch& b, TokenNorm norm, Pred include) {
+std::vector<double> token_scales(const TokenBatch& b, TokenNorm norm, int64_t norm_total, Pred include) {
   const size_t n = num_sequences(b);
   std::vector<double> scale(n, 0.0);
   int64_t tokens = 0, seqs = 0;
@@ -27,6 +27,7 @@ std::vector<double> token_scales(const TokenBatch& b, TokenNorm norm, Pred inclu
     tokens += len;
     ++seqs;
   }
+  if (norm_total > 0) (norm == TokenNorm::kTokenMean ? tokens : seqs) = norm_total;
   for (size_t s = 0; s < n; ++s) {
     int64_t len = b.seq_offsets[s + 1] - b.seq_offsets[s];
     if (!include(s) || len == 0) continue;
@@ -93,7 +94,7 @@ PolicyLossResult ppo_clip_loss(const TokenBatch& b, std::span<const float> advan
   assert(advantages.size() == n);
   PolicyLossResult out;
   out.grad_logp.assign(b.logp.size(), 0.0f);
-  const auto scale = token_scales(b, o.norm, [](size_t) { return true; });
+  const auto scale = token_scales(b, o.norm, o.norm_total, [](size_t) { return true; });
   const double baseline = mean_logp(b);
   for (size_t s = 0; s < n; ++s) {
     const double a = advantages[s];
@@ -134,9 +135,9 @@ PolicyLossResult oreal_loss(const TokenBatch& b, std::span<const float> rewards,
     c.second += 1;
   }
   auto positive = [&](size_t s) { return rewards[s] >= o.positive_threshold; };
-  const auto pos_scale = token_scales(b, o.base.norm, positive);
-  const auto neg_scale = token_scales(b, o.base.norm, [&](size_t s) { return !positive(s); });
-  const auto all_scale = token_scales(b, o.base.norm, [](size_t) { return true; });
+  const auto pos_scale = token_scales(b, o.base.norm, o.positive_norm_total, positive);
+  const auto neg_scale = token_scales(b, o.base.norm, o.negative_norm_total, [&](size_t s) { return !positive(s); });
+  const auto all_scale = token_scales(b, o.base.norm, o.base.norm_total, [](size_t) { return true; });
   const double baseline = mean_logp(b);
   for (size_t s = 0; s < n; ++s) {
     const auto [pos, total] = group_counts[group_of[s]];

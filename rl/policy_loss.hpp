@@ -45,6 +45,9 @@ struct PolicyLossOptions {
   float kl_coef = 0.0f;         // Default: 0 (no KL to a reference policy)
   float entropy_coef = 0.0f;    // Default: 0 (no entropy bonus)
   TokenNorm norm = TokenNorm::kTokenMean;  // Default: token mean
+  // When a batch is processed in micro-batches, the normaliser of the whole batch:
+  // its token count (kTokenMean) or sequence count (kSequenceMean). 0 = this batch's.
+  int64_t norm_total = 0;  // Default: 0
 };
 
 struct PolicyLossStats {
@@ -77,7 +80,10 @@ struct OrealOptions {
   float negative_weight = 1.0f;  // Default: 1 (the paper's eta)
   // A response counts as positive when its reward is at least this.
   float positive_threshold = 0.5f;  // Default: 0.5 (binary rewards are 0 or 1)
-  PolicyLossOptions base;        // kl_coef, entropy_coef, importance_cap, norm
+  PolicyLossOptions base;        // kl_coef, entropy_coef, importance_cap, norm, norm_total (all tokens)
+  // Whole-batch normalisers of the positive and negative terms (see norm_total). 0 = this batch's.
+  int64_t positive_norm_total = 0;  // Default: 0
+  int64_t negative_norm_total = 0;  // Default: 0
 };
 
 // `rewards` one per sequence; `group_of` maps each sequence to its prompt group
@@ -87,7 +93,8 @@ struct OrealOptions {
 // the pull of the group's positives would be under a mean baseline (a negative's
 // GRPO advantage without std scaling is -p) while groups with no positive at all
 // (p = 0), whose negatives carry no information about what is right, contribute
-// nothing. Importance weights (pi_p/pi_b, capped) multiply both terms.
+// nothing. Importance weights (pi_p/pi_b, capped) multiply both terms. Pass rates
+// come from the sequences given, so a micro-batch must hold whole groups.
 PolicyLossResult oreal_loss(const TokenBatch& batch, std::span<const float> rewards,
                             std::span<const int32_t> group_of, const OrealOptions& options);
 

@@ -115,3 +115,24 @@ TEST(Oreal, TokenWeightsScaleTheCloning) {
 
 }  // namespace
 }  // namespace troupe::rl
+
+namespace troupe::rl {
+namespace {
+
+TEST(PpoClip, MicroBatchesWithWholeBatchNormaliserSumToTheWhole) {
+  std::vector<int32_t> off = {0, 2, 5};
+  std::vector<float> logp = {-0.1f, -0.2f, -0.3f, -0.4f, -0.5f};
+  std::vector<float> adv = {1.0f, -0.5f};
+  auto whole = ppo_clip_loss({.seq_offsets = off, .logp = logp}, adv, {});
+  std::vector<int32_t> off_a = {0, 2}, off_b = {0, 3};
+  std::span<const float> la(logp.data(), 2), lb(logp.data() + 2, 3);
+  std::vector<float> aa = {1.0f}, ab = {-0.5f};
+  auto a = ppo_clip_loss({.seq_offsets = off_a, .logp = la}, aa, {.norm_total = 5});
+  auto b = ppo_clip_loss({.seq_offsets = off_b, .logp = lb}, ab, {.norm_total = 5});
+  EXPECT_NEAR(a.loss + b.loss, whole.loss, 1e-6);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(a.grad_logp[i], whole.grad_logp[i], 1e-7);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(b.grad_logp[i], whole.grad_logp[2 + i], 1e-7);
+}
+
+}  // namespace
+}  // namespace troupe::rl
