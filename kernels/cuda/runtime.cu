@@ -1,0 +1,145 @@
+// Device discovery, version strings, DeviceBuffer and cuBLAS GEMM (see
+// kernels/cuda_runtime.hpp). The cuBLAS handle is created per thread on first
+// use and lives until the thread ends.
+#include <nccl.h>
+
+#include <memory>
+#include <utility>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda_runtime.hpp"
+
+namespace troupe::kernels {
+
+using cuda_detail::check;
+
+bool cuda_compiled() { return true; }
+
+int cuda_device_count() {
+  int n = 0;  // left untouched when the call fails (no driver: error 35)
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky error
+    return 0;
+  }
+  return n;
+}
+
+std::string cuda_unavailable_reason() {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("cudaGetDeviceCount: ") + cudaGetErrorString(err) + " (" + std::to_string(int(err)) + ")";
+  }
+  if (n == 0) return "cudaGetDeviceCount: 0 devices visible";
+  return "";
+}
+
+std::string cuda_version_string() {
+  int rt = 0;
+  if (cudaRuntimeGetVersion(&rt) != cudaSuccess) return "runtime unknown";
+  return "runtime " + std::to_string(rt / 1000) + "." + std::to_string((rt % 1000) / 10);
+}
+
+std::string nccl_version_string() {
+  int v = 0;
+  if (ncclGetVersion(&v) != ncclSuccess) return "unknown";
+  // NCCL >= 2.9 encodes major*10000 + minor*100 + patch.
+  return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." + std::to_string(v % 100);
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (data_ != nullptr) (void)cudaFree(data_);
+}
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) (void)cudaFree(data_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+Result<DeviceBuffer> DeviceBuffer::create(std::size_t n) {
+  DeviceBuffer b;
+  void* p = nullptr;
+  Status s = check(cudaMalloc(&p, (n == 0 ? 1 : n) * sizeof(float)), "cudaMalloc");
+  if (!s) return s.with_context("allocating " + std::to_string(n) + " floats on the device");
+  b.data_ = static_cast<float*>(p);
+  b.size_ = n;
+  return Result<DeviceBuffer>(std::move(b));
+}
+
+Result<DeviceBuffer> DeviceBuffer::from_host(const std::vector<float>& host) {
+  auto b = create(host.size());
+  if (!b) return b.status();
+  TROUPE_RETURN_IF_ERROR(b->upload(host));
+  return b;
+}
+
+Status DeviceBuffer::upload(const float* host, std::size_t n) {
+  if (n != size_) return Status::invalid_argument("DeviceBuffer::upload: size mismatch");
+  return check(cudaMemcpy(data_, host, size_ * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+}
+
+Status DeviceBuffer::download(float* host, std::size_t n) const {
+  if (n != size_) return Status::invalid_argument("DeviceBuffer::download: size mismatch");
+  return check(cudaMemcpy(host, data_, size_ * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+}
+
+namespace {
+
+struct HandleDeleter {
+  void operator()(cublasContext* h) const { (void)cublasDestroy(h); }
+};
+
+Result<cublasHandle_t> thread_handle() {
+  thread_local std::unique_ptr<cublasContext, HandleDeleter> handle;
+  if (!handle) {
+    cublasHandle_t h = nullptr;
+    TROUPE_RETURN_IF_ERROR(check(cublasCreate(&h), "cublasCreate"));
+    handle.reset(h);
+  }
+  return handle.get();
+}
+
+}  // namespace
+
+Status cuda_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, const float* b,
+                  float beta, float* c, void* stream) {
+  auto h = thread_handle();
+  if (!h) return h.status().with_context("cuda_sgemm");
+  TROUPE_RETURN_IF_ERROR(check(cublasSetStream(*h, static_cast<cudaStream_t>(stream)), "cublasSetStream"));
+  // cuBLAS is column-major: a row-major (m,n) C is a column-major (n,m) C^T,
+  // and C^T = op(B)^T op(A)^T, so the operands swap places.
+  const int lda = trans_a ? m : k;
+  const int ldb = trans_b ? k : n;
+  return check(cublasSgemm(*h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
+                           &alpha, b, ldb, a, lda, &beta, c, n),
+               "cublasSgemm");
+}
+
+Status cuda_sgemm_host(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+                       const float* b, float beta, float* c) {
+  auto da = DeviceBuffer::create(std::size_t(m) * k);
+  auto db = DeviceBuffer::create(std::size_t(k) * n);
+  auto dc = DeviceBuffer::create(std::size_t(m) * n);
+  if (!da) return da.status().with_context("cuda_sgemm_host");
+  if (!db) return db.status().with_context("cuda_sgemm_host");
+  if (!dc) return dc.status().with_context("cuda_sgemm_host");
+  TROUPE_RETURN_IF_ERROR(da->upload(a, da->size()));
+  TROUPE_RETURN_IF_ERROR(db->upload(b, db->size()));
+  TROUPE_RETURN_IF_ERROR(dc->upload(c, dc->size()));
+  TROUPE_RETURN_IF_ERROR(cuda_sgemm(trans_a, trans_b, m, n, k, alpha, da->data(), db->data(), beta, dc->data()));
+  return dc->download(c, dc->size());
+}
+
+Status cuda_synchronize() { return check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+}  // namespace troupe::kernels

@@ -1,0 +1,35 @@
+// The policy model's shape (ModelConfig) and its JSON form, which checkpoints
+// store beside the weights as config.json. Plain data; safe to copy between
+// threads.
+#pragma once
+
+#include <string>
+
+#include "base/status.hpp"
+
+namespace troupe::model {
+
+struct ModelConfig {
+  int vocab_size = 260;   // Default: 256 bytes + BOS, EOS, PAD, SEP (model/tokenizer.hpp)
+  int d_model = 128;      // Default: 128 (model (a) of ANCHORS.md)
+  int n_layers = 4;       // Default: 4
+  int n_heads = 4;        // Default: 4
+  int context = 128;      // Default: 128 tokens, prompt + response
+  bool scalar_head = false;  // a score head on the final hidden state (verifier/preference models). Default: off
+
+  // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260.
+  Status validate() const;
+  // Parameters, embeddings included (the tied output head counts once).
+  long num_parameters() const;
+  // Non-embedding parameters + output head, as ANCHORS.md counts them: the N of
+  // FLOPs/token = 6N + 12·L·d·T (forward + backward).
+  double flops_per_token(int seq_len) const;
+
+  std::string to_json() const;
+  // Errors: malformed JSON, a missing or mistyped key (named), an invalid shape.
+  static Result<ModelConfig> from_json(const std::string& text, const std::string& origin);
+
+  bool operator==(const ModelConfig&) const = default;
+};
+
+}  // namespace troupe::model

@@ -1,0 +1,474 @@
+// The transformer's forward, backward, scalar head and cached decoding
+// (model/transformer.hpp), as a sequence of kernel calls in the style of llm.c.
+#include "model/transformer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/attention.hpp"
+#include "kernels/encoder.hpp"
+#include "kernels/gelu.hpp"
+#include "kernels/layernorm.hpp"
+#include "kernels/logprob.hpp"
+#include "kernels/matmul.hpp"
+#include "model/tokenizer.hpp"
+
+namespace troupe::model {
+
+namespace k = troupe::kernels::cpu;
+
+// ---- batches ----------------------------------------------------------------
+
+namespace {
+
+Status check_sequence(const std::vector<int>& seq, std::size_t i, int context, int vocab_size) {
+  if (seq.empty()) return Status::invalid_argument("sequence " + std::to_string(i) + " is empty");
+  if (int(seq.size()) > context) {
+    return Status::out_of_range("sequence " + std::to_string(i) + " has " + std::to_string(seq.size()) +
+                                " tokens, more than the context of " + std::to_string(context));
+  }
+  for (int t : seq) {
+    if (t < 0 || t >= vocab_size) {
+      return Status::out_of_range("sequence " + std::to_string(i) + " holds token " + std::to_string(t) +
+                                  " outside [0, " + std::to_string(vocab_size) + ")");
+    }
+  }
+  return Status::ok();
+}
+
+Result<TokenBatch> build_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& weight_from,
+                               int context, int vocab_size) {
+  if (seqs.empty()) return Status::invalid_argument("TokenBatch: no sequences");
+  TokenBatch b;
+  b.batch = int(seqs.size());
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    TROUPE_RETURN_IF_ERROR(check_sequence(seqs[i], i, context, vocab_size));
+    b.seq_len = std::max(b.seq_len, int(seqs[i].size()));
+  }
+  const std::size_t n = std::size_t(b.batch) * b.seq_len;
+  b.tokens.assign(n, kPad);
+  b.loss_weight.assign(n, 0.0f);
+  b.lengths.resize(b.batch);
+  for (int r = 0; r < b.batch; ++r) {
+    const auto& s = seqs[r];
+    b.lengths[r] = int(s.size());
+    std::copy(s.begin(), s.end(), b.tokens.begin() + std::size_t(r) * b.seq_len);
+    // The prediction at t is of token t+1; weighted when t+1 is a trained token.
+    for (int t = 0; t + 1 < int(s.size()); ++t) {
+      if (t + 1 >= weight_from[r]) b.loss_weight[std::size_t(r) * b.seq_len + t] = 1.0f;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+Result<TokenBatch> TokenBatch::from_sequences(const std::vector<std::vector<int>>& seqs, int context,
+                                              int vocab_size) {
+  return build_batch(seqs, std::vector<int>(seqs.size(), 1), context, vocab_size);
+}
+
+Result<TokenBatch> TokenBatch::from_pairs(const std::vector<std::vector<int>>& prompts,
+                                          const std::vector<std::vector<int>>& responses, int context,
+                                          int vocab_size) {
+  if (prompts.size() != responses.size()) {
+    return Status::invalid_argument("TokenBatch::from_pairs: " + std::to_string(prompts.size()) + " prompts but " +
+                                    std::to_string(responses.size()) + " responses");
+  }
+  std::vector<std::vector<int>> seqs(prompts.size());
+  std::vector<int> from(prompts.size());
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    seqs[i] = prompts[i];
+    seqs[i].insert(seqs[i].end(), responses[i].begin(), responses[i].end());
+    from[i] = int(prompts[i].size());
+  }
+  return build_batch(seqs, from, context, vocab_size);
+}
+
+double weighted_nll(const TokenBatch& batch, const std::vector<float>& logp, std::vector<float>* dlogp) {
+  double wsum = 0.0, loss = 0.0;
+  for (std::size_t i = 0; i < batch.loss_weight.size(); ++i) {
+    wsum += batch.loss_weight[i];
+    loss -= double(batch.loss_weight[i]) * logp[i];
+  }
+  dlogp->assign(batch.loss_weight.size(), 0.0f);
+  if (wsum == 0.0) return 0.0;
+  for (std::size_t i = 0; i < batch.loss_weight.size(); ++i) (*dlogp)[i] = float(-batch.loss_weight[i] / wsum);
+  return loss / wsum;
+}
+
+// ---- the model --------------------------------------------------------------
+
+struct Transformer::Layer {
+  std::size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
+};
+
+struct Transformer::Activations {
+  std::vector<int> tokens, positions, targets;  // (N)
+  std::vector<float> encoded;                   // (N,C)
+  // Per layer, L blocks each: ln1, res2, ln2, res3, atty (N,C); qkv (N,3C); fch, fch_gelu (N,4C);
+  // att (B,NH,T,T); means and rstds (N).
+  std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, res3;
+  std::vector<float> lnf, lnf_mean, lnf_rstd, logits, lse;
+  // Gradient scratch.
+  std::vector<float> dres, dln, dqkv, datty, dfch, dfch_gelu, dlogits, dlnf;
+};
+
+Transformer::Transformer() : acts_(std::make_unique<Activations>()) {}
+Transformer::Transformer(Transformer&&) noexcept = default;
+Transformer& Transformer::operator=(Transformer&&) noexcept = default;
+Transformer::~Transformer() = default;
+
+Result<Transformer> Transformer::create(const ModelConfig& config, uint64_t seed) {
+  TROUPE_RETURN_IF_ERROR(config.validate());
+  Transformer m;
+  m.config_ = config;
+  const int64_t C = config.d_model, V = config.vocab_size, L = config.n_layers;
+  enum Init { kNormal, kResidual, kWpe, kOnes, kZeros };
+  std::vector<Init> inits;
+  std::size_t off = 0;
+  auto add = [&](std::string name, std::vector<int64_t> shape, bool decay, Init init) {
+    std::size_t n = 1;
+    for (int64_t d : shape) n *= std::size_t(d);
+    m.tensors_.push_back({std::move(name), std::move(shape), off, n, decay});
+    inits.push_back(init);
+    off += n;
+  };
+  add("wte", {V, C}, true, kNormal);
+  add("wpe", {config.context, C}, true, kWpe);
+  for (int64_t l = 0; l < L; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    add(p + "ln_1.weight", {C}, false, kOnes);
+    add(p + "ln_1.bias", {C}, false, kZeros);
+    add(p + "attn.c_attn.weight", {3 * C, C}, true, kNormal);
+    add(p + "attn.c_attn.bias", {3 * C}, false, kZeros);
+    add(p + "attn.c_proj.weight", {C, C}, true, kResidual);
+    add(p + "attn.c_proj.bias", {C}, false, kZeros);
+    add(p + "ln_2.weight", {C}, false, kOnes);
+    add(p + "ln_2.bias", {C}, false, kZeros);
+    add(p + "mlp.c_fc.weight", {4 * C, C}, true, kNormal);
+    add(p + "mlp.c_fc.bias", {4 * C}, false, kZeros);
+    add(p + "mlp.c_proj.weight", {C, 4 * C}, true, kResidual);
+    add(p + "mlp.c_proj.bias", {C}, false, kZeros);
+  }
+  add("ln_f.weight", {C}, false, kOnes);
+  add("ln_f.bias", {C}, false, kZeros);
+  if (config.scalar_head) {
+    add("score_head.weight", {C}, true, kNormal);
+    add("score_head.bias", {1}, false, kZeros);
+  }
+  if (long(off) != config.num_parameters()) {
+    return Status::internal("parameter count " + std::to_string(off) + " != config's " +
+                            std::to_string(config.num_parameters()));
+  }
+  m.params_.assign(off, 0.0f);
+  m.grads_.assign(off, 0.0f);
+  std::mt19937_64 rng(seed);
+  // GPT-2: std 0.02 for weights, 0.01 for positions, 0.02/sqrt(2L) for the two
+  // projections that add into the residual stream (keeps its variance flat in depth).
+  const float kStd = 0.02f;
+  for (std::size_t i = 0; i < m.tensors_.size(); ++i) {
+    float* p = m.params_.data() + m.tensors_[i].offset;
+    const std::size_t n = m.tensors_[i].numel;
+    float std = 0.0f;
+    switch (inits[i]) {
+      case kOnes: std::fill(p, p + n, 1.0f); continue;
+      case kZeros: continue;
+      case kNormal: std = kStd; break;
+      case kWpe: std = kStd / 2; break;
+      case kResidual: std = kStd / std::sqrt(2.0f * float(L)); break;
+    }
+    std::normal_distribution<float> d(0.0f, std);
+    for (std::size_t j = 0; j < n; ++j) p[j] = d(rng);
+  }
+  m.bind();
+  return m;
+}
+
+void Transformer::bind() {
+  std::size_t i = 0;
+  auto next = [&] { return tensors_[i++].offset; };
+  wte_ = next();
+  wpe_ = next();
+  layers_.clear();
+  for (int l = 0; l < config_.n_layers; ++l) {
+    Layer y{};
+    y.ln1w = next(); y.ln1b = next(); y.qkvw = next(); y.qkvb = next(); y.projw = next(); y.projb = next();
+    y.ln2w = next(); y.ln2b = next(); y.fcw = next(); y.fcb = next(); y.fcprojw = next(); y.fcprojb = next();
+    layers_.push_back(y);
+  }
+  lnfw_ = next();
+  lnfb_ = next();
+  if (config_.scalar_head) {
+    score_w_ = next();
+    score_b_ = next();
+  }
+}
+
+Status Transformer::load_parameters(std::span<const float> params, uint64_t version) {
+  if (params.size() != params_.size()) {
+    return Status::invalid_argument("load_parameters: buffer of " + std::to_string(params.size()) +
+                                    " floats, the model has " + std::to_string(params_.size()));
+  }
+  std::copy(params.begin(), params.end(), params_.begin());
+  version_ = version;
+  return Status::ok();
+}
+
+void Transformer::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+void Transformer::ensure_activations(int B, int T) {
+  const std::size_t N = std::size_t(B) * T, C = config_.d_model, L = config_.n_layers, V = config_.vocab_size,
+                    NH = config_.n_heads;
+  Activations& a = *acts_;
+  a.tokens.resize(N);
+  a.positions.resize(N);
+  a.targets.resize(N);
+  a.encoded.resize(N * C);
+  for (auto* v : {&a.ln1, &a.atty, &a.res2, &a.ln2, &a.res3}) v->resize(L * N * C);
+  for (auto* v : {&a.ln1_mean, &a.ln1_rstd, &a.ln2_mean, &a.ln2_rstd}) v->resize(L * N);
+  a.qkv.resize(L * N * 3 * C);
+  a.fch.resize(L * N * 4 * C);
+  a.fch_gelu.resize(L * N * 4 * C);
+  a.att.resize(L * std::size_t(B) * NH * T * T);
+  a.lnf.resize(N * C);
+  a.lnf_mean.resize(N);
+  a.lnf_rstd.resize(N);
+  a.logits.resize(N * V);
+  a.lse.resize(N);
+  cur_B_ = B;
+  cur_T_ = T;
+}
+
+void Transformer::run_trunk(const TokenBatch& batch) {
+  const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
+  const std::size_t N = std::size_t(B) * T;
+  ensure_activations(B, T);
+  Activations& a = *acts_;
+  for (int b = 0; b < B; ++b) {
+    for (int t = 0; t < T; ++t) {
+      const std::size_t i = std::size_t(b) * T + t;
+      a.tokens[i] = batch.tokens[i];
+      a.positions[i] = t;
+      a.targets[i] = t + 1 < batch.lengths[b] ? batch.tokens[i + 1] : -1;
+    }
+  }
+  const float* P = params_.data();
+  k::encoder_forward(a.encoded.data(), a.tokens.data(), a.positions.data(), P + wte_, P + wpe_, int(N), C);
+  const float* residual = a.encoded.data();
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const Layer& y = layers_[l];
+    float* ln1 = a.ln1.data() + l * N * C;
+    float* qkv = a.qkv.data() + l * N * 3 * C;
+    float* atty = a.atty.data() + l * N * C;
+    float* att = a.att.data() + l * std::size_t(B) * NH * T * T;
+    float* res2 = a.res2.data() + l * N * C;
+    float* ln2 = a.ln2.data() + l * N * C;
+    float* fch = a.fch.data() + l * N * 4 * C;
+    float* fch_gelu = a.fch_gelu.data() + l * N * 4 * C;
+    float* res3 = a.res3.data() + l * N * C;
+    k::layernorm_forward(ln1, a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, residual, P + y.ln1w,
+                         P + y.ln1b, int(N), C);
+    k::matmul_forward_fast(qkv, ln1, P + y.qkvw, P + y.qkvb, int(N), C, 3 * C);
+    // Right padding: a real query never sees a later padding key, so the causal mask suffices.
+    k::attention_forward_fast(atty, att, qkv, nullptr, B, T, C, NH);
+    k::matmul_forward_fast(res2, atty, P + y.projw, P + y.projb, int(N), C, C);
+    for (std::size_t i = 0; i < N * C; ++i) res2[i] += residual[i];
+    k::layernorm_forward(ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, res2, P + y.ln2w, P + y.ln2b,
+                         int(N), C);
+    k::matmul_forward_fast(fch, ln2, P + y.fcw, P + y.fcb, int(N), C, 4 * C);
+    k::gelu_forward(fch_gelu, fch, long(N) * 4 * C);
+    k::matmul_forward_fast(res3, fch_gelu, P + y.fcprojw, P + y.fcprojb, int(N), 4 * C, C);
+    for (std::size_t i = 0; i < N * C; ++i) res3[i] += res2[i];
+    residual = res3;
+  }
+  k::layernorm_forward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), residual, P + lnfw_, P + lnfb_, int(N),
+                       C);
+}
+
+Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
+  if (batch.seq_len > config_.context || batch.batch <= 0 || batch.seq_len <= 0 ||
+      batch.tokens.size() != std::size_t(batch.batch) * batch.seq_len) {
+    return Status::invalid_argument("forward: batch of " + std::to_string(batch.batch) + "x" +
+                                    std::to_string(batch.seq_len) + " does not fit context " +
+                                    std::to_string(config_.context));
+  }
+  run_trunk(batch);
+  const int C = config_.d_model, V = config_.vocab_size, N = batch.batch * batch.seq_len;
+  Activations& a = *acts_;
+  k::matmul_forward_fast(a.logits.data(), a.lnf.data(), params_.data() + wte_, nullptr, N, C, V);
+  logp->resize(N);
+  k::token_logprobs_forward_fast(logp->data(), a.lse.data(), a.logits.data(), a.targets.data(), N, V);
+  return Status::ok();
+}
+
+void Transformer::backward_trunk(float* dlnf) {
+  const int B = cur_B_, T = cur_T_, C = config_.d_model, NH = config_.n_heads;
+  const std::size_t N = std::size_t(B) * T;
+  Activations& a = *acts_;
+  const float* P = params_.data();
+  float* G = grads_.data();
+  a.dres.assign(N * C, 0.0f);
+  const float* last = config_.n_layers > 0 ? a.res3.data() + (config_.n_layers - 1) * N * C : a.encoded.data();
+  k::layernorm_backward(a.dres.data(), G + lnfw_, G + lnfb_, dlnf, last, P + lnfw_, a.lnf_mean.data(),
+                        a.lnf_rstd.data(), int(N), C);
+  for (int l = config_.n_layers - 1; l >= 0; --l) {
+    const Layer& y = layers_[l];
+    const float* residual = l == 0 ? a.encoded.data() : a.res3.data() + (l - 1) * N * C;
+    const float* ln1 = a.ln1.data() + l * N * C;
+    const float* qkv = a.qkv.data() + l * N * 3 * C;
+    const float* atty = a.atty.data() + l * N * C;
+    const float* att = a.att.data() + l * std::size_t(B) * NH * T * T;
+    const float* res2 = a.res2.data() + l * N * C;
+    const float* ln2 = a.ln2.data() + l * N * C;
+    const float* fch = a.fch.data() + l * N * 4 * C;
+    const float* fch_gelu = a.fch_gelu.data() + l * N * 4 * C;
+    // res3 = res2 + fcproj(gelu(fc(ln2(res2)))): dres flows to res2 unchanged and into the MLP.
+    a.dfch_gelu.assign(N * 4 * C, 0.0f);
+    k::matmul_backward_fast(a.dfch_gelu.data(), G + y.fcprojw, G + y.fcprojb, a.dres.data(), fch_gelu,
+                            P + y.fcprojw, int(N), 4 * C, C);
+    a.dfch.assign(N * 4 * C, 0.0f);
+    k::gelu_backward(a.dfch.data(), fch, a.dfch_gelu.data(), long(N) * 4 * C);
+    a.dln.assign(N * C, 0.0f);
+    k::matmul_backward_fast(a.dln.data(), G + y.fcw, G + y.fcb, a.dfch.data(), ln2, P + y.fcw, int(N), C, 4 * C);
+    k::layernorm_backward(a.dres.data(), G + y.ln2w, G + y.ln2b, a.dln.data(), res2, P + y.ln2w,
+                          a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, int(N), C);
+    // res2 = residual + proj(attention(qkv(ln1(residual)))).
+    a.datty.assign(N * C, 0.0f);
+    k::matmul_backward_fast(a.datty.data(), G + y.projw, G + y.projb, a.dres.data(), atty, P + y.projw, int(N), C, C);
+    a.dqkv.assign(N * 3 * C, 0.0f);
+    k::attention_backward_fast(a.dqkv.data(), a.datty.data(), qkv, att, B, T, C, NH);
+    a.dln.assign(N * C, 0.0f);
+    k::matmul_backward_fast(a.dln.data(), G + y.qkvw, G + y.qkvb, a.dqkv.data(), ln1, P + y.qkvw, int(N), C, 3 * C);
+    k::layernorm_backward(a.dres.data(), G + y.ln1w, G + y.ln1b, a.dln.data(), residual, P + y.ln1w,
+                          a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, int(N), C);
+  }
+  k::encoder_backward(G + wte_, G + wpe_, a.dres.data(), a.tokens.data(), a.positions.data(), int(N), C);
+}
+
+Status Transformer::backward(const std::vector<float>& dlogp) {
+  const std::size_t N = std::size_t(cur_B_) * cur_T_;
+  if (N == 0 || dlogp.size() != N) {
+    return Status::invalid_argument("backward: dlogp has " + std::to_string(dlogp.size()) +
+                                    " entries, the last forward's batch has " + std::to_string(N));
+  }
+  const int C = config_.d_model, V = config_.vocab_size;
+  Activations& a = *acts_;
+  a.dlogits.resize(N * V);
+  k::token_logprobs_backward_fast(a.dlogits.data(), dlogp.data(), a.logits.data(), a.lse.data(), a.targets.data(),
+                                  int(N), V);
+  a.dlnf.assign(N * C, 0.0f);
+  // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
+  k::matmul_backward_fast(a.dlnf.data(), grads_.data() + wte_, nullptr, a.dlogits.data(), a.lnf.data(),
+                          params_.data() + wte_, int(N), C, V);
+  backward_trunk(a.dlnf.data());
+  return Status::ok();
+}
+
+Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* scores) {
+  if (!config_.scalar_head) return Status::invalid_argument("score_forward: the model config has no scalar_head");
+  if (batch.seq_len > config_.context || batch.batch <= 0) {
+    return Status::invalid_argument("score_forward: batch does not fit the context");
+  }
+  run_trunk(batch);
+  const int C = config_.d_model, T = batch.seq_len;
+  scores->resize(batch.batch);
+  for (int b = 0; b < batch.batch; ++b) {
+    const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
+    double s = params_[score_b_];
+    for (int c = 0; c < C; ++c) s += double(h[c]) * params_[score_w_ + c];
+    (*scores)[b] = float(s);
+  }
+  last_lengths_ = batch.lengths;
+  return Status::ok();
+}
+
+Status Transformer::score_backward(const std::vector<float>& dscores) {
+  if (!config_.scalar_head) return Status::invalid_argument("score_backward: the model config has no scalar_head");
+  if (int(dscores.size()) != cur_B_ || int(last_lengths_.size()) != cur_B_) {
+    return Status::invalid_argument("score_backward: dscores size does not match the last score_forward batch");
+  }
+  const int C = config_.d_model, T = cur_T_;
+  Activations& a = *acts_;
+  a.dlnf.assign(std::size_t(cur_B_) * T * C, 0.0f);
+  for (int b = 0; b < cur_B_; ++b) {
+    const std::size_t row = std::size_t(b) * T + last_lengths_[b] - 1;
+    const float* h = a.lnf.data() + row * C;
+    for (int c = 0; c < C; ++c) {
+      a.dlnf[row * C + c] = dscores[b] * params_[score_w_ + c];
+      grads_[score_w_ + c] += dscores[b] * h[c];
+    }
+    grads_[score_b_] += dscores[b];
+  }
+  backward_trunk(a.dlnf.data());
+  return Status::ok();
+}
+
+Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* logits) {
+  if (batch.seq_len > config_.context || batch.batch <= 0) {
+    return Status::invalid_argument("last_logits: batch does not fit the context");
+  }
+  run_trunk(batch);
+  const int C = config_.d_model, V = config_.vocab_size, T = batch.seq_len;
+  std::vector<float> rows(std::size_t(batch.batch) * C);
+  for (int b = 0; b < batch.batch; ++b) {
+    const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
+    std::copy(h, h + C, rows.begin() + std::size_t(b) * C);
+  }
+  logits->resize(std::size_t(batch.batch) * V);
+  k::matmul_forward_fast(logits->data(), rows.data(), params_.data() + wte_, nullptr, batch.batch, C, V);
+  return Status::ok();
+}
+
+KvCache Transformer::make_cache(int rows, int max_len) const {
+  const std::size_t C = config_.d_model, L = config_.n_layers, R = rows;
+  KvCache c;
+  c.rows = rows;
+  c.max_len = std::min(max_len, config_.context);
+  c.k.assign(L * R * c.max_len * C, 0.0f);
+  c.v.assign(c.k.size(), 0.0f);
+  c.len.assign(R, 0);
+  c.pos.assign(R, 0);
+  for (auto* v : {&c.x, &c.ln, &c.atty, &c.tmp}) v->assign(R * C, 0.0f);
+  c.qkv.assign(R * 3 * C, 0.0f);
+  c.fch.assign(R * 4 * C, 0.0f);
+  c.fch_gelu.assign(R * 4 * C, 0.0f);
+  c.mean.assign(R, 0.0f);
+  c.rstd.assign(R, 0.0f);
+  return c;
+}
+
+void Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
+  const int R = c.rows, C = config_.d_model, NH = config_.n_heads, V = config_.vocab_size;
+  const std::size_t slab = std::size_t(R) * c.max_len * C;  // one layer's keys
+  const float* P = params_.data();
+  for (int r = 0; r < R; ++r) c.pos[r] = c.len[r]++;
+  k::encoder_forward(c.x.data(), tokens, c.pos.data(), P + wte_, P + wpe_, R, C);
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const Layer& y = layers_[l];
+    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln1w, P + y.ln1b, R, C);
+    k::matmul_forward_fast(c.qkv.data(), c.ln.data(), P + y.qkvw, P + y.qkvb, R, C, 3 * C);
+    float* kl = c.k.data() + l * slab;
+    float* vl = c.v.data() + l * slab;
+    for (int r = 0; r < R; ++r) {
+      const float* q = c.qkv.data() + std::size_t(r) * 3 * C;
+      std::memcpy(kl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + C, sizeof(float) * C);
+      std::memcpy(vl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + 2 * C, sizeof(float) * C);
+      std::memcpy(c.ln.data() + std::size_t(r) * C, q, sizeof(float) * C);  // the query, contiguous
+    }
+    k::attention_decode_forward(c.atty.data(), c.ln.data(), kl, vl, c.len.data(), R, c.max_len, C, NH);
+    k::matmul_forward_fast(c.tmp.data(), c.atty.data(), P + y.projw, P + y.projb, R, C, C);
+    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
+    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln2w, P + y.ln2b, R, C);
+    k::matmul_forward_fast(c.fch.data(), c.ln.data(), P + y.fcw, P + y.fcb, R, C, 4 * C);
+    k::gelu_forward(c.fch_gelu.data(), c.fch.data(), long(R) * 4 * C);
+    k::matmul_forward_fast(c.tmp.data(), c.fch_gelu.data(), P + y.fcprojw, P + y.fcprojb, R, 4 * C, C);
+    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
+  }
+  k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + lnfw_, P + lnfb_, R, C);
+  k::matmul_forward_fast(logits, c.ln.data(), P + wte_, nullptr, R, C, V);
+}
+
+}  // namespace troupe::model

@@ -1,0 +1,155 @@
+// The policy: a GPT-2-style decoder-only transformer (pre-LayerNorm, learned
+// positions, GELU MLP 4x, tied input/output embeddings) on the CPU kernels,
+// plus an optional scalar head for verifier and preference models.
+//
+// ---- The API the RL learner and the policy workers use --------------------
+//
+//   auto m = Transformer::create(cfg, seed);               // or load_checkpoint(dir)
+//   TokenBatch b = TokenBatch::from_pairs(prompts, responses, cfg.context);
+//   (a) m->forward(b, &logp)      logp (B,T): logp[b,t] = log p(tokens[b,t+1] | tokens[b,<=t])
+//                                 under the current weights; 0 where t+1 is not a real token.
+//                                 b.loss_weight (B,T) is 1 exactly where tokens[b,t+1] is a
+//                                 response token (prompt tokens are excluded), so the learner
+//                                 reads response log-probs as logp[i] where loss_weight[i] > 0.
+//   (b) m->backward(dlogp)        dlogp (B,T) = d(loss)/d(logp); gradients accumulate (+=)
+//                                 into m->gradients() until m->zero_grad(). Any objective
+//                                 written on per-token log-probs (SFT NLL, GRPO, PPO-clip
+//                                 with importance ratios, OREAL) is a dlogp.
+//       weighted_nll(b, logp, &dlogp) is the supervised one: mean NLL over weighted tokens.
+//   (c) AdamW opt(*m, AdamWConfig{...}); opt.step(*m, lr)   (model/optimizer.hpp):
+//                                 global-norm clipping, AdamW, version += 1.
+//   (d) m->parameters()           every weight as ONE contiguous float span (layout:
+//                                 m->tensors(), names as in the checkpoint), and
+//       m->version()              the policy version (bumped by each optimiser step).
+//       m->load_parameters(span, version)   imports a broadcast buffer.
+//   (e) Sampler (model/sampler.hpp): prompts -> tokens + behaviour log-probs per token,
+//                                 KV cache, temperature, top-p, stop strings, seed;
+//                                 stage_weights(buffer, version) swaps weights between
+//                                 decode steps and each token records the version it used.
+//   Scalar head (cfg.scalar_head): score_forward(b, &scores) reads the final hidden
+//   state at each row's last token; score_backward(dscores) accumulates gradients.
+//
+// Invariants: parameters and gradients are single contiguous buffers of
+// config().num_parameters() floats laid out as tensors(). forward() caches the
+// activations that backward()/score_backward() read, so calls alternate
+// forward -> backward on the same batch. Thread-safety: a Transformer is used
+// by one thread at a time; decode() is const and may run from several threads
+// on one model as long as nobody writes the weights, each with its own KvCache.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.hpp"
+#include "model/config.hpp"
+
+namespace troupe::model {
+
+// A batch of variable-length sequences, right-padded with kPad to seq_len.
+struct TokenBatch {
+  int batch = 0;                   // B
+  int seq_len = 0;                 // T = longest sequence
+  std::vector<int> tokens;         // (B,T)
+  std::vector<int> lengths;        // (B) real tokens per row
+  std::vector<float> loss_weight;  // (B,T) weight of the prediction at t (of token t+1); 0 on prompts/padding
+
+  // Sequences trained on in full (every next-token prediction weighted 1).
+  // Errors: an empty batch, a sequence shorter than 2 or longer than context, a token out of range.
+  static Result<TokenBatch> from_sequences(const std::vector<std::vector<int>>& seqs, int context, int vocab_size);
+  // prompt[i] followed by response[i]; only the response's tokens are weighted.
+  static Result<TokenBatch> from_pairs(const std::vector<std::vector<int>>& prompts,
+                                       const std::vector<std::vector<int>>& responses, int context, int vocab_size);
+};
+
+// Mean negative log-likelihood over weighted predictions: sum(w·-logp)/sum(w),
+// and its gradient d/dlogp = -w/sum(w) written to *dlogp (B,T). 0 when sum(w) = 0.
+double weighted_nll(const TokenBatch& batch, const std::vector<float>& logp, std::vector<float>* dlogp);
+
+// One named tensor inside the contiguous parameter buffer.
+struct ParamTensor {
+  std::string name;            // e.g. "h.0.attn.c_attn.weight" (GPT-2 / Hugging Face names)
+  std::vector<int64_t> shape;
+  std::size_t offset = 0;      // in floats
+  std::size_t numel = 0;
+  bool decay = false;          // weight decay applies (matrices and embeddings, not norms/biases)
+};
+
+// Keys and values of every layer for a batch of rows being decoded.
+struct KvCache {
+  int rows = 0, max_len = 0;
+  std::vector<float> k, v;  // (L, rows, max_len, C)
+  std::vector<int> len;     // (rows) positions filled
+  // Scratch for decode(), sized once.
+  std::vector<float> x, ln, qkv, atty, fch, fch_gelu, tmp, mean, rstd;
+  std::vector<int> pos;
+};
+
+class Transformer {
+ public:
+  // GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L),
+  // LayerNorm weight 1 and bias 0, seeded (same seed -> same weights).
+  static Result<Transformer> create(const ModelConfig& config, uint64_t seed);
+
+  Transformer(Transformer&&) noexcept;
+  Transformer& operator=(Transformer&&) noexcept;
+  ~Transformer();
+
+  const ModelConfig& config() const { return config_; }
+  const std::vector<ParamTensor>& tensors() const { return tensors_; }
+  std::span<float> parameters() { return params_; }
+  std::span<const float> parameters() const { return params_; }
+  std::span<float> gradients() { return grads_; }
+  std::span<const float> gradients() const { return grads_; }
+  uint64_t version() const { return version_; }
+  void set_version(uint64_t v) { version_ = v; }
+
+  // Replaces every weight. Errors: a buffer of the wrong size.
+  [[nodiscard]] Status load_parameters(std::span<const float> params, uint64_t version);
+
+  // (a) per-token log-probs; see the file comment. Errors: a batch the config cannot hold.
+  [[nodiscard]] Status forward(const TokenBatch& batch, std::vector<float>* logp);
+  // (b) dlogp (B,T) for the batch of the last forward(); gradients +=.
+  [[nodiscard]] Status backward(const std::vector<float>& dlogp);
+  void zero_grad();
+
+  // Scalar head: scores (B) from the final hidden state at each row's last real token.
+  // Errors: the config has no scalar head.
+  [[nodiscard]] Status score_forward(const TokenBatch& batch, std::vector<float>* scores);
+  // dscores (B) for the batch of the last score_forward(); gradients +=.
+  [[nodiscard]] Status score_backward(const std::vector<float>& dscores);
+
+  // Next-token logits (B, vocab) at each row's last real token, by a full
+  // forward over the batch (no cache: what the cache is compared against).
+  [[nodiscard]] Status last_logits(const TokenBatch& batch, std::vector<float>* logits);
+
+  // Makes a cache for `rows` sequences of up to `max_len` (<= context) tokens.
+  KvCache make_cache(int rows, int max_len) const;
+  // Appends tokens[r] at position cache.len[r] for every row r (all rows step
+  // together) and writes next-token logits (rows, vocab). REQUIRES: cache from
+  // make_cache of this model's config; cache.len[r] < cache.max_len.
+  void decode(KvCache& cache, const int* tokens, float* logits) const;
+
+ private:
+  Transformer();
+  struct Layer;       // offsets of one block's tensors in params_/grads_
+  struct Activations; // everything forward() keeps for backward()
+  void bind();
+  void ensure_activations(int B, int T);
+  void run_trunk(const TokenBatch& batch);  // fills activations up to the final LayerNorm
+  void backward_trunk(float* dlnf);         // from d(final LayerNorm output)
+
+  ModelConfig config_;
+  std::vector<ParamTensor> tensors_;
+  std::vector<float> params_, grads_;
+  uint64_t version_ = 0;
+  std::unique_ptr<Activations> acts_;
+  std::vector<Layer> layers_;  // offsets of each block's tensors; built by bind()
+  std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0;
+  int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
+  std::vector<int> last_lengths_;  // of the last score_forward's batch
+};
+
+}  // namespace troupe::model

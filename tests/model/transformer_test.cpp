@@ -1,0 +1,235 @@
+// The transformer end to end: whole-model gradients against finite
+// differences, padding and loss-mask semantics, cached decoding against the
+// full forward, and a few optimiser steps that must lower the loss.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "model/config.hpp"
+#include "model/optimizer.hpp"
+#include "model/tokenizer.hpp"
+#include "model/transformer.hpp"
+
+namespace troupe::model {
+namespace {
+
+ModelConfig tiny(bool scalar_head = false) {
+  ModelConfig c;
+  c.d_model = 8;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.context = 12;
+  c.scalar_head = scalar_head;
+  return c;
+}
+
+std::vector<float> random_upstream(std::size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  std::vector<float> r(n);
+  for (float& x : r) x = d(rng);
+  return r;
+}
+
+TEST(ModelConfig, ValidatesAndRoundTripsJson) {
+  ModelConfig c = tiny(true);
+  auto back = ModelConfig::from_json(c.to_json(), "test");
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(*back, c);
+  ModelConfig bad = c;
+  bad.n_heads = 3;
+  EXPECT_NE(bad.validate().message().find("divisible"), std::string::npos);
+  auto missing = ModelConfig::from_json(R"({"vocab_size": 260, "d_model": 8})", "dir/config.json");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_NE(missing.status().message().find("dir/config.json: missing key \"n_layers\""), std::string::npos)
+      << missing.status().message();
+  EXPECT_FALSE(ModelConfig::from_json("{not json", "x").is_ok());
+}
+
+TEST(ModelConfig, CountsParametersLikeTheAnchors) {
+  ModelConfig a;  // d=128, L=4: ANCHORS.md calls it 0.84M parameters
+  EXPECT_NEAR(double(a.num_parameters()), 0.84e6, 0.01e6);
+  auto m = Transformer::create(a, 1);
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(long(m->parameters().size()), a.num_parameters());
+}
+
+TEST(Tokenizer, BytesRoundTripAndSpecialsFrame) {
+  const std::string s = "12+34=\xff";
+  EXPECT_EQ(decode(encode_bytes(s)), s);
+  auto p = encode_prompt("ab");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p.front(), kBos);
+  EXPECT_EQ(p.back(), kSep);
+  EXPECT_EQ(decode({'h', 'i', kEos, 'x'}), "hi");
+  EXPECT_EQ(token_name(kSep), "<|sep|>");
+}
+
+TEST(TokenBatch, PairsWeightOnlyResponsePredictions) {
+  auto b = TokenBatch::from_pairs({{kBos, 'a', kSep}, {kBos, kSep}}, {{'x', 'y', kEos}, {'z'}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  EXPECT_EQ(b->seq_len, 6);
+  // Row 0: positions 2,3,4 predict x, y, EOS.
+  std::vector<float> want0 = {0, 0, 1, 1, 1, 0};
+  std::vector<float> want1 = {0, 1, 0, 0, 0, 0};
+  for (int t = 0; t < 6; ++t) {
+    EXPECT_EQ(b->loss_weight[t], want0[t]) << t;
+    EXPECT_EQ(b->loss_weight[6 + t], want1[t]) << t;
+  }
+  EXPECT_EQ(b->tokens[6 + 3], kPad);
+  EXPECT_FALSE(TokenBatch::from_sequences({std::vector<int>(13, 'a')}, 12, 260).is_ok());  // over context
+  EXPECT_FALSE(TokenBatch::from_sequences({{1, 999}}, 12, 260).is_ok());                   // token out of range
+}
+
+// Whole-model gradient check. Float forward, loss = sum(r · logp) over ~15
+// log-probs of magnitude ~5.6: float rounding of the loss (~1e-6) over 2h = 0.02
+// is ~5e-5; the O(h²) curvature term is of the same order for these small
+// weights. 5e-4 absolute + 5e-2 relative leaves room while a missing or wrong
+// term (gradients here are ~1e-3..1e-1) is caught.
+void check_model_gradients(Transformer& m, const std::function<double()>& loss, const char* what) {
+  auto params = m.parameters();
+  std::vector<float> grad(m.gradients().begin(), m.gradients().end());
+  std::mt19937 rng(3);
+  int bad = 0, checked = 0;
+  for (const ParamTensor& t : m.tensors()) {
+    // Three coordinates of every tensor.
+    std::uniform_int_distribution<std::size_t> d(0, t.numel - 1);
+    for (int s = 0; s < 3; ++s) {
+      const std::size_t i = t.offset + d(rng);
+      const float orig = params[i];
+      const float h = 1e-2f;
+      params[i] = orig + h;
+      const double up = loss();
+      params[i] = orig - h;
+      const double down = loss();
+      params[i] = orig;
+      const double num = (up - down) / (double(orig + h) - double(orig - h));
+      ++checked;
+      if (std::abs(num - grad[i]) > 5e-4 + 5e-2 * std::abs(grad[i])) {
+        if (++bad <= 8) ADD_FAILURE() << what << " " << t.name << "[" << i - t.offset << "]: numeric " << num
+                                      << " analytic " << grad[i];
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0) << bad << " of " << checked;
+}
+
+TEST(Transformer, LogprobGradientsMatchFiniteDifferences) {
+  auto m = Transformer::create(tiny(), 11);
+  ASSERT_TRUE(m.is_ok());
+  // Larger weights than the 0.02 init so that every path carries signal.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (const ParamTensor& t : m->tensors()) {
+    if (t.name.find("ln_") != std::string::npos) continue;
+    for (std::size_t i = 0; i < t.numel; ++i) m->parameters()[t.offset + i] = d(rng);
+  }
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', 'd', 'e', 'f', kEos}, {kBos, 'x', 'y', 'z', kEos}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  auto r = random_upstream(std::size_t(b->batch) * b->seq_len, 9);
+  std::vector<float> logp;
+  ASSERT_TRUE(m->forward(*b, &logp).is_ok());
+  m->zero_grad();
+  ASSERT_TRUE(m->backward(r).is_ok());
+  auto loss = [&] {
+    std::vector<float> lp;
+    EXPECT_TRUE(m->forward(*b, &lp).is_ok());
+    double s = 0.0;
+    for (std::size_t i = 0; i < lp.size(); ++i) s += double(lp[i]) * r[i];
+    return s;
+  };
+  check_model_gradients(*m, loss, "logp");
+}
+
+TEST(Transformer, ScoreHeadGradientsMatchFiniteDifferences) {
+  auto m = Transformer::create(tiny(true), 12);
+  ASSERT_TRUE(m.is_ok());
+  std::mt19937 rng(6);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng) * 0.5f;
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  std::vector<float> scores, dscores = {0.7f, -1.3f};
+  ASSERT_TRUE(m->score_forward(*b, &scores).is_ok());
+  m->zero_grad();
+  ASSERT_TRUE(m->score_backward(dscores).is_ok());
+  auto loss = [&] {
+    std::vector<float> s;
+    EXPECT_TRUE(m->score_forward(*b, &s).is_ok());
+    return double(s[0]) * dscores[0] + double(s[1]) * dscores[1];
+  };
+  check_model_gradients(*m, loss, "score");
+  auto plain = Transformer::create(tiny(false), 1);
+  EXPECT_FALSE(plain->score_forward(*b, &scores).is_ok());
+}
+
+TEST(Transformer, PaddingDoesNotChangeLogprobs) {
+  auto m = Transformer::create(tiny(), 13);
+  ASSERT_TRUE(m.is_ok());
+  std::vector<int> shortseq = {kBos, 'h', 'i', kEos};
+  auto alone = TokenBatch::from_sequences({shortseq}, 12, 260);
+  auto padded = TokenBatch::from_sequences({{kBos, 'l', 'o', 'n', 'g', 'e', 'r', kEos}, shortseq}, 12, 260);
+  std::vector<float> a, p;
+  ASSERT_TRUE(m->forward(*alone, &a).is_ok());
+  ASSERT_TRUE(m->forward(*padded, &p).is_ok());
+  for (int t = 0; t < 3; ++t) EXPECT_NEAR(a[t], p[8 + t], 1e-5) << t;  // same float ops, other batch shape
+  EXPECT_EQ(p[8 + 3], 0.0f);  // the last real token predicts nothing
+  EXPECT_EQ(p[8 + 5], 0.0f);  // padding predicts nothing
+}
+
+TEST(Transformer, CachedDecodeMatchesFullForward) {
+  auto m = Transformer::create(tiny(), 14);
+  ASSERT_TRUE(m.is_ok());
+  std::vector<std::vector<int>> seqs = {{kBos, 'a', 'b', 'c', 'd', 'e', 'f'}, {kBos, 'q', 'r', 's', 't', 'u', 'v'}};
+  KvCache cache = m->make_cache(2, 12);
+  std::vector<float> cached(2 * 260), full;
+  for (int step = 0; step < 7; ++step) {
+    int toks[2] = {seqs[0][step], seqs[1][step]};
+    m->decode(cache, toks, cached.data());
+    std::vector<std::vector<int>> prefix = {{seqs[0].begin(), seqs[0].begin() + step + 1},
+                                            {seqs[1].begin(), seqs[1].begin() + step + 1}};
+    auto b = TokenBatch::from_sequences(prefix, 12, 260);
+    ASSERT_TRUE(m->last_logits(*b, &full).is_ok());
+    for (std::size_t i = 0; i < full.size(); ++i) {
+      ASSERT_NEAR(cached[i], full[i], 1e-4) << "step " << step << " i " << i;  // reordered float sums
+    }
+  }
+}
+
+TEST(Transformer, OptimiserStepsLowerTheLossAndBumpTheVersion) {
+  auto m = Transformer::create(tiny(), 15);
+  ASSERT_TRUE(m.is_ok());
+  auto b = TokenBatch::from_pairs({encode_prompt("1+1"), encode_prompt("2+2")}, {{'2', kEos}, {'4', kEos}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  AdamW opt(*m, AdamWConfig{});
+  std::vector<float> logp, dlogp;
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 60; ++step) {
+    ASSERT_TRUE(m->forward(*b, &logp).is_ok());
+    const double loss = weighted_nll(*b, logp, &dlogp);
+    if (step == 0) first = loss;
+    last = loss;
+    m->zero_grad();
+    ASSERT_TRUE(m->backward(dlogp).is_ok());
+    ASSERT_TRUE(opt.step(*m, 1e-2f).is_ok());
+  }
+  EXPECT_NEAR(first, std::log(260.0), 0.2);  // a fresh model is near uniform over the vocabulary
+  EXPECT_LT(last, 0.1 * first);              // memorising two answers
+  EXPECT_EQ(m->version(), 60u);
+}
+
+TEST(Transformer, ParameterBufferExportImport) {
+  auto a = Transformer::create(tiny(), 16);
+  auto b = Transformer::create(tiny(), 17);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  std::vector<float> flat(a->parameters().begin(), a->parameters().end());
+  ASSERT_TRUE(b->load_parameters(flat, 42).is_ok());
+  EXPECT_EQ(b->version(), 42u);
+  EXPECT_TRUE(std::equal(flat.begin(), flat.end(), b->parameters().begin()));
+  flat.pop_back();
+  EXPECT_FALSE(b->load_parameters(flat, 43).is_ok());
+}
+
+}  // namespace
+}  // namespace troupe::model
