@@ -28,6 +28,14 @@ Status check_difficulty(const TaskInfo& info, const Difficulty& d) {
   return Status::ok();
 }
 
+// FNV-1a of the task name, folded into the seed so that one seed gives unrelated
+// cases in different tasks (otherwise "addition" and "subtraction" share operands).
+uint64_t name_hash(std::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64-bit offset basis
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;  // FNV-1a 64-bit prime
+  return h;
+}
+
 }  // namespace
 
 Result<Case> Task::generate_level(uint64_t seed, int level) const {
@@ -49,7 +57,7 @@ Result<Case> Task::generate_with(uint64_t seed, const Difficulty& overrides, int
   for (const auto& [k, v] : overrides) d[k] = v;
   TROUPE_RETURN_IF_ERROR(check_difficulty(info(), d).with_context("internal level table"));
   try {
-    Rng rng(seed);
+    Rng rng(seed ^ name_hash(info().name));
     return generate(rng, d);
   } catch (const std::exception& e) {
     return Status::internal("task " + info().name + " failed to generate (seed " + std::to_string(seed) +
