@@ -1,17 +1,21 @@
 // The UCX transport behind wire/ucx_transport.hpp.
 //
-// Transport mode (see PLATFORM.md "UCX modes"). Three choices were measured on this machine:
-//   1. sockaddr endpoints through ucp_listener with peer error handling: UCX selects TCP only
-//      (~10 us round trip, 4.6-6 GB/s at 64 MiB);
-//   2. the same with error handling off: shared memory + CMA (0.3 us), but a dead peer is never
-//      detected, so a send to it could hang or vanish silently;
-//   3. endpoints created from the peer's UCP worker address (what ucx_perftest does), with peer
-//      error handling: shared memory + CMA *and* failure detection.
-// We take 3 for data and keep 1 as the control connection: the listener gives a configurable
-// address and a place for the token handshake (nobody learns our worker address before proving the
-// token), and its TCP socket reports a dead peer at once (the kernel closes a killed process's
-// sockets), where shared memory alone would only notice at the next keepalive. An error on either
-// endpoint marks the peer down. TransportMode::kTcpOnly keeps everything on connection 1.
+// Transport mode (see PLATFORM.md "UCX modes"), as measured here with UCX 1.13.1:
+//   - sockaddr endpoints through ucp_listener with peer error handling: TCP only (~10 us round
+//     trip, 4.6-6 GB/s at 64 MiB);
+//   - an endpoint created from the peer's worker address WITH peer error handling is TCP only too
+//     (`ucx_info -e -u me` -> tcp/lo): posix/sysv shared memory only offer "ep_check", not "peer
+//     failure", so UCX 1.13 will not put them on a UCP_ERR_HANDLING_MODE_PEER endpoint;
+//   - the same endpoint with error handling off gets sysv shared memory + CMA (`-u m`; 0.3 us) but
+//     cannot itself notice a dead peer.
+// So each connection has two endpoints. The control endpoint goes through the listener, with peer
+// error handling: it carries the token handshake (nobody learns our worker address before proving
+// the token), and its TCP socket reports a dead peer at once (the kernel closes a killed process's
+// sockets). The data endpoint is created from the worker address the handshake carried: on the same
+// host (same hostname + kernel boot id) with error handling off, so UCX picks shared memory + CMA;
+// across hosts with peer error handling (TCP). A control-endpoint error marks the peer down and
+// force-closes both endpoints, which completes whatever was in flight to it with an error.
+// TransportMode::kTcpOnly keeps everything on the control endpoint.
 //
 // Threading: the UCP worker is created UCS_THREAD_MODE_SINGLE and only the progress thread calls
 // into it. Other threads hand it work through `outbox_`/`commands_` under `mu_` and wake it through
@@ -127,6 +131,19 @@ bool same_token(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+std::string read_host_id() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  std::string id = name;
+  if (FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    char boot[64] = {};
+    if (std::fgets(boot, sizeof boot, f) != nullptr) id += std::string("/") + boot;
+    std::fclose(f);
+  }
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+
 std::string ucx_error(const char* what, ucs_status_t s) {
   return std::string(what) + ": " + ucs_status_string(s);
 }
@@ -185,6 +202,7 @@ struct Transport::Impl {
   ucp_worker_h worker = nullptr;
   ucp_listener_h listener = nullptr;
   std::vector<uint8_t> worker_address;
+  std::string host_id;  // hostname + boot id: equal only for processes sharing a kernel (and /dev/shm)
   uint16_t port = 0;
   int worker_fd = -1, wake_fd = -1, epoll_fd = -1;
   std::thread thread;
@@ -374,6 +392,7 @@ struct Transport::Impl {
     auto node = fbb.CreateString(opt.name);
     auto addr = with_address ? fbb.CreateVector(worker_address) : 0;
     auto why = fbb.CreateString(reason);
+    auto host = with_address ? fbb.CreateString(host_id) : 0;
     HandshakeBuilder b(fbb);
     b.add_stage(stage);
     if (with_secret) b.add_token(token);
@@ -381,6 +400,7 @@ struct Transport::Impl {
     b.add_session(peer->my_session);
     if (with_address) b.add_worker_address(addr);
     b.add_pid(static_cast<int32_t>(::getpid()));
+    if (with_address) b.add_host(host);
     b.add_reason(why);
     fbb.Finish(b.Finish(), HandshakeIdentifier());
     auto* o = new Outgoing;
@@ -420,6 +440,10 @@ struct Transport::Impl {
       return Status::corruption("handshake carries no worker address");
     }
     ucp_ep_params_t p = ep_params(peer);
+    // Same host: error handling off so UCX may pick shared memory + CMA (the control connection
+    // watches the peer). Another host: keep peer error handling (UCX then picks TCP).
+    bool same_host = hs->host() != nullptr && hs->host()->string_view() == host_id;
+    if (same_host) p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
     p.field_mask |= UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
     p.address = reinterpret_cast<const ucp_address_t*>(hs->worker_address()->data());
     ucs_status_t s = ucp_ep_create(worker, &p, &peer->data_ep);
@@ -735,6 +759,7 @@ struct Transport::Impl {
   }
 
   Status init() {
+    host_id = read_host_id();
     ucp_config_t* config = nullptr;
     ucs_status_t s = ucp_config_read(nullptr, nullptr, &config);
     if (s != UCS_OK) return Status::io_error(ucx_error("reading the UCX configuration", s));
