@@ -19,7 +19,6 @@ struct EnvState {
   std::string name;
   int group_size = 1;
   prometheus::Histogram* verify_seconds = nullptr;
-  static inline const char* name_prefix = "env";
 };
 
 caf::error to_error(const Status& s) { return caf::make_error(caf::sec::runtime_error, s.to_string()); }

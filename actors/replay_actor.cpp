@@ -32,6 +32,7 @@ caf::behavior replay_behavior(caf::stateful_actor<ReplayState>* self, std::share
     st.append_seconds = &metrics->replay_append_seconds.Add({}, monitoring::Metrics::latency_buckets());
     st.sample_seconds = &metrics->replay_sample_seconds.Add({}, monitoring::Metrics::latency_buckets());
     st.stored = &metrics->replay_rollouts.Add({});
+    st.stored->Set(static_cast<double>(st.store->counters().count));
   }
   return {
       [self](scored_atom, const BytesList& scored) {
@@ -39,15 +40,16 @@ caf::behavior replay_behavior(caf::stateful_actor<ReplayState>* self, std::share
         for (const auto& b : scored) {
           auto t0 = std::chrono::steady_clock::now();
           // The callback runs on the store's writer thread: it touches only thread-safe state.
+          // It may also run while the store is being destroyed (the final flush): never call the store here.
           s.store->append_async(b, [status = s.status, hist = s.append_seconds, gauge = s.stored,
-                                    store = s.store.get(), t0](Result<uint64_t> id) {
+                                    t0](Result<uint64_t> id) {
             if (!id) {
               if (status) ++status->store_errors;
               return;
             }
             if (status) ++status->stored;
             if (hist) hist->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-            if (gauge) gauge->Set(static_cast<double>(store->counters().count));
+            if (gauge) gauge->Increment();
           });
         }
       },

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "kernels/cuda_runtime.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -30,7 +31,12 @@ void setup(CLI::App& root, int& /*exit_code*/) {
               << "  RocksDB        " << rocksdb::GetRocksVersionAsString(true) << "\n"
               << "  FlatBuffers    " << dotted(FLATBUFFERS_VERSION_MAJOR, FLATBUFFERS_VERSION_MINOR,
                                                 FLATBUFFERS_VERSION_REVISION) << "\n"
-              << "  prometheus-cpp " << TROUPE_PROMETHEUS_CPP_VERSION << "\n";
+              << "  prometheus-cpp " << TROUPE_PROMETHEUS_CPP_VERSION << "\n"
+              << "  CUDA           " << kernels::cuda_version_string()
+              << (kernels::cuda_compiled() ? " (" + std::to_string(kernels::cuda_device_count()) + " devices visible)"
+                                           : std::string())
+              << "\n"
+              << "  NCCL           " << kernels::nccl_version_string() << "\n";
   });
 }
 

@@ -470,6 +470,25 @@ const Schema<ModelConfig>& model_schema() {
   return s;
 }
 
+const Schema<WarmStartConfig>& warm_start_schema() {
+  using W = WarmStartConfig;
+  static const Schema<W> s = Schema<W>()
+      .scalar("max_minutes", &W::max_minutes, {.doc = "wall-clock bound of supervised warm-up", .min = 0, .max = 1e4})
+      .scalar("batch", &W::batch, {.doc = "sequences per supervised step", .min = 1, .max = 1 << 20})
+      .scalar("lr", &W::lr, {.doc = "peak learning rate", .min = 0, .max = 1, .min_exclusive = true})
+      .scalar("warmup_steps", &W::warmup_steps, {.doc = "linear warm-up steps", .min = 0})
+      .scalar("corrupt_fraction", &W::corrupt_fraction,
+              {.doc = "share of demonstrations whose answer is made wrong (imperfect demonstrations)",
+               .min = 0, .max = 1})
+      .scalar("worked_solutions", &W::worked_solutions,
+              {.doc = "train on worked solutions instead of answers alone"})
+      .scalar("eval_every", &W::eval_every, {.doc = "steps between held-out evaluations", .min = 1})
+      .scalar("eval_cases", &W::eval_cases, {.doc = "held-out cases per task per evaluation", .min = 1})
+      .scalar("patience", &W::patience,
+              {.doc = "evaluations without a new best held-out pass rate before stopping", .min = 1});
+  return s;
+}
+
 const Schema<DifficultyRange>& difficulty_schema() {
   static const Schema<DifficultyRange> s = Schema<DifficultyRange>()
       .scalar("min", &DifficultyRange::min, {.doc = "easiest level sampled", .min = 1, .max = 10})
@@ -637,6 +656,7 @@ const Schema<ExperimentConfig>& experiment_schema() {
   static const Schema<E> s = Schema<E>()
       .object("run", &E::run, run_schema(), "name, seed, limits of the run")
       .object("model", &E::model, model_schema(), "the policy transformer's shape")
+      .object("warm_start", &E::warm_start, warm_start_schema(), "supervised warm-up before RL")
       .list("tasks", &E::tasks, task_schema(), {.doc = "the task mixture", .required = true, .min = 1})
       .object("curriculum", &E::curriculum, curriculum_schema(), "difficulty adaptation")
       .object("rewards", &E::rewards, rewards_schema(), "Mixture-of-Rewards recipes")

@@ -36,6 +36,19 @@ struct ModelConfig {
   bool operator==(const ModelConfig&) const = default;
 };
 
+struct WarmStartConfig {
+  double max_minutes = 5;               // wall-clock bound of supervised warm-up
+  int64_t batch = 128;                  // sequences per step
+  double lr = 1e-3;
+  int64_t warmup_steps = 100;
+  double corrupt_fraction = 0.0;        // share of demonstrations with a wrong answer (imperfect demos)
+  bool worked_solutions = false;        // train on worked solutions instead of answers alone
+  int64_t eval_every = 100;             // steps between held-out evaluations
+  int64_t eval_cases = 100;             // held-out cases per task per evaluation
+  int64_t patience = 4;                 // evaluations without improvement before stopping
+  bool operator==(const WarmStartConfig&) const = default;
+};
+
 struct DifficultyRange {
   int64_t min = 1;
   int64_t max = 1;
@@ -162,6 +175,7 @@ struct PlacementConfig {
 struct ExperimentConfig {
   RunConfig run;
   ModelConfig model;
+  WarmStartConfig warm_start;
   std::vector<TaskEntry> tasks;
   CurriculumConfig curriculum;
   RewardsConfig rewards;

@@ -1,0 +1,142 @@
+// The one-process RL loop (see pipeline.hpp).
+#include "actors/pipeline.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "actors/controller.hpp"
+#include "actors/env_actor.hpp"
+#include "actors/learner_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/policy_worker.hpp"
+#include "actors/replay_actor.hpp"
+#include "actors/reward_actor.hpp"
+#include "actors/weight_board.hpp"
+#include "actors/weight_sync.hpp"
+#include "envs/registry.hpp"
+#include "model/checkpoint.hpp"
+#include "storage/replay_store.hpp"
+
+namespace troupe::actors {
+
+using namespace troupe::atoms;
+
+Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, const model::Transformer& initial,
+                                    monitoring::Metrics* metrics, const PipelineOptions& options) {
+  for (const auto& t : config.tasks) {
+    auto found = envs::find_task(t.name);
+    if (!found) return found.status().with_context("task mixture");
+  }
+  storage::ReplayOptions ro;
+  ro.durability = config.storage.durability == "sync" ? storage::Durability::kSync : storage::Durability::kGroupCommit;
+  ro.group_commit_ms = config.storage.group_commit_ms;
+  ro.group_commit_rollouts = config.storage.group_commit_rollouts;
+  ro.group_commit_queue = config.limits.rollout_queue;
+  ro.max_rollouts = config.storage.max_rollouts;
+  ro.max_bytes = config.storage.max_bytes;
+  ro.max_version_age = config.storage.max_version_age;
+  ro.reuse = config.storage.reuse;
+  ro.seed = static_cast<uint64_t>(config.run.seed);
+  auto opened = storage::ReplayStore::open(options.replay_path, ro);
+  if (!opened) return opened.status().with_context("opening the replay store");
+  std::shared_ptr<storage::ReplayStore> store = std::move(*opened);
+
+  auto status = std::make_shared<RunStatus>();
+  auto board = std::make_shared<WeightBoard>();
+  {
+    auto params = std::make_shared<const std::vector<float>>(initial.parameters().begin(), initial.parameters().end());
+    board->publish(initial.version(), std::move(params));
+  }
+
+  auto made = model::Transformer::create(initial.config(), 0);
+  if (!made) return made.status();
+  PipelineResult result{std::move(*made)};
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  {  // the actor system lives in this block; leaving it waits for every actor to finish
+  caf::actor_system_config cfg;
+  // Two scheduler threads carry the light actors; workers, learner and replay run detached.
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{cfg};
+
+  std::map<std::string, caf::actor> envs;
+  for (const auto& t : config.tasks) {
+    envs[t.name] = spawn_env_actor(sys, t.name, static_cast<int>(config.algorithm.group_size), metrics);
+  }
+  auto replay = spawn_replay_actor(sys, store, status, metrics);
+  auto reward = spawn_reward_actor(sys, config, envs, replay, metrics);
+  auto sync = spawn_weight_sync(sys, board, metrics);
+
+  auto make_worker = [&sys, &config, &initial, reward, board, status, metrics, &options](int index) {
+    PolicyWorkerSetup setup;
+    setup.name = "policy/" + std::to_string(index);
+    setup.index = index;
+    setup.rows = options.worker_rows;
+    setup.reward = reward;
+    setup.board = board;
+    setup.status = status;
+    setup.metrics = metrics;
+    return spawn_policy_worker(sys, config, initial, std::move(setup));
+  };
+  std::vector<caf::actor> workers;
+  for (int i = 0; i < std::max(1, options.policy_workers); ++i) workers.push_back(make_worker(i));
+
+  LearnerSetup ls;
+  ls.replay = replay;
+  ls.weight_sync = sync;
+  ls.status = status;
+  ls.metrics = metrics;
+  if (!options.checkpoint_dir.empty()) {
+    ls.after_step = [dir = options.checkpoint_dir, every = std::max(1, options.checkpoint_every)](
+                        const model::Transformer& policy, uint64_t version) {
+      if (version % static_cast<uint64_t>(every) == 0) model::save_checkpoint(dir, policy).ignore();
+    };
+  }
+  auto learner = spawn_learner(sys, config, initial, std::move(ls));
+
+  ControllerSetup cs;
+  cs.env_actors = envs;
+  cs.workers = workers;
+  cs.respawn_worker = make_worker;
+  cs.status = status;
+  cs.metrics = metrics;
+  auto controller = spawn_controller(sys, config, std::move(cs));
+  caf::anon_send(reward, done_atom_v, controller);
+  caf::anon_send(sync, done_atom_v, controller);
+  caf::anon_send(learner, train_atom_v);
+
+  double next_progress = options.progress_every_s;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double t = elapsed();
+    if (options.on_progress && t >= next_progress) {
+      options.on_progress(*status, t);
+      next_progress += options.progress_every_s;
+    }
+    if (options.max_seconds > 0 && t >= options.max_seconds) break;
+    if (options.max_steps > 0 && status->learner_steps.load() >= options.max_steps) break;
+  }
+  caf::anon_send(controller, stop_atom_v);
+  caf::anon_send(learner, stop_atom_v);
+  for (auto* a : {&controller, &learner, &reward, &sync, &replay}) {
+    caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  }
+  for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  for (auto& [_, e] : envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+
+  }  // the actor system's destructor has waited for every actor, a learner mid-step included
+  store.reset();  // flushes queued appends, calling back each one
+  result.seconds = elapsed();
+  auto latest = board->latest();
+  TROUPE_RETURN_IF_ERROR(result.policy.load_parameters(*latest.params, latest.version));
+  result.learner_steps = status->learner_steps.load();
+  result.rollouts = status->rollouts.load();
+  result.tokens = status->tokens.load();
+  result.stored = status->stored.load();
+  result.store_errors = status->store_errors.load();
+  result.prompts_lost = status->prompts_lost.load();
+  return result;
+}
+
+}  // namespace troupe::actors

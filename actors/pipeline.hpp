@@ -1,0 +1,56 @@
+// The asynchronous RL loop on one machine: every role of DESIGN.md as an actor
+// in this process, wired together, run for a bounded time, then stopped cleanly.
+//
+// run_pipeline spawns env actors (one per task), a replay actor over the RocksDB
+// store, a reward actor, the weight-sync actor, policy workers, a learner and the
+// controller; the controller starts issuing prompts and the loop runs until
+// `max_seconds` or `max_steps` learner steps. The caller's thread reports progress
+// and returns the final policy (the newest published version). Memory is bounded
+// by the config's limits (prompt queue, store queue) and the batch size.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/run_status.hpp"
+#include "base/status.hpp"
+#include "configs/schema.hpp"
+#include "model/transformer.hpp"
+
+namespace troupe::monitoring {
+class Metrics;
+}
+
+namespace troupe::actors {
+
+struct PipelineOptions {
+  std::string replay_path;          // the RocksDB store (created if missing)
+  std::string checkpoint_dir;       // latest policy saved here as it goes; empty = no checkpoints
+  int checkpoint_every = 10;        // learner steps between checkpoints
+  double max_seconds = 60;          // wall-clock bound of the RL phase
+  uint64_t max_steps = 0;           // learner steps; 0 = only the time bound
+  int policy_workers = 1;           // Default: 1 (2 cores: one sampling, one learning)
+  int worker_rows = 64;             // rows per generation
+  double progress_every_s = 2.0;
+  // Called on the caller's thread every progress_every_s with the live figures.
+  std::function<void(const RunStatus&, double elapsed_s)> on_progress;
+};
+
+struct PipelineResult {
+  model::Transformer policy;        // the newest published version (the initial one if none)
+  double seconds = 0;
+  uint64_t learner_steps = 0;
+  uint64_t rollouts = 0;
+  uint64_t tokens = 0;
+  uint64_t stored = 0;
+  uint64_t store_errors = 0;
+  uint64_t prompts_lost = 0;
+};
+
+// Errors: an unknown task, a replay store that cannot be opened, a model that
+// cannot be copied. `metrics` may be null.
+Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, const model::Transformer& initial,
+                                    monitoring::Metrics* metrics, const PipelineOptions& options);
+
+}  // namespace troupe::actors

@@ -1,0 +1,250 @@
+// `troupe run FILE`: the default job. Validates the config, serves metrics, makes
+// (or loads) a supervised warm start, measures it on held-out seeds, runs the
+// asynchronous RL loop for a bounded time, measures again, and writes the
+// before/after table to RUN_DIR/summary.json.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "actors/evaluation.hpp"
+#include "actors/pipeline.hpp"
+#include "actors/warm_start.hpp"
+#include "cli/command.hpp"
+#include "configs/schema.hpp"
+#include "model/checkpoint.hpp"
+#include "monitoring/metrics.hpp"
+
+namespace troupe::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunArgs {
+  std::string file;
+  std::string run_dir;
+  double max_minutes = -1;
+  double warm_minutes = -1;
+  int eval_cases = 200;
+  bool fresh = false;
+};
+
+model::ModelConfig model_config(const configs::ExperimentConfig& c) {
+  model::ModelConfig m;
+  m.d_model = static_cast<int>(c.model.d_model);
+  m.n_layers = static_cast<int>(c.model.n_layers);
+  m.n_heads = static_cast<int>(c.model.n_heads);
+  m.context = static_cast<int>(c.model.context);
+  return m;
+}
+
+// One line, rewritten in place on a terminal.
+void progress_line(const std::string& text) {
+  static const bool tty = isatty(fileno(stdout));
+  if (tty) {
+    std::printf("\r\033[K%s", text.c_str());
+  } else {
+    std::printf("%s\n", text.c_str());
+  }
+  std::fflush(stdout);
+}
+
+void end_progress() {
+  if (isatty(fileno(stdout))) std::printf("\n");
+}
+
+struct Measured {
+  std::vector<actors::TaskEval> greedy, sampled;
+};
+
+Result<Measured> measure(const model::Transformer& policy, const configs::ExperimentConfig& config, int cases) {
+  actors::EvalOptions eo;
+  eo.cases_per_task = cases;
+  eo.max_new_tokens = static_cast<int>(config.algorithm.max_new_tokens);
+  Measured m;
+  auto g = actors::evaluate(policy, config, eo);
+  if (!g) return g.status();
+  m.greedy = std::move(*g);
+  eo.temperature = static_cast<float>(config.algorithm.temperature);
+  auto s = actors::evaluate(policy, config, eo);
+  if (!s) return s.status();
+  m.sampled = std::move(*s);
+  return m;
+}
+
+int run(const RunArgs& args) {
+  auto loaded = configs::load_config(args.file);
+  if (!loaded) {
+    std::cerr << loaded.status().message() << "\n";
+    return 1;
+  }
+  const configs::ExperimentConfig& config = *loaded;
+  const std::string run_dir = args.run_dir.empty() ? config.run.output_dir : args.run_dir;
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) {
+    std::cerr << "cannot create run directory \"" << run_dir << "\": " << ec.message() << "\n";
+    return 1;
+  }
+  if (args.fresh) {
+    fs::remove_all(fs::path(run_dir) / "replay", ec);
+    fs::remove_all(fs::path(run_dir) / "warmstart", ec);
+    fs::remove_all(fs::path(run_dir) / "checkpoint", ec);
+  }
+
+  monitoring::Metrics metrics(config.run.name);
+  if (config.monitoring.enabled) {
+    Status s = metrics.serve(config.monitoring.listen);
+    if (!s) {
+      spdlog::warn("{}; serving metrics on a free port instead", s.message());
+      s = metrics.serve("127.0.0.1:0");
+    }
+    if (s) std::cout << "metrics: http://" << metrics.address() << "/metrics\n";
+  }
+  std::cout << "run " << config.run.name << ": " << config.tasks.size() << " tasks, objective "
+            << config.algorithm.objective << ", " << config.algorithm.prompts_per_step << " prompts x "
+            << config.algorithm.group_size << " per step, max_staleness " << config.async.max_staleness
+            << ", run directory " << run_dir << "\n";
+
+  // ---- the warm start: given, kept from an earlier run, or trained now ----
+  const std::string warm_dir = config.model.init_checkpoint.empty() ? (fs::path(run_dir) / "warmstart").string()
+                                                                    : config.model.init_checkpoint;
+  std::optional<model::Transformer> warm;
+  if (fs::exists(fs::path(warm_dir) / "model.safetensors")) {
+    auto w = model::load_checkpoint(warm_dir);
+    if (!w) {
+      std::cerr << w.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "warm start: loaded " << warm_dir << "\n";
+    warm = std::move(*w);
+  } else {
+    auto init = model::Transformer::create(model_config(config), static_cast<uint64_t>(config.run.seed));
+    if (!init) {
+      std::cerr << init.status().message() << "\n";
+      return 1;
+    }
+    configs::ExperimentConfig wc = config;
+    if (args.warm_minutes >= 0) wc.warm_start.max_minutes = args.warm_minutes;
+    std::cout << "warm start: supervised training for at most " << wc.warm_start.max_minutes
+              << " min, until the held-out pass rate stops rising\n";
+    auto ws = actors::warm_start(wc, std::move(*init), [](const actors::WarmStartProgress& p) {
+      if (p.step % 10 != 0) return;
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "  sft step %5lld  loss %.4f  %7.0f tok/s  held-out %s  best %s  %3.0f/%3.0fs",
+                    static_cast<long long>(p.step), p.loss, p.tokens_per_second,
+                    p.last_eval < 0 ? "  -  " : fmt::format("{:5.1f}%", 100 * p.last_eval).c_str(),
+                    p.best_eval < 0 ? "  -  " : fmt::format("{:5.1f}%", 100 * p.best_eval).c_str(), p.elapsed_s,
+                    p.budget_s);
+      progress_line(buf);
+    });
+    end_progress();
+    if (!ws) {
+      std::cerr << ws.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "warm start: " << ws->steps << " steps in " << static_cast<int>(ws->seconds) << " s, best held-out "
+              << fmt::format("{:.1f}%", 100 * ws->best_eval)
+              << (ws->plateaued ? " (stopped: no longer rising)" : " (stopped: time bound)") << "\n";
+    Status saved = model::save_checkpoint(warm_dir, ws->policy);
+    if (!saved) spdlog::warn("could not save the warm start: {}", saved.message());
+    warm = std::move(ws->policy);
+  }
+
+  std::cout << "measuring the warm start on held-out seeds...\n";
+  auto before = measure(*warm, config, args.eval_cases);
+  if (!before) {
+    std::cerr << before.status().message() << "\n";
+    return 1;
+  }
+
+  // ---- online RL ----
+  actors::PipelineOptions po;
+  po.replay_path = (fs::path(run_dir) / "replay").string();
+  po.checkpoint_dir = (fs::path(run_dir) / "checkpoint").string();
+  po.max_seconds = args.max_minutes >= 0 ? args.max_minutes * 60 : (config.run.max_seconds > 0 ? config.run.max_seconds : 900);
+  po.max_steps = static_cast<uint64_t>(config.run.max_steps);
+  po.on_progress = [](const actors::RunStatus& s, double t) {
+    auto l = s.learner();
+    const double scored = static_cast<double>(s.scored.load());
+    progress_line(fmt::format("  rl {:4.0f}s  v{:<4} {:6.0f} rollouts/s {:7.0f} tok/s  pass {:5.1f}%  reward {:+.3f}  "
+                              "staleness {:.2f}  loss {:+.4f}  stored {}",
+                              t, l.version, static_cast<double>(s.rollouts.load()) / t,
+                              static_cast<double>(s.tokens.load()) / t,
+                              scored > 0 ? 100.0 * static_cast<double>(s.passed.load()) / scored : 0.0, l.mean_reward,
+                              l.staleness_mean, l.loss, s.stored.load()));
+  };
+  std::cout << "online RL for at most " << po.max_seconds << " s (replay: " << po.replay_path << ")\n";
+  auto rl = actors::run_pipeline(config, *warm, &metrics, po);
+  end_progress();
+  if (!rl) {
+    std::cerr << rl.status().message() << "\n";
+    return 1;
+  }
+  Status saved = model::save_checkpoint(po.checkpoint_dir, rl->policy);
+  if (!saved) spdlog::warn("could not save the final checkpoint: {}", saved.message());
+  std::cout << "online RL: " << rl->learner_steps << " learner steps, " << rl->rollouts << " rollouts ("
+            << static_cast<int>(rl->rollouts / std::max(1.0, rl->seconds)) << "/s), " << rl->stored
+            << " stored durably, in " << static_cast<int>(rl->seconds) << " s\n";
+
+  auto after = measure(rl->policy, config, args.eval_cases);
+  if (!after) {
+    std::cerr << after.status().message() << "\n";
+    return 1;
+  }
+
+  // ---- the table and summary.json ----
+  nlohmann::json summary;
+  summary["config"] = args.file;
+  summary["eval_cases_per_task"] = args.eval_cases;
+  summary["rl_seconds"] = rl->seconds;
+  summary["learner_steps"] = rl->learner_steps;
+  summary["rollouts"] = rl->rollouts;
+  std::printf("\nheld-out pass@1 (%d cases per task, seeds never trained on)\n", args.eval_cases);
+  std::printf("%-34s %10s %10s %10s %10s\n", "task", "warm greedy", "RL greedy", "warm T", "RL T");
+  for (size_t i = 0; i < config.tasks.size(); ++i) {
+    const auto& name = config.tasks[i].name;
+    std::printf("%-34s %9.1f%% %9.1f%% %9.1f%% %9.1f%%\n", name.c_str(), 100 * before->greedy[i].pass_rate(),
+                100 * after->greedy[i].pass_rate(), 100 * before->sampled[i].pass_rate(),
+                100 * after->sampled[i].pass_rate());
+    summary["tasks"][name] = {{"warm_greedy", before->greedy[i].pass_rate()},
+                              {"rl_greedy", after->greedy[i].pass_rate()},
+                              {"warm_sampled", before->sampled[i].pass_rate()},
+                              {"rl_sampled", after->sampled[i].pass_rate()}};
+  }
+  const double bg = actors::mean_pass_rate(before->greedy), ag = actors::mean_pass_rate(after->greedy);
+  const double bs = actors::mean_pass_rate(before->sampled), as = actors::mean_pass_rate(after->sampled);
+  std::printf("%-34s %9.1f%% %9.1f%% %9.1f%% %9.1f%%\n", "mean", 100 * bg, 100 * ag, 100 * bs, 100 * as);
+  std::printf("(T = sampled at the rollout temperature %.2f)\n", config.algorithm.temperature);
+  summary["mean"] = {{"warm_greedy", bg}, {"rl_greedy", ag}, {"warm_sampled", bs}, {"rl_sampled", as}};
+  std::ofstream(fs::path(run_dir) / "summary.json") << summary.dump(2) << "\n";
+  std::cout << "summary: " << (fs::path(run_dir) / "summary.json").string() << "\n";
+  return 0;
+}
+
+void setup(CLI::App& root, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = root.add_subcommand(
+      "run",
+      "Run an experiment on this machine: supervised warm start (unless one exists), held-out evaluation,\n"
+      "asynchronous online RL for a bounded time, evaluation again; writes RUN_DIR/summary.json");
+  cmd->add_option("FILE", args->file, "experiment config (YAML), e.g. configs/local.yaml")->required();
+  cmd->add_option("--run-dir", args->run_dir, "where the warm start, replay store, checkpoints and summary go "
+                                              "(default: run.output_dir of the config)");
+  cmd->add_option("--max-minutes", args->max_minutes, "bound of the online RL phase (default: run.max_seconds)");
+  cmd->add_option("--warm-minutes", args->warm_minutes,
+                  "bound of the supervised warm start when one must be trained (default: warm_start.max_minutes)");
+  cmd->add_option("--eval-cases", args->eval_cases, "held-out cases per task for the before/after table")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_flag("--fresh", args->fresh, "discard the run directory's warm start, replay and checkpoints first");
+  cmd->callback([args, &exit_code] { exit_code = run(*args); });
+}
+
+TROUPE_REGISTER_COMMAND("run", 10, setup);
+
+}  // namespace
+}  // namespace troupe::cli
