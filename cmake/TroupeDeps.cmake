@@ -57,3 +57,10 @@ message(STATUS "troupe: CUDA ${TROUPE_HAVE_CUDA}")
 
 # libFuzzer needs clang; the fuzz targets are built when clang++ is present.
 find_program(TROUPE_CLANGXX clang++)
+
+# prometheus-cpp ships no version file; ask dpkg which one was installed.
+execute_process(COMMAND dpkg-query -W -f=\${Version} prometheus-cpp-dev
+                OUTPUT_VARIABLE TROUPE_PROMETHEUS_CPP_VERSION ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT TROUPE_PROMETHEUS_CPP_VERSION)
+  set(TROUPE_PROMETHEUS_CPP_VERSION "unknown")
+endif()

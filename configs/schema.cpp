@@ -384,7 +384,7 @@ class Schema {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& k = it->first;
+      const YAML::Node k = it->first;  // a copy: the iterator yields a temporary pair
       std::string key = k.IsScalar() ? k.Scalar() : "?";
       std::string p = child(path, key);
       if (!seen.insert(key).second) {

@@ -1,0 +1,130 @@
+// The controller actor (see controller.hpp).
+#include "actors/controller.hpp"
+
+#include <chrono>
+
+#include "actors/messages.hpp"
+#include "actors/run_status.hpp"
+#include "monitoring/metrics.hpp"
+
+namespace troupe::actors {
+namespace {
+
+using namespace troupe::atoms;
+
+// Generating a prompt takes microseconds; an env actor silent this long is gone.
+constexpr auto kGenerateTimeout = std::chrono::seconds(30);
+// A heartbeat tick re-runs admission even when no message arrives.
+constexpr auto kTickPeriod = std::chrono::milliseconds(200);
+
+struct ControllerActorState {
+  std::unique_ptr<ControllerState> core;
+  ControllerSetup setup;
+  std::map<uint64_t, size_t> worker_of;  // prompt id -> worker index
+  size_t next_worker = 0;
+  bool stopping = false;
+};
+
+void issue(caf::stateful_actor<ControllerActorState>* self);
+
+void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicket& t) {
+  auto& st = self->state;
+  auto env = st.setup.env_actors.find(t.task_name);
+  if (env == st.setup.env_actors.end()) return;
+  self->request(env->second, kGenerateTimeout, generate_atom_v, t)
+      .then(
+          [self, id = t.prompt_id](const wire::Bytes& prompt) {
+            auto& s = self->state;
+            if (s.setup.workers.empty()) return;
+            const size_t w = s.next_worker++ % s.setup.workers.size();
+            s.worker_of[id] = w;
+            self->send(s.setup.workers[w], prompt_atom_v, prompt);
+          },
+          [self, id = t.prompt_id](caf::error&) { self->send(self, lost_atom_v, id); });
+}
+
+void issue(caf::stateful_actor<ControllerActorState>* self) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  while (auto t = st.core->next_prompt()) dispatch(self, *t);
+}
+
+void record_pass_rates(ControllerActorState& st, uint64_t) {
+  if (!st.setup.metrics) return;
+  const auto& cur = st.core->curriculum();
+  for (size_t t = 0; t < cur.tasks().size(); ++t) {
+    const auto& spec = cur.tasks()[t];
+    for (int l = spec.min_level; l <= spec.max_level; ++l) {
+      const auto& lv = cur.level(t, l);
+      if (lv.ring.empty()) continue;
+      st.setup.metrics->pass_rate.Add({{"task", spec.name}, {"difficulty", std::to_string(l)}}).Set(lv.pass_rate());
+    }
+  }
+}
+
+caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* self,
+                                  std::shared_ptr<ControllerState> core, ControllerSetup setup) {
+  auto& st = self->state;
+  st.core.reset(new ControllerState(std::move(*core)));
+  st.setup = std::move(setup);
+  for (const auto& w : st.setup.workers) self->monitor(w);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    for (size_t i = 0; i < s.setup.workers.size(); ++i) {
+      if (s.setup.workers[i].address() != msg.source) continue;
+      if (s.setup.status) ++s.setup.status->worker_restarts;
+      if (s.setup.metrics) s.setup.metrics->actor_restarts.Add({{"role", "policy_worker"}}).Increment();
+      if (s.setup.respawn_worker && !s.stopping) {
+        s.setup.workers[i] = s.setup.respawn_worker(static_cast<int>(i));
+        self->monitor(s.setup.workers[i]);
+      }
+      std::vector<uint64_t> orphans;
+      for (const auto& [id, w] : s.worker_of) {
+        if (w == i) orphans.push_back(id);
+      }
+      for (auto id : orphans) self->send(self, lost_atom_v, id);
+    }
+  });
+  self->send(self, tick_atom_v);
+  return {
+      [self](tick_atom) {
+        issue(self);
+        if (!self->state.stopping) self->delayed_send(self, kTickPeriod, tick_atom_v);
+      },
+      [self](done_atom, uint64_t prompt_id, const std::vector<int>& passed) {
+        auto& s = self->state;
+        std::vector<bool> flags(passed.begin(), passed.end());
+        s.core->prompt_done(prompt_id, flags);
+        s.worker_of.erase(prompt_id);
+        if (s.setup.status) {
+          s.setup.status->scored += passed.size();
+          for (int p : passed) s.setup.status->passed += p ? 1 : 0;
+        }
+        record_pass_rates(s, prompt_id);
+        issue(self);
+      },
+      [self](lost_atom, uint64_t prompt_id) {
+        auto& s = self->state;
+        s.worker_of.erase(prompt_id);
+        if (s.setup.status) ++s.setup.status->prompts_lost;
+        if (auto again = s.core->prompt_lost(prompt_id)) {
+          if (!s.stopping) dispatch(self, *again);
+        }
+        issue(self);
+      },
+      [self](weights_atom, uint64_t version) {
+        self->state.core->learner_version(version);
+        issue(self);
+      },
+      [self](stop_atom) { self->state.stopping = true; },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config, ControllerSetup setup) {
+  auto core = std::make_shared<ControllerState>(config);
+  return sys.spawn(controller_behavior, core, std::move(setup));
+}
+
+}  // namespace troupe::actors

@@ -1,0 +1,43 @@
+// The controller: the directory of the run's actors, the curriculum, admission
+// under the staleness bound, and supervision of policy workers.
+//
+// Protocol: (tick_atom) issues every prompt admission allows: it asks the task's
+// env actor for the prompt (generate_atom) and hands it to a policy worker, round
+// robin. (done_atom, prompt_id, passed flags) from the reward actor feeds the
+// curriculum; (weights_atom, version) from weight sync raises admission;
+// (lost_atom, prompt_id) re-issues a prompt once. A policy worker that dies is
+// respawned and its prompts re-issued exactly once. (stop_atom) stops issuing.
+// All bookkeeping lives in ControllerState (tested without CAF).
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "configs/schema.hpp"
+
+namespace troupe::monitoring {
+class Metrics;
+}
+
+namespace troupe::actors {
+
+class RunStatus;
+
+struct ControllerSetup {
+  std::map<std::string, caf::actor> env_actors;
+  std::vector<caf::actor> workers;
+  // Makes a replacement for worker `index` after it died.
+  std::function<caf::actor(int index)> respawn_worker;
+  std::shared_ptr<RunStatus> status;
+  monitoring::Metrics* metrics = nullptr;
+};
+
+caf::actor spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config, ControllerSetup setup);
+
+}  // namespace troupe::actors

@@ -1,0 +1,46 @@
+// The learner: pulls batches of scored rollouts within the staleness bound from
+// the replay actor, takes a PolicyTrainer step, and publishes the new version to
+// the weight-sync actor.
+//
+// Protocol: (train_atom) starts or continues the loop; it asks the replay actor
+// (batch_atom, BatchAsk) with a timeout until it holds prompts_per_step x
+// group_size rollouts (fewer when the store has none: it waits briefly and asks
+// again), then steps. (stop_atom) ends the loop after the current step. Runs
+// detached: a step is seconds of CPU. Checkpoints go to `checkpoint_dir` every
+// `checkpoint_every` steps when set.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "configs/schema.hpp"
+
+namespace troupe::model {
+class Transformer;
+}
+namespace troupe::monitoring {
+class Metrics;
+}
+
+namespace troupe::actors {
+
+class RunStatus;
+
+struct LearnerSetup {
+  std::string name = "learner/0";
+  caf::actor replay;
+  caf::actor weight_sync;
+  std::shared_ptr<RunStatus> status;
+  monitoring::Metrics* metrics = nullptr;
+  // Called on the learner's thread after each step with the policy (for checkpoints).
+  std::function<void(const model::Transformer&, uint64_t version)> after_step;
+};
+
+caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig& config,
+                         const model::Transformer& initial, LearnerSetup setup);
+
+}  // namespace troupe::actors

@@ -1,0 +1,114 @@
+// The reward actor (see reward_actor.hpp).
+#include "actors/reward_actor.hpp"
+
+#include <chrono>
+
+#include "actors/messages.hpp"
+#include "monitoring/metrics.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::actors::RuleVerdict>)
+
+namespace troupe::actors {
+namespace {
+
+using namespace troupe::atoms;
+
+// A verifier slower than this is treated as failed for the group; the recipe's
+// fallback decides. Generous: rule verifiers answer in microseconds.
+constexpr auto kVerifyTimeout = std::chrono::seconds(30);
+
+struct RewardState {
+  std::map<std::string, caf::actor> env_actors;
+  std::map<std::string, rl::Recipe> recipes;
+  rl::Recipe default_recipe;
+  caf::actor replay;
+  caf::actor controller;
+  rl::RunningNormaliser running{256};
+  monitoring::Metrics* metrics = nullptr;
+
+  const rl::Recipe& recipe(const std::string& task) const {
+    auto it = recipes.find(task);
+    return it == recipes.end() ? default_recipe : it->second;
+  }
+};
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& prompt_bytes, const BytesList& rollouts,
+                  const std::vector<RuleVerdict>& verdicts) {
+  auto& st = self->state;
+  auto prompt = wire::read<wire::Prompt>(prompt_bytes);
+  if (!prompt) return;  // checked on arrival; cannot happen
+  const std::string task = (*prompt)->task()->str();
+  auto scored = score_group(**prompt, rollouts, verdicts, {}, st.recipe(task), &st.running, now_ms());
+  std::vector<int> passed;
+  for (const auto& v : verdicts) passed.push_back(v.ok && v.score >= 1.0 ? 1 : 0);
+  if (scored) {
+    if (st.metrics) {
+      auto& rule = st.metrics->reward.Add({{"task", task}, {"source", "rule"}}, monitoring::Metrics::reward_buckets());
+      auto& total = st.metrics->reward.Add({{"task", task}, {"source", "total"}}, monitoring::Metrics::reward_buckets());
+      for (size_t i = 0; i < verdicts.size(); ++i) {
+        rule.Observe(verdicts[i].score);
+        auto s = wire::read<wire::ScoredRollout>((*scored)[i]);
+        if (s) total.Observe((*s)->rewards()->total());
+      }
+    }
+    self->send(st.replay, scored_atom_v, std::move(*scored));
+  }
+  if (st.controller) self->send(st.controller, done_atom_v, (*prompt)->prompt_id(), std::move(passed));
+}
+
+caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<std::string, caf::actor> envs,
+                              std::map<std::string, rl::Recipe> recipes, rl::Recipe default_recipe, caf::actor replay,
+                              monitoring::Metrics* metrics) {
+  auto& st = self->state;
+  st.env_actors = std::move(envs);
+  st.recipes = std::move(recipes);
+  st.default_recipe = std::move(default_recipe);
+  st.replay = std::move(replay);
+  st.metrics = metrics;
+  return {
+      [self](done_atom, caf::actor controller) { self->state.controller = std::move(controller); },
+      [self](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
+        auto prompt = wire::read<wire::Prompt>(prompt_bytes);
+        if (!prompt) return;
+        auto env = self->state.env_actors.find((*prompt)->task()->str());
+        if (env == self->state.env_actors.end()) return;
+        std::vector<std::string> texts;
+        for (const auto& b : rollouts) {
+          auto r = wire::read<wire::Rollout>(b);
+          texts.push_back(r && (*r)->response_text() ? (*r)->response_text()->str() : std::string());
+        }
+        const size_t n = texts.size();
+        self->request(env->second, kVerifyTimeout, verify_atom_v, (*prompt)->identity_json()->str(), std::move(texts))
+            .then(
+                [self, prompt_bytes, rollouts](const std::vector<RuleVerdict>& verdicts) {
+                  finish_group(self, prompt_bytes, rollouts, verdicts);
+                },
+                [self, prompt_bytes, rollouts, n](caf::error&) {
+                  finish_group(self, prompt_bytes, rollouts, std::vector<RuleVerdict>(n, RuleVerdict{.ok = false}));
+                });
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentConfig& config,
+                              std::map<std::string, caf::actor> env_actors, caf::actor replay,
+                              monitoring::Metrics* metrics) {
+  std::map<std::string, rl::Recipe> recipes;
+  for (const auto& [task, r] : config.rewards.per_task) {
+    auto rr = recipe_from_config(r);
+    if (rr) recipes.emplace(task, std::move(*rr));
+  }
+  auto def = recipe_from_config(config.rewards.default_recipe);
+  return sys.spawn(reward_behavior, std::move(env_actors), std::move(recipes), def ? *def : rl::Recipe{},
+                   std::move(replay), metrics);
+}
+
+}  // namespace troupe::actors

@@ -1,0 +1,45 @@
+// RunStatus: figures the actors update and the command line reads for its
+// progress line and closing summary. Counters are relaxed atomics; the last
+// learner statistics sit behind a mutex. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace troupe::actors {
+
+struct LearnerSnapshot {
+  uint64_t version = 0;
+  double loss = 0, kl = 0, entropy = 0, grad_norm = 0, lr = 0;
+  double mean_reward = 0, staleness_mean = 0, clip_fraction = 0, step_seconds = 0;
+  int64_t samples_used = 0, groups_used = 0, groups = 0;
+};
+
+class RunStatus {
+ public:
+  std::atomic<uint64_t> rollouts{0};         // responses sampled
+  std::atomic<uint64_t> tokens{0};           // response tokens sampled
+  std::atomic<uint64_t> scored{0};           // responses scored
+  std::atomic<uint64_t> passed{0};           // ... whose rule verdict was a pass
+  std::atomic<uint64_t> stored{0};           // scored rollouts durably appended
+  std::atomic<uint64_t> store_errors{0};
+  std::atomic<uint64_t> prompts_lost{0};     // re-issued or dropped prompts
+  std::atomic<uint64_t> learner_steps{0};
+  std::atomic<uint64_t> worker_restarts{0};
+
+  void set_learner(const LearnerSnapshot& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    learner_ = s;
+  }
+  LearnerSnapshot learner() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return learner_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  LearnerSnapshot learner_;
+};
+
+}  // namespace troupe::actors

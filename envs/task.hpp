@@ -1,0 +1,105 @@
+// The bootcamp task interface: what a task is, what it generates, how it scores.
+//
+// A Task turns (seed, difficulty) into a Case -- an identity (JSON: everything
+// needed to score a response, in InternBootcamp's shape where the task mirrors one),
+// a prompt, a reference answer, and for our own tasks a worked solution -- and
+// scores a response against an identity, giving a Verdict.
+//
+// Contract every task keeps (checked for every registered task by
+// tests/envs/conformance_test.cpp): the same seed and difficulty give a
+// byte-identical Case on every machine; the reference answer scores 1; any
+// response, however long, malformed or hostile, scores in [0, 1] without crashing.
+// Tasks hold no mutable state: every method is const and safe to call from many
+// threads at once. The public entry points (generate_level, generate_with,
+// verify) never throw; the protected hooks may throw (e.g. a malformed identity
+// makes nlohmann::json throw) and the entry points turn that into a Status.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.hpp"
+#include "envs/rng.hpp"
+
+namespace troupe::envs {
+
+using Json = nlohmann::json;
+
+// One difficulty knob: a named integer with an allowed range.
+struct Knob {
+  std::string name;
+  int64_t min = 0;
+  int64_t max = 0;
+  std::string help;
+};
+
+// Knob values by name. A Difficulty passed to generate() has every knob of the task set.
+using Difficulty = std::map<std::string, int64_t>;
+
+// The lowest and highest integer difficulty level; every task maps each level to knob values.
+inline constexpr int kMinLevel = 1;
+inline constexpr int kMaxLevel = 10;
+
+struct TaskInfo {
+  std::string name;            // registry name (InternBootcamp's class name for mirrored tasks)
+  std::string category;        // e.g. "arithmetic", "sequence", "puzzle", "logic"
+  std::string description;     // one line
+  std::vector<Knob> knobs;
+  std::string internbootcamp;  // InternBootcamp class name, empty for our own tasks
+};
+
+struct Case {
+  Json identity;         // what verify() needs; JSON-round-trip safe
+  std::string prompt;
+  std::string answer;    // a reference response that scores 1
+  std::string solution;  // worked solution ending in the answer; empty when the task has none
+};
+
+struct Verdict {
+  double score = 0.0;         // in [0, 1]
+  bool extracted = false;     // an answer could be found in the response (InternBootcamp's "format ok")
+  std::string extracted_answer;
+};
+
+// InternBootcamp's verify_score options; our own tasks ignore all but format_score.
+struct VerifyOptions {
+  double format_score = 0.0;       // score when an answer was extracted but is wrong. Default: 0
+  bool short_penalty = true;       // responses shorter than short_threshold code points score 0. Default: true
+  size_t short_threshold = 100;    // Default: 100 (InternBootcamp's)
+  bool format_penalty = true;      // responses without "</think>" score 0. Default: true
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual const TaskInfo& info() const = 0;
+
+  // The knob values for an integer level in [kMinLevel, kMaxLevel]; smooth and monotone.
+  virtual Difficulty difficulty_for_level(int level) const = 0;
+
+  // Generates the case for `seed` at `level`. Errors: level out of range.
+  Result<Case> generate_level(uint64_t seed, int level) const;
+
+  // Generates with explicit knobs: `overrides` replace the values of `base_level`.
+  // Errors: an unknown knob name or a value outside the knob's range.
+  Result<Case> generate_with(uint64_t seed, const Difficulty& overrides, int base_level = 5) const;
+
+  // Scores `response` against `identity`. Errors: an identity this task cannot read.
+  Result<Verdict> verify(const Json& identity, std::string_view response,
+                         const VerifyOptions& options = {}) const;
+
+ protected:
+  // REQUIRES: d has every knob of info().knobs, each within its range.
+  virtual Case generate(Rng& rng, const Difficulty& d) const = 0;
+  // May throw on a malformed identity; must not throw for any response.
+  virtual Verdict score(const Json& identity, std::string_view response,
+                        const VerifyOptions& options) const = 0;
+};
+
+}  // namespace troupe::envs

@@ -1,0 +1,461 @@
+// ReplayStore: open/refuse, append under both durability policies, reads, scans,
+// sampling (FIFO, newest, uniform window, task balance, whole groups, reuse),
+// retention by count / bytes / version age with compaction, checkpoints, and a
+// secondary instance following a writer.
+#include "storage/replay_store.hpp"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "storage/synthetic_rollouts.hpp"
+
+namespace troupe::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "troupe-storage-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+ReplayOptions fast_options() {
+  ReplayOptions o;
+  o.group_commit_ms = 1;  // keep tests quick; the policy is the same at any window
+  return o;
+}
+
+std::unique_ptr<ReplayStore> open_or_die(const std::string& path, const ReplayOptions& o,
+                                         OpenMode mode = OpenMode::kWriter) {
+  auto s = ReplayStore::open(path, o, mode);
+  EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+  return s ? std::move(*s) : nullptr;
+}
+
+uint64_t append_spec(ReplayStore& store, const SyntheticSpec& spec) {
+  auto id = store.append(synthetic_rollout_bytes(spec));
+  EXPECT_TRUE(id.is_ok()) << id.status().to_string();
+  return id ? *id : 0;
+}
+
+SyntheticSpec spec(uint64_t rid, std::string task = "arith", uint64_t version = 0, size_t bytes = 256) {
+  SyntheticSpec s;
+  s.rollout_id = rid;
+  s.prompt_id = rid;
+  s.task = std::move(task);
+  s.policy_version = version;
+  s.response_bytes = bytes;
+  return s;
+}
+
+TEST(StorageReplay, AppendGetRoundTripAndReopen) {
+  TempDir dir;
+  const std::string path = dir.sub("store");
+  {
+    auto store = open_or_die(path, fast_options());
+    for (uint64_t i = 1; i <= 10; ++i) EXPECT_EQ(append_spec(*store, spec(100 + i, "arith", i)), i);
+    auto r = store->get(3);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    wire::ScoredRolloutT back;
+    r->root->UnPackTo(&back);
+    EXPECT_TRUE(back == synthetic_rollout(spec(103, "arith", 3)));
+    EXPECT_EQ(store->get(11).status().code(), Status::Code::kNotFound);
+  }
+  auto store = open_or_die(path, fast_options());
+  const StoreCounters c = store->counters();
+  EXPECT_EQ(c.count, 10u);
+  EXPECT_EQ(c.next_id, 11u);
+  EXPECT_EQ(c.newest_version, 10u);
+  EXPECT_EQ(append_spec(*store, spec(200)), 11u);  // ids continue after a reopen
+  EXPECT_EQ(store->tasks(), std::vector<std::string>{"arith"});
+  auto s = store->summary(11);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ(s->rollout_id, 200u);
+  EXPECT_GT(s->value_bytes, 256u);
+}
+
+TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  // Missing path, read-only: nothing is created.
+  auto missing = ReplayStore::open(dir.sub("nope"), o, OpenMode::kSecondary);
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(missing.status().message().find(dir.sub("nope")), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.sub("nope")));
+  // A plain file.
+  std::ofstream(dir.sub("file")) << "hello";
+  auto file = ReplayStore::open(dir.sub("file"), o);
+  ASSERT_FALSE(file.is_ok());
+  EXPECT_NE(file.status().message().find("not a troupe replay store"), std::string::npos);
+  // A directory with other things in it.
+  fs::create_directories(dir.sub("docs"));
+  std::ofstream(dir.sub("docs") + "/README") << "x";
+  auto docs = ReplayStore::open(dir.sub("docs"), o);
+  ASSERT_FALSE(docs.is_ok());
+  EXPECT_NE(docs.status().message().find("no RocksDB CURRENT file"), std::string::npos);
+  // A RocksDB database that troupe did not make.
+  {
+    rocksdb::Options ro;
+    ro.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir.sub("plain"), &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+    delete db;
+  }
+  for (OpenMode mode : {OpenMode::kWriter, OpenMode::kSecondary, OpenMode::kReadOnly}) {
+    auto plain = ReplayStore::open(dir.sub("plain"), o, mode);
+    ASSERT_FALSE(plain.is_ok());
+    EXPECT_NE(plain.status().message().find("not a troupe replay store"), std::string::npos)
+        << plain.status().message();
+  }
+  // A store written by a newer troupe.
+  const std::string newer = dir.sub("newer");
+  { open_or_die(newer, o); }
+  {
+    rocksdb::DB* db = nullptr;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), newer, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), newer, cfds, &handles, &db).ok());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "meta") {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema", "2").ok());
+      }
+    }
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  auto future = ReplayStore::open(newer, o);
+  ASSERT_FALSE(future.is_ok());
+  EXPECT_NE(future.status().message().find("newer troupe (store schema 2"), std::string::npos)
+      << future.status().message();
+}
+
+TEST(StorageReplay, RejectsBadOptionsAndBadBytes) {
+  TempDir dir;
+  ReplayOptions bad = fast_options();
+  bad.group_commit_queue = 2;  // smaller than a batch
+  EXPECT_EQ(ReplayStore::open(dir.sub("s"), bad).status().code(), Status::Code::kInvalidArgument);
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  std::vector<uint8_t> junk(100, 0x5a);
+  auto r = store->append(wire::Bytes(junk));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(store->counters().count, 0u);
+}
+
+TEST(StorageReplay, ConcurrentAppendsUnderBothPoliciesAreAllDurable) {
+  for (Durability d : {Durability::kSync, Durability::kGroupCommit}) {
+    TempDir dir;
+    const std::string path = dir.sub("s");
+    ReplayOptions o = fast_options();
+    o.durability = d;
+    o.group_commit_rollouts = 8;
+    o.group_commit_queue = 16;  // small: appenders meet back-pressure
+    std::set<uint64_t> ids;
+    std::mutex mu;
+    {
+      auto store = open_or_die(path, o);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 50; ++i) {
+            store->append_async(synthetic_rollout_bytes(spec(t * 1000 + i)), [&](Result<uint64_t> r) {
+              ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+              std::lock_guard lock(mu);
+              ids.insert(*r);
+            });
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+    }  // the destructor commits what is queued and calls back
+    EXPECT_EQ(ids.size(), 200u);
+    EXPECT_EQ(*ids.begin(), 1u);
+    EXPECT_EQ(*ids.rbegin(), 200u);
+    auto store = open_or_die(path, o, OpenMode::kReadOnly);
+    auto report = store->verify();
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->matched, 200u);
+    EXPECT_EQ(report->corrupt, 0u);
+  }
+}
+
+TEST(StorageReplay, ScanFilters) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  for (uint64_t i = 1; i <= 30; ++i) {
+    SyntheticSpec s = spec(i, i % 3 == 0 ? "logic" : "arith", i / 10);
+    s.correct = i % 2 == 0;
+    s.disagree = i % 5 == 0;
+    append_spec(*store, s);
+  }
+  auto ids = [&](const ScanFilter& f) {
+    std::vector<uint64_t> out;
+    ScanReport report;
+    EXPECT_TRUE(store->scan(f, [&](const StoredRollout& r) { out.push_back(r.id); return true; }, &report).is_ok());
+    EXPECT_EQ(report.corrupt, 0u);
+    return out;
+  };
+  ScanFilter f;
+  f.task = "logic";
+  EXPECT_EQ(ids(f).size(), 10u);
+  f.newest_first = true;
+  f.limit = 2;
+  EXPECT_EQ(ids(f), (std::vector<uint64_t>{30, 27}));
+  ScanFilter v;
+  v.min_version = 1;
+  v.max_version = 1;
+  EXPECT_EQ(ids(v).size(), 10u);  // ids 10..19
+  ScanFilter r;
+  r.reward_min = 0.5f;
+  for (uint64_t id : ids(r)) {
+    EXPECT_EQ(id % 2, 0u);
+  }
+  ScanFilter d;
+  d.source_disagree = true;
+  EXPECT_EQ(ids(d), (std::vector<uint64_t>{5, 10, 15, 20, 25, 30}));
+  ScanFilter after;
+  after.after_id = 28;
+  EXPECT_EQ(ids(after), (std::vector<uint64_t>{29, 30}));
+  uint64_t summaries = 0;
+  ASSERT_TRUE(store->scan_summaries(ScanFilter{}, [&](const RolloutSummary&) { return ++summaries, true; }).is_ok());
+  EXPECT_EQ(summaries, 30u);
+}
+
+TEST(StorageReplay, FifoNewestAndReuse) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  o.reuse = 2;
+  auto store = open_or_die(dir.sub("s"), o);
+  for (uint64_t i = 1; i <= 10; ++i) append_spec(*store, spec(i));
+  auto take = [&](SampleRequest req) {
+    auto r = store->sample(req);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    std::vector<uint64_t> out;
+    for (auto& x : r->rollouts) out.push_back(x.id);
+    return out;
+  };
+  SampleRequest fifo;
+  fifo.max_rollouts = 4;
+  fifo.learner_version = 7;
+  EXPECT_EQ(take(fifo), (std::vector<uint64_t>{1, 2, 3, 4}));
+  SampleRequest newest = fifo;
+  newest.order = SampleOrder::kNewest;
+  EXPECT_EQ(take(newest), (std::vector<uint64_t>{10, 9, 8, 7}));
+  EXPECT_EQ(take(fifo), (std::vector<uint64_t>{1, 2, 3, 4}));  // second use of each (reuse = 2)
+  EXPECT_EQ(take(fifo), (std::vector<uint64_t>{5, 6, 7, 8}));   // 7, 8 now used twice (newest, fifo)
+  EXPECT_EQ(take(fifo), (std::vector<uint64_t>{5, 6, 9, 10}));
+  EXPECT_TRUE(take(fifo).empty());  // everything used twice
+  auto u = store->usage(3);
+  ASSERT_TRUE(u.is_ok());
+  EXPECT_EQ(u->uses, 2u);
+  EXPECT_EQ(u->last_learner_version, 7u);
+}
+
+TEST(StorageReplay, UniformWithinTheStalenessWindow) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  for (uint64_t i = 1; i <= 40; ++i) append_spec(*store, spec(i, "arith", i / 10));  // versions 0..4
+  SampleRequest req;
+  req.order = SampleOrder::kUniform;
+  req.min_version = 2;
+  req.max_rollouts = 5;
+  std::set<uint64_t> seen;
+  for (int call = 0; call < 10; ++call) {
+    auto r = store->sample(req);
+    ASSERT_TRUE(r.is_ok());
+    for (auto& x : r->rollouts) {
+      EXPECT_GE(x.root->rollout()->policy_version(), 2u);
+      EXPECT_TRUE(seen.insert(x.id).second) << "rollout " << x.id << " served twice with reuse = 1";
+    }
+  }
+  EXPECT_EQ(seen.size(), 21u);  // ids 20..40 are versions 2..4; all served, nothing older
+  EXPECT_EQ(*seen.begin(), 20u);
+}
+
+TEST(StorageReplay, BalancesAcrossTasks) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  for (uint64_t i = 1; i <= 90; ++i) append_spec(*store, spec(i, "big"));
+  for (uint64_t i = 91; i <= 100; ++i) append_spec(*store, spec(i, "small"));
+  for (SampleOrder order : {SampleOrder::kFifo, SampleOrder::kUniform}) {
+    SampleRequest req;
+    req.balance_tasks = true;
+    req.max_rollouts = 10;
+    req.order = order;
+    auto r = store->sample(req);
+    ASSERT_TRUE(r.is_ok());
+    std::map<std::string, int> per_task;
+    for (auto& x : r->rollouts) ++per_task[x.root->rollout()->task()->str()];
+    EXPECT_EQ(per_task["big"], 5);
+    EXPECT_EQ(per_task["small"], 5);
+  }
+  // "small" has none left: the batch is filled from "big".
+  SampleRequest req;
+  req.balance_tasks = true;
+  req.max_rollouts = 10;
+  auto r = store->sample(req);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->rollouts.size(), 10u);
+}
+
+TEST(StorageReplay, WholeGroupsOnly) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  uint64_t rid = 1;
+  // Prompt 1: complete group of 4 (arriving interleaved with prompt 2); prompt 2: only 3 of 4.
+  for (int g = 0; g < 4; ++g) {
+    SyntheticSpec a = spec(rid++);
+    a.prompt_id = 1;
+    a.group_index = g;
+    append_spec(*store, a);
+    if (g < 3) {
+      SyntheticSpec b = spec(rid++);
+      b.prompt_id = 2;
+      b.group_index = g;
+      append_spec(*store, b);
+    }
+  }
+  SampleRequest req;
+  req.group_size = 4;
+  req.max_rollouts = 8;
+  auto r = store->sample(req);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->rollouts.size(), 4u);
+  std::set<int> indexes;
+  for (auto& x : r->rollouts) {
+    EXPECT_EQ(x.root->rollout()->prompt_id(), 1u);
+    indexes.insert(x.root->rollout()->group_index());
+  }
+  EXPECT_EQ(indexes, (std::set<int>{0, 1, 2, 3}));
+  // The last member of prompt 2 lands: its group becomes available.
+  SyntheticSpec last = spec(rid++);
+  last.prompt_id = 2;
+  last.group_index = 3;
+  append_spec(*store, last);
+  r = store->sample(req);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->rollouts.size(), 4u);
+  for (auto& x : r->rollouts) EXPECT_EQ(x.root->rollout()->prompt_id(), 2u);
+}
+
+TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
+  TempDir dir;
+  {
+    ReplayOptions o = fast_options();
+    o.max_rollouts = 50;
+    auto store = open_or_die(dir.sub("count"), o);
+    for (uint64_t i = 1; i <= 80; ++i) append_spec(*store, spec(i));
+    EXPECT_EQ(store->counters().count, 50u);
+    EXPECT_EQ(store->counters().deleted, 30u);
+    EXPECT_EQ(store->get(30).status().code(), Status::Code::kNotFound);
+    EXPECT_TRUE(store->get(31).is_ok());
+  }
+  {
+    ReplayOptions o = fast_options();
+    o.max_bytes = 128 << 10;  // 128 KiB: about twenty ~6 KiB values
+    auto store = open_or_die(dir.sub("bytes"), o);
+    for (uint64_t i = 1; i <= 100; ++i) append_spec(*store, spec(i, "arith", 0, 2048));
+    EXPECT_LE(store->counters().value_bytes, uint64_t(o.max_bytes));
+    EXPECT_GT(store->counters().count, 10u);
+    EXPECT_LT(store->counters().count, 100u);
+  }
+  {
+    ReplayOptions o = fast_options();
+    o.max_version_age = 2;
+    auto store = open_or_die(dir.sub("age"), o);
+    for (uint64_t i = 1; i <= 60; ++i) append_spec(*store, spec(i, "arith", i / 10));  // versions 0..6
+    uint64_t oldest = UINT64_MAX;
+    ASSERT_TRUE(store->scan_summaries(ScanFilter{}, [&](const RolloutSummary& s) {
+      oldest = std::min(oldest, s.policy_version);
+      return true;
+    }).is_ok());
+    EXPECT_EQ(oldest, 4u);  // newest 6, age 2
+  }
+  {
+    // Space comes back: fill, shrink the limit on reopen, compact.
+    const std::string path = dir.sub("reclaim");
+    {
+      ReplayOptions o = fast_options();
+      o.max_rollouts = 0;
+      auto store = open_or_die(path, o);
+      for (uint64_t i = 1; i <= 400; ++i) append_spec(*store, spec(i, "arith", 0, 8192));
+      ASSERT_TRUE(store->compact().is_ok());
+    }
+    ReplayOptions o = fast_options();
+    o.max_rollouts = 20;
+    auto store = open_or_die(path, o);
+    const uint64_t before = store->disk_bytes();
+    auto rep = store->enforce_retention();
+    ASSERT_TRUE(rep.is_ok());
+    EXPECT_EQ(rep->deleted, 380u);
+    ASSERT_TRUE(store->compact().is_ok());
+    const uint64_t after = store->disk_bytes();
+    EXPECT_LT(after, before / 2) << "before " << before << " after " << after;
+    auto report = store->verify();
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->matched, 20u);
+  }
+}
+
+TEST(StorageReplay, CheckpointIndex) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  {
+    auto store = open_or_die(path, fast_options());
+    ASSERT_TRUE(store->put_checkpoint({20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}).is_ok());
+    ASSERT_TRUE(store->put_checkpoint({10, "runs/x/ckpt-10", R"({"arith":{"pass@1":0.3}})", 1}).is_ok());
+  }
+  auto store = open_or_die(path, fast_options(), OpenMode::kReadOnly);
+  auto c = store->checkpoints();
+  ASSERT_TRUE(c.is_ok());
+  ASSERT_EQ(c->size(), 2u);
+  EXPECT_EQ((*c)[0].version, 10u);
+  EXPECT_EQ((*c)[1], (CheckpointEntry{20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}));
+  EXPECT_FALSE(store->put_checkpoint({30, "p", "{}", 3}).is_ok());  // read-only
+  EXPECT_FALSE(store->append(synthetic_rollout_bytes(spec(1))).is_ok());
+  EXPECT_FALSE(store->sample(SampleRequest{}).is_ok());
+}
+
+TEST(StorageReplay, SecondaryFollowsAWriterWithoutLockingIt) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  auto writer = open_or_die(path, fast_options());
+  for (uint64_t i = 1; i <= 5; ++i) append_spec(*writer, spec(i));
+  auto follower = open_or_die(path, fast_options(), OpenMode::kSecondary);
+  EXPECT_EQ(follower->counters().count, 5u);
+  // A second writer is refused while the first holds the store.
+  auto second = ReplayStore::open(path, fast_options());
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kUnavailable) << second.status().to_string();
+  for (uint64_t i = 6; i <= 9; ++i) append_spec(*writer, spec(i, "new_task"));
+  ASSERT_TRUE(follower->catch_up().is_ok());
+  EXPECT_EQ(follower->counters().count, 9u);
+  EXPECT_EQ(follower->tasks().size(), 2u);
+  EXPECT_TRUE(follower->get(9).is_ok());
+}
+
+}  // namespace
+}  // namespace troupe::storage
