@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/fast_exp.hpp"
+
 namespace troupe::kernels::cpu {
 
 namespace {
@@ -50,9 +52,8 @@ void forward_head(float* out, float* att, const float* qkv, const uint8_t* key_v
     }
     float sum = 0.0f;
     for (int t2 = 0; t2 <= t; ++t2) {
-      const float e = a[t2] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(a[t2] - maxv);
-      a[t2] = e;
-      sum += e;
+      a[t2] = fast::exp(a[t2] - maxv);  // masked keys hold -inf: exp gives exactly 0
+      sum += a[t2];
     }
     const float inv = 1.0f / sum;
     for (int t2 = 0; t2 <= t; ++t2) {
@@ -178,7 +179,7 @@ void attention_decode_forward(float* out, const float* q, const float* kcache, c
       }
       float sum = 0.0f;
       for (int t2 = 0; t2 < len[n]; ++t2) {
-        a[t2] = std::exp(a[t2] - maxv);
+        a[t2] = fast::exp(a[t2] - maxv);
         sum += a[t2];
       }
       float* o = out + long(n) * C + h * hs;

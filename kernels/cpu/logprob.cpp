@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/fast_exp.hpp"
+
 namespace troupe::kernels::cpu {
 
 namespace {
@@ -13,7 +15,7 @@ void forward_row(float* logp, float* lse, const float* x, int target, int V) {
   float m = x[0];
   for (int v = 1; v < V; ++v) m = std::max(m, x[v]);
   float s = 0.0f;
-  for (int v = 0; v < V; ++v) s += std::exp(x[v] - m);
+  for (int v = 0; v < V; ++v) s += fast::exp(x[v] - m);
   *lse = m + std::log(s);
   *logp = target >= 0 ? x[target] - *lse : 0.0f;
 }
@@ -23,7 +25,7 @@ void backward_row(float* dx, float dlogp, const float* x, float lse, int target,
     std::fill(dx, dx + V, 0.0f);
     return;
   }
-  for (int v = 0; v < V; ++v) dx[v] = -dlogp * std::exp(x[v] - lse);
+  for (int v = 0; v < V; ++v) dx[v] = -dlogp * fast::exp(x[v] - lse);
   dx[target] += dlogp;
 }
 

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/adamw.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/cpu/fast_exp.hpp"
 #include "kernels/encoder.hpp"
 #include "kernels/gelu.hpp"
 #include "kernels/layernorm.hpp"
@@ -310,6 +312,28 @@ TEST(GradClip, ScaleBringsGlobalNormToTheLimit) {
   EXPECT_NEAR(cpu::clip_scale(norm, 1.0f) * norm, 1.0, 1e-6);
   EXPECT_EQ(cpu::clip_scale(norm, 10.0f), 1.0f);
   EXPECT_EQ(cpu::clip_scale(norm, 0.0f), 1.0f);  // 0 disables clipping
+}
+
+}  // namespace
+}  // namespace troupe::kernels
+
+namespace troupe::kernels {
+namespace {
+
+TEST(FastMath, ExpAndTanhMatchLibm) {
+  double worst_exp = 0.0, worst_tanh = 0.0;
+  for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+    worst_exp = std::max(worst_exp, std::abs(double(cpu::fast::exp(x)) / std::exp(double(x)) - 1.0));
+  }
+  for (float x = -12.0f; x < 12.0f; x += 0.0011f) {
+    worst_tanh = std::max(worst_tanh, std::abs(double(cpu::fast::tanh(x)) - std::tanh(double(x))));
+  }
+  EXPECT_LT(worst_exp, 4e-7);   // a few float ulps
+  EXPECT_LT(worst_tanh, 5e-7);  // absolute: 1 - 2/(e^2x + 1) loses relative accuracy only near 0
+  EXPECT_EQ(cpu::fast::exp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(cpu::fast::exp(-100.0f), 0.0f);
+  EXPECT_EQ(cpu::fast::tanh(50.0f), 1.0f);
+  EXPECT_EQ(cpu::fast::tanh(-50.0f), -1.0f);
 }
 
 }  // namespace
