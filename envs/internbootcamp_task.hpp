@@ -21,7 +21,8 @@ class InternBootcampTask : public Task {
  protected:
   // The answer text as upstream's extract_output finds it; nullopt where it returns None or raises.
   virtual std::optional<std::string> extract(std::string_view response) const = 0;
-  // 1.0 for right, 0.0 for wrong, or a partial score; may throw (then format_score stands).
+  // 1.0 for right, 0.0 for wrong (format_score stands), or a partial score in (0, 1); may
+  // throw (format_score stands).
   virtual double judge(const std::string& extracted, const Json& identity) const = 0;
 
   Verdict score(const Json& identity, std::string_view response, const VerifyOptions& options) const override {
@@ -33,7 +34,9 @@ class InternBootcampTask : public Task {
     v.extracted_answer = got->substr(0, 256);  // never echo a 1 MiB block back whole
     v.score = options.format_score;
     try {
-      v.score = judge(*got, identity);
+      // Upstream: a True judgement scores 1; False fails its type assert and leaves format_score.
+      const double j = judge(*got, identity);
+      if (j > 0.0) v.score = j;
     } catch (const std::exception&) {
       v.score = options.format_score;
     }
