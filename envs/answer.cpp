@@ -1,6 +1,8 @@
 // Answer extraction (see answer.hpp). All scanning is linear: no backtracking regex.
 #include "envs/answer.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <limits>
 
 namespace troupe::envs {
@@ -49,6 +51,27 @@ std::vector<std::string_view> find_blocks(std::string_view text, std::string_vie
     if (b == std::string_view::npos) break;
     out.push_back(text.substr(a + open.size(), b - a - open.size()));
     pos = b + close.size();
+  }
+  return out;
+}
+
+std::vector<std::string_view> find_runs(std::string_view text, std::string_view open, std::string_view close,
+                                        bool (*in_class)(char)) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (true) {
+    size_t a = text.find(open, pos);
+    if (a == std::string_view::npos) break;
+    size_t j = a + open.size();
+    while (j < text.size() && in_class(text[j])) ++j;
+    if (j > a + open.size() && text.substr(j, close.size()) == close) {
+      out.push_back(text.substr(a + open.size(), j - a - open.size()));
+      pos = j + close.size();
+    } else {
+      // No match starting at a; the class run [a+open, j) holds no `open` when open starts outside
+      // the class, so resuming at a+1 stays linear overall.
+      pos = a + 1;
+    }
   }
   return out;
 }
@@ -102,6 +125,33 @@ std::optional<int64_t> parse_int(std::string_view s) {
   }
   if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
   return neg ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+}
+
+std::optional<double> parse_python_float(std::string_view s) {
+  s = trim(s);
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty() || s.size() > 400) return std::nullopt;  // longer than any float Python would print
+  std::string lower;
+  for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (lower == "inf" || lower == "infinity") return neg ? -std::numeric_limits<double>::infinity()
+                                                        : std::numeric_limits<double>::infinity();
+  if (lower == "nan") return std::numeric_limits<double>::quiet_NaN();
+  // from_chars accepts "inf"/"nan" too but never hex under chars_format::general.
+  if (!std::isdigit(static_cast<unsigned char>(s[0])) && s[0] != '.') return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (end != s.data() + s.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    // Python gives inf for overflow and 0 for underflow; tell them apart by the exponent's sign.
+    v = lower.find("e-") != std::string::npos ? 0.0 : std::numeric_limits<double>::infinity();
+  } else if (ec != std::errc()) {
+    return std::nullopt;
+  }
+  return neg ? -v : v;
 }
 
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps) {

@@ -40,6 +40,11 @@ bool passes_gate(std::string_view response, const VerifyOptions& options);
 // Python's re.findall(open(.*?)close, flags=DOTALL) finds them.
 std::vector<std::string_view> find_blocks(std::string_view text, std::string_view open, std::string_view close);
 
+// Every match of the regex open([class]+)close, left to right, non-overlapping, where
+// `in_class` tests one byte -- e.g. \[\[([A-Z]+)\]\]. Linear in the text.
+std::vector<std::string_view> find_runs(std::string_view text, std::string_view open, std::string_view close,
+                                        bool (*in_class)(char));
+
 // The last / first block, or nullopt.
 std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close);
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close);
@@ -53,6 +58,10 @@ std::string_view after_think(std::string_view text);
 // Parses an optionally signed decimal integer occupying all of `s` (after trim).
 // Nullopt when it is not one or does not fit in int64.
 std::optional<int64_t> parse_int(std::string_view s);
+
+// Parses text as Python's float() does: surrounding whitespace, an optional sign,
+// decimal or exponent notation, "inf"/"infinity"/"nan" in any case. No hex.
+std::optional<double> parse_python_float(std::string_view s);
 
 // Splits on any of `seps`, dropping empty pieces.
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps);

@@ -23,9 +23,5 @@ class ExactAnswerTask : public Task {
   }
 };
 
-// Level 1..10 mapped linearly onto [lo, hi] (rounded down), for knob tables.
-inline int64_t level_lerp(int level, int64_t lo, int64_t hi) {
-  return lo + (hi - lo) * (level - kMinLevel) / (kMaxLevel - kMinLevel);
-}
 
 }  // namespace troupe::envs

@@ -45,6 +45,11 @@ using Difficulty = std::map<std::string, int64_t>;
 inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 10;
 
+// Level 1..10 mapped linearly onto [lo, hi] (rounded down), for knob tables.
+inline int64_t level_lerp(int level, int64_t lo, int64_t hi) {
+  return lo + (hi - lo) * (level - kMinLevel) / (kMaxLevel - kMinLevel);
+}
+
 struct TaskInfo {
   std::string name;            // registry name (InternBootcamp's class name for mirrored tasks)
   std::string category;        // e.g. "arithmetic", "sequence", "puzzle", "logic"

@@ -1,0 +1,138 @@
+// Sudokubootcamp: fill an n x n Sudoku (n a square: 4, 9, 16).
+// Identity (upstream's shape): {"puzzle": [[int]] (0 = empty), "size": n,
+// "region_rows": sqrt(n), "region_cols": sqrt(n)}. The answer is the LAST
+// [answer]...[/answer] block: one row per line, integers separated by whitespace
+// (blank lines skipped; any other token makes it unreadable). Right when it keeps
+// every given and every row, column and region holds 1..n once.
+#include "envs/internbootcamp_task.hpp"
+#include "envs/registry.hpp"
+
+namespace troupe::envs {
+namespace {
+
+using Grid = std::vector<std::vector<int64_t>>;
+
+class Sudoku final : public InternBootcampTask {
+ public:
+  const TaskInfo& info() const override {
+    static const TaskInfo kInfo{"Sudokubootcamp", "puzzle", "fill a Sudoku grid",
+                                {{"box", 2, 4, "box side; the grid is box^2 x box^2"},
+                                 {"holes_percent", 5, 80, "percentage of cells emptied"}},
+                                "Sudokubootcamp"};
+    return kInfo;
+  }
+  Difficulty difficulty_for_level(int level) const override {
+    return {{"box", level <= 3 ? 2 : 3}, {"holes_percent", level <= 3 ? level_lerp(level, 20, 80) : level_lerp(level, 5, 50)}};
+  }
+
+ protected:
+  Case generate(Rng& rng, const Difficulty& d) const override {
+    const int64_t r = d.at("box"), n = r * r;
+    // A solved grid from the classic pattern, then shuffled rows in bands, bands, columns
+    // in stacks, stacks, and digits -- every step keeps it a valid Sudoku.
+    auto order = [&] {
+      std::vector<int64_t> bands(static_cast<size_t>(r)), out;
+      for (int64_t i = 0; i < r; ++i) bands[static_cast<size_t>(i)] = i;
+      rng.shuffle(bands);
+      for (int64_t b : bands) {
+        std::vector<int64_t> inner(static_cast<size_t>(r));
+        for (int64_t i = 0; i < r; ++i) inner[static_cast<size_t>(i)] = b * r + i;
+        rng.shuffle(inner);
+        out.insert(out.end(), inner.begin(), inner.end());
+      }
+      return out;
+    };
+    const auto rows = order(), cols = order();
+    std::vector<int64_t> digits(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) digits[static_cast<size_t>(i)] = i + 1;
+    rng.shuffle(digits);
+    Grid solution(static_cast<size_t>(n), std::vector<int64_t>(static_cast<size_t>(n)));
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t ri = rows[static_cast<size_t>(i)], cj = cols[static_cast<size_t>(j)];
+        solution[static_cast<size_t>(i)][static_cast<size_t>(j)] = digits[static_cast<size_t>((r * (ri % r) + ri / r + cj) % n)];
+      }
+    }
+    Grid puzzle = solution;
+    for (auto& row : puzzle) {
+      for (auto& v : row) {
+        if (rng.chance(d.at("holes_percent"), 100)) v = 0;
+      }
+    }
+    Case c;
+    c.identity = {{"puzzle", puzzle}, {"size", n}, {"region_rows", r}, {"region_cols", r}};
+    std::string grid, answer;
+    for (size_t i = 0; i < puzzle.size(); ++i) {
+      for (size_t j = 0; j < puzzle.size(); ++j) {
+        grid += (j ? " " : "") + (puzzle[i][j] ? std::to_string(puzzle[i][j]) : std::string("."));
+        answer += (j ? " " : "") + std::to_string(solution[i][j]);
+      }
+      grid += "\n";
+      answer += "\n";
+    }
+    c.prompt = "Solve this " + std::to_string(n) + "x" + std::to_string(n) + " Sudoku: every row, every column and "
+               "every " + std::to_string(r) + "x" + std::to_string(r) + " box must contain 1 to " + std::to_string(n) +
+               " exactly once. Dots are empty cells.\n" + grid +
+               "Write the full grid inside [answer][/answer], one row per line, numbers separated by spaces.";
+    c.answer = reference_response("[answer]\n" + answer + "[/answer]");
+    return c;
+  }
+
+  std::optional<std::string> extract(std::string_view response) const override {
+    auto block = last_block(response, "[answer]", "[/answer]");
+    if (!block) return std::nullopt;
+    for (auto tok : split_any(*block, " \t\n\r\v\f")) {
+      if (!parse_int(tok)) return std::nullopt;  // upstream's int() raises: None
+    }
+    return std::string(trim(*block));
+  }
+
+  double judge(const std::string& extracted, const Json& identity) const override {
+    Grid got;
+    for (auto line : split_any(extracted, "\n")) {
+      std::vector<int64_t> row;
+      for (auto tok : split_any(line, " \t\r\v\f")) row.push_back(*parse_int(tok));
+      if (!row.empty()) got.push_back(row);
+    }
+    const Grid puzzle = identity.at("puzzle").get<Grid>();
+    const int64_t n = identity.at("size").get<int64_t>();
+    const int64_t r = identity.at("region_rows").get<int64_t>();
+    if (n <= 0 || r <= 0 || static_cast<int64_t>(got.size()) != n) return 0.0;
+    for (const auto& row : got) {
+      if (static_cast<int64_t>(row.size()) != n) return 0.0;
+    }
+    const size_t un = static_cast<size_t>(n);
+    for (size_t i = 0; i < un; ++i) {
+      for (size_t j = 0; j < un; ++j) {
+        const int64_t given = puzzle.at(i).at(j);
+        if (given != 0 && got[i][j] != given) return 0.0;
+      }
+    }
+    auto full = [&](auto cell) {  // cell(k) for k in 0..n-1 must be a permutation of 1..n
+      std::vector<bool> seen(un + 1, false);
+      for (size_t k = 0; k < un; ++k) {
+        const int64_t v = cell(k);
+        if (v < 1 || v > n || seen[static_cast<size_t>(v)]) return false;
+        seen[static_cast<size_t>(v)] = true;
+      }
+      return true;
+    };
+    for (size_t i = 0; i < un; ++i) {
+      if (!full([&](size_t k) { return got[i][k]; }) || !full([&](size_t k) { return got[k][i]; })) return 0.0;
+    }
+    const size_t ur = static_cast<size_t>(r);
+    for (size_t bi = 0; bi < un; bi += ur) {
+      for (size_t bj = 0; bj < un; bj += ur) {
+        // Upstream walks region_size x region_size cells from each corner; a region
+        // running past the grid is an IndexError there, i.e. not right.
+        if (bi + ur > un || bj + ur > un || ur * ur != un) return 0.0;
+        if (!full([&](size_t k) { return got[bi + k / ur][bj + k % ur]; })) return 0.0;
+      }
+    }
+    return 1.0;
+  }
+};
+TROUPE_REGISTER_TASK(Sudoku);
+
+}  // namespace
+}  // namespace troupe::envs
