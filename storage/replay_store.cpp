@@ -466,6 +466,7 @@ void ReplayStore::append_async(wire::Bytes bytes, AppendCallback done) {
     }
     return done(std::move(results[0]));
   }
+  bool wake = false;
   {
     std::unique_lock lock(queue_mu_);
     queue_not_full_.wait(lock, [&] { return queue_.size() < size_t(options_.group_commit_queue) || stopping_; });
@@ -474,8 +475,11 @@ void ReplayStore::append_async(wire::Bytes bytes, AppendCallback done) {
       return done(Status::unavailable("append to " + path_ + ": the store is closing"));
     }
     queue_.push_back(Pending{std::move(*prepared), std::move(done), std::chrono::steady_clock::now()});
+    // Wake the writer only when it has something new to decide: the first rollout starts
+    // the group_commit_ms clock, the threshold-th ends the wait. Other pushes need no wake-up.
+    wake = queue_.size() == 1 || queue_.size() == size_t(options_.group_commit_rollouts);
   }
-  queue_not_empty_.notify_one();
+  if (wake) queue_not_empty_.notify_one();
 }
 
 Result<uint64_t> ReplayStore::append(wire::Bytes bytes) {
@@ -495,8 +499,9 @@ void ReplayStore::writer_loop() {
       if (queue_.empty()) return;  // stopping, and everything queued has been committed
       const auto deadline = queue_.front().queued_at + std::chrono::milliseconds(options_.group_commit_ms);
       queue_not_empty_.wait_until(lock, deadline, [&] { return queue_.size() >= batch_max || stopping_; });
-      const size_t n = std::min(queue_.size(), batch_max);
-      for (size_t i = 0; i < n; ++i) {
+      // Take everything queued (at most group_commit_queue): under load, rollouts that arrived
+      // while the previous fsync ran share the next one, so batches grow with the load.
+      while (!queue_.empty()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

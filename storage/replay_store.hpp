@@ -12,9 +12,10 @@
 //
 // Durability. `append` returns, and `append_async` calls back, only once the
 // rollout is durable under the chosen policy: kSync fsyncs the WAL on every append;
-// kGroupCommit hands rollouts to one writer thread that writes a batch with one
-// fsync when `group_commit_rollouts` are queued or `group_commit_ms` has passed
-// since the first of them. The queue holds at most `group_commit_queue` rollouts;
+// kGroupCommit hands rollouts to one writer thread that writes everything queued
+// as one batch with one fsync as soon as `group_commit_rollouts` are queued or
+// `group_commit_ms` has passed since the first of them (so under load a batch
+// also holds what arrived during the previous fsync). The queue holds at most `group_commit_queue` rollouts;
 // a caller that finds it full waits (back-pressure), so memory stays bounded.
 //
 // Reading. Every value read (get, scan, sample, verify) passes the FlatBuffers

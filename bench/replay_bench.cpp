@@ -1,0 +1,315 @@
+// bench_replay: replay-store append throughput under each durability policy at
+// realistic rollout sizes (2, 8, 32 KB values), printed beside RocksDB's own
+// `db_bench fillrandom` at the same value size, run by this program in the same
+// invocation (sync policy beside `fillrandom --sync=1`); then sample latency
+// p50/p99 per sampling order, and peak RSS of this process and of db_bench.
+//
+//   bench_replay [--quick] [--dir DIR] [--million STORE]
+//     --quick          a tenth of the rollouts (a smoke run)
+//     --dir DIR        scratch directory (default: a new one under /tmp, removed after)
+//     --million STORE  also build (if absent) a store of 1,000,000 ~1 KB rollouts at STORE
+//                      and time a full summary scan, the work of `troupe replay stats`
+//
+// Appends use four producer threads calling append_async (the replay actor's
+// pattern: many rollouts in flight, acknowledged by callback). Values are
+// pre-encoded (256 distinct rollouts cycled), as db_bench pre-generates its values.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/replay_store.hpp"
+#include "storage/synthetic_rollouts.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace troupe::storage;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Rate {
+  double ops_per_s = 0;
+  double mb_per_s = 0;
+  bool ok = false;
+};
+
+std::vector<troupe::wire::Bytes> make_values(size_t value_bytes, size_t distinct) {
+  std::vector<troupe::wire::Bytes> out;
+  for (size_t i = 0; i < distinct; ++i) {
+    SyntheticSpec s;
+    s.rollout_id = i + 1;
+    s.prompt_id = i / 8;  // groups of 8, group_index 0..7
+    s.group_index = int32_t(i % 8);
+    s.task = (i / 8) % 3 == 0 ? "arith" : (i / 8) % 3 == 1 ? "logic" : "maze";  // a group shares its task
+    s.policy_version = i / 64;
+    s.response_bytes = value_bytes * 10 / 31;  // the encoded value is ~3.1x the response text (measured below)
+    s.correct = i % 2 == 0;
+    out.push_back(synthetic_rollout_bytes(s));
+  }
+  return out;
+}
+
+Rate run_appends(const std::string& path, Durability d, const std::vector<troupe::wire::Bytes>& values, size_t n,
+                 int threads) {
+  ReplayOptions o;
+  o.durability = d;
+  o.max_rollouts = 0;  // measure appends, not retention
+  o.max_bytes = 0;
+  auto store = ReplayStore::open(path, o);
+  if (!store) {
+    std::fprintf(stderr, "open %s: %s\n", path.c_str(), store.status().to_string().c_str());
+    return {};
+  }
+  std::atomic<size_t> done{0}, failed{0}, bytes{0};
+  std::mutex mu;
+  std::condition_variable all_done;
+  const auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int t = 0; t < threads; ++t) {
+    producers.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += threads) {
+        const troupe::wire::Bytes& v = values[i % values.size()];
+        (*store)->append_async(v, [&, size = v.size()](troupe::Result<uint64_t> r) {
+          if (!r) ++failed;
+          bytes += size;
+          if (++done == n) {
+            std::lock_guard lock(mu);
+            all_done.notify_all();
+          }
+        });
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  {
+    std::unique_lock lock(mu);
+    all_done.wait(lock, [&] { return done.load() == n; });
+  }
+  const double secs = seconds_since(t0);
+  if (failed) std::fprintf(stderr, "%zu appends failed\n", failed.load());
+  return {double(n) / secs, double(bytes.load()) / secs / 1e6, failed == 0};
+}
+
+long db_bench_peak_kb = 0;  // largest peak RSS of any db_bench run, from /usr/bin/time
+bool have_time() { return std::system("test -x /usr/bin/time") == 0; }
+
+// Runs db_bench fillrandom and parses "fillrandom : X micros/op Y ops/sec; Z MB/s".
+Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync) {
+  // /usr/bin/time reports db_bench's own peak RSS (a child forked from this process would
+  // inherit our high-water mark, so getrusage(RUSAGE_CHILDREN) cannot tell them apart).
+  const std::string cmd = std::string(have_time() ? "/usr/bin/time -f 'maxrss_kb %M' " : "") + "db_bench --benchmarks=fillrandom --db=" + dir + " --num=" + std::to_string(n) +
+                          " --value_size=" + std::to_string(value_size) +
+                          " --compression_type=lz4 --threads=1" + (sync ? " --sync=1" : "") + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {};
+  char line[1024];
+  Rate r;
+  while (fgets(line, sizeof line, p)) {
+    // "fillrandom : 36.3 micros/op 27540 ops/sec 0.184 seconds 5000 operations; 54.4 MB/s"
+    const std::string l = line;
+    if (l.rfind("maxrss_kb ", 0) == 0) db_bench_peak_kb = std::max(db_bench_peak_kb, std::atol(l.c_str() + 10));
+    if (l.rfind("fillrandom", 0) != 0) continue;
+    const size_t ops = l.find(" ops/sec"), mb = l.find(" MB/s");
+    if (ops == std::string::npos) continue;
+    r.ops_per_s = std::atof(l.c_str() + l.rfind(' ', ops - 1) + 1);
+    if (mb != std::string::npos) r.mb_per_s = std::atof(l.c_str() + l.rfind(' ', mb - 1) + 1);
+    r.ok = r.ops_per_s > 0;
+  }
+  pclose(p);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return r;
+}
+
+// Median by ops/s of several runs (3: odd, so a real run's figures).
+constexpr int kRepeats = 3;
+Rate median(std::vector<Rate> v) {
+  if (v.empty()) return {};
+  std::sort(v.begin(), v.end(), [](const Rate& a, const Rate& b) { return a.ops_per_s < b.ops_per_s; });
+  return v[v.size() / 2];
+}
+
+bool have_db_bench() { return std::system("command -v db_bench >/dev/null 2>&1") == 0; }
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
+}
+
+void sample_latency(const std::string& path, const std::vector<troupe::wire::Bytes>& values, size_t n) {
+  ReplayOptions o;
+  o.max_rollouts = 0;
+  o.max_bytes = 0;
+  o.reuse = 1000000;  // never run out while timing
+  {
+    auto store = ReplayStore::open(path, o);
+    if (!store) return;
+    // Fill with groups of 8 whose ids line up (prompt_id = rollout slot / 8).
+    for (size_t i = 0; i < n; ++i) {
+      (*store)->append_async(values[i % values.size()], [](troupe::Result<uint64_t>) {});
+    }
+  }
+  auto store = ReplayStore::open(path, o);
+  if (!store) return;
+  std::printf("\nsample latency, store of %zu rollouts, batch 64 (each call timed; %s):\n", n,
+              "uniform and balanced scan the window, FIFO starts at its floor");
+  std::printf("  %-28s %10s %10s %8s\n", "order", "p50 ms", "p99 ms", "calls");
+  struct Case {
+    const char* name;
+    SampleRequest req;
+  };
+  std::vector<Case> cases;
+  SampleRequest fifo;
+  cases.push_back({"fifo", fifo});
+  SampleRequest newest;
+  newest.order = SampleOrder::kNewest;
+  cases.push_back({"newest", newest});
+  SampleRequest uniform;
+  uniform.order = SampleOrder::kUniform;
+  uniform.min_version = values.size() / 64 / 2;  // the newer half of the versions
+  cases.push_back({"uniform, min_version", uniform});
+  SampleRequest balanced;
+  balanced.balance_tasks = true;
+  cases.push_back({"fifo, balanced over 3 tasks", balanced});
+  SampleRequest groups;
+  groups.group_size = 8;
+  cases.push_back({"fifo, whole groups of 8", groups});
+  for (auto& c : cases) {
+    std::vector<double> ms;
+    const int calls = c.req.order == SampleOrder::kUniform ? 30 : 200;
+    for (int i = 0; i < calls; ++i) {
+      const auto t0 = Clock::now();
+      auto r = (*store)->sample(c.req);
+      ms.push_back(seconds_since(t0) * 1e3);
+      if (!r || r->rollouts.empty()) {
+        std::fprintf(stderr, "sample %s: %s\n", c.name, r ? "empty" : r.status().to_string().c_str());
+        break;
+      }
+    }
+    std::printf("  %-28s %10.3f %10.3f %8zu\n", c.name, percentile(ms, 0.5), percentile(ms, 0.99), ms.size());
+  }
+}
+
+void million(const std::string& path) {
+  if (!fs::exists(path)) {
+    std::printf("\nbuilding %s: 1,000,000 rollouts of ~1 KB...\n", path.c_str());
+    const auto values = make_values(1024, 1024);
+    const auto t0 = Clock::now();
+    const Rate r = run_appends(path, Durability::kGroupCommit, values, 1000000, 4);
+    std::printf("  built in %.1f s (%.0f appends/s)\n", seconds_since(t0), r.ops_per_s);
+  }
+  auto store = ReplayStore::open(path, ReplayOptions{}, OpenMode::kSecondary);
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
+    return;
+  }
+  const auto t0 = Clock::now();
+  uint64_t n = 0;
+  double reward = 0;
+  auto st = (*store)->scan_summaries(ScanFilter{}, [&](const RolloutSummary& s) {
+    ++n;
+    reward += s.total;
+    return true;
+  });
+  std::printf("\nsummary scan of %llu rollouts (the work of `troupe replay stats`): %.2f s%s\n",
+              (unsigned long long)n, seconds_since(t0), st ? "" : " (failed)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string dir, million_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (a == "--million" && i + 1 < argc) {
+      million_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--dir DIR] [--million STORE]\n", argv[0]);
+      return 2;
+    }
+  }
+  const bool own_dir = dir.empty();
+  if (own_dir) {
+    std::string tmpl = (fs::temp_directory_path() / "bench-replay-XXXXXX").string();
+    dir = mkdtemp(tmpl.data());
+  }
+  const bool db_bench = have_db_bench();
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("bench_replay: %u hardware threads, load average %.1f; appends from 4 threads; anchor: db_bench "
+              "fillrandom (1 thread, lz4, WAL on) at the same value size, same run; median of %d alternating runs\n",
+              std::thread::hardware_concurrency(), load[0], kRepeats);
+  if (!db_bench) std::printf("db_bench is not installed (Debian rocksdb-tools): no anchor figures\n");
+  std::printf("\n%-6s %-14s %9s %12s %9s | %12s %9s | %7s\n", "value", "policy", "rollouts", "appends/s", "MB/s",
+              "db_bench/s", "MB/s", "ratio");
+  const size_t scale = quick ? 10 : 1;
+  struct Size {
+    size_t bytes, n_group, n_sync;
+  };
+  // Enough rollouts for a few seconds each (~100-160 MB per group-commit run); sync runs fsync each append.
+  const Size sizes[] = {{2048, 50000, 400}, {8192, 20000, 300}, {32768, 5000, 200}};
+  int run = 0;
+  for (const Size& s : sizes) {
+    const auto values = make_values(s.bytes, 256);
+    size_t mean = 0;
+    for (auto& v : values) mean += v.size();
+    mean /= values.size();
+    for (Durability d : {Durability::kGroupCommit, Durability::kSync}) {
+      const size_t n = (d == Durability::kSync ? s.n_sync : s.n_group) / scale;
+      // The machine may be shared: alternate ours and the anchor kRepeats times and report medians.
+      std::vector<Rate> ours, anchor;
+      for (int rep = 0; rep < kRepeats; ++rep) {
+        const std::string path = dir + "/store-" + std::to_string(run++);
+        ours.push_back(run_appends(path, d, values, n, 4));
+        std::error_code ec;
+        fs::remove_all(path, ec);
+        if (db_bench) anchor.push_back(run_db_bench(dir + "/db_bench", mean, n, d == Durability::kSync));
+      }
+      const Rate o = median(ours), a = db_bench ? median(anchor) : Rate{};
+      std::printf("%-6s %-14s %9zu %12.0f %9.1f | ", (std::to_string(mean / 1024) + "K").c_str(),
+                  d == Durability::kSync ? "sync" : "group_commit", n, o.ops_per_s, o.mb_per_s);
+      if (a.ok) {
+        std::printf("%12.0f %9.1f | %6.2fx\n", a.ops_per_s, a.mb_per_s, o.ops_per_s / a.ops_per_s);
+      } else {
+        std::printf("%12s %9s | %7s\n", "-", "-", "-");
+      }
+      std::fflush(stdout);
+    }
+  }
+  std::printf("(sync: fsync per append, beside fillrandom --sync=1; group_commit: one fsync per batch (64 queued "
+              "or 5 ms, taking all queued), beside fillrandom without sync. MB/s: ours counts values, db_bench "
+              "keys + values)\n");
+
+  sample_latency(dir + "/sample-store", make_values(8192, 1024), quick ? 2000 : 20000);
+
+  if (!million_path.empty()) million(million_path);
+
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  std::printf("\npeak RSS: bench_replay %.1f MiB (all runs above in one process), db_bench largest run %s\n",
+              self.ru_maxrss / 1024.0,
+              db_bench_peak_kb ? (std::to_string(db_bench_peak_kb / 1024) + " MiB").c_str() : "unknown");
+  if (own_dir) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  return 0;
+}
