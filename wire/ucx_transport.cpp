@@ -43,6 +43,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "wire/mapped_buffer.hpp"
 #include "wire/schema/handshake_generated.h"
 
 namespace troupe::wire {
@@ -172,7 +173,9 @@ struct ConnectWaiter {
 };
 
 struct Peer {
-  enum class State { kConnecting, kAccepting, kWaitReady, kUp, kDown };
+  // kDying: the control endpoint failed; sends are refused, but what the peer already put in our
+  // shared-memory receive queue is still delivered until the worker is idle, then kDown.
+  enum class State { kConnecting, kAccepting, kWaitReady, kUp, kDying, kDown };
   Transport::Impl* impl = nullptr;
   State state = State::kConnecting;  // written by the progress thread under mu_
   std::string name;                  // node name, known after the handshake
@@ -184,6 +187,8 @@ struct Peer {
   size_t queued_bytes = 0;  // under mu_: queued or in flight
   size_t queued_msgs = 0;
   std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point died;  // when it entered kDying
+  std::string down_reason;
   std::shared_ptr<ConnectWaiter> waiter;  // client side, until the handshake ends
   bool closed = false;                    // progress thread: endpoints closed
 };
@@ -223,6 +228,7 @@ struct Transport::Impl {
   std::unordered_map<uint64_t, Peer*> sessions;  // their_session -> peer
   std::vector<void*> close_requests;
   std::vector<Peer*> to_close;
+  std::vector<Peer*> dying;
   uint64_t drop_logs = 0;
 
   ~Impl() { teardown(); }
@@ -279,7 +285,7 @@ struct Transport::Impl {
     std::lock_guard lk(mu);
     peer->state = s;
     if (s == Peer::State::kUp) up[peer->name] = peer;
-    if (s == Peer::State::kDown) {
+    if (s == Peer::State::kDown || s == Peer::State::kDying) {
       auto it = up.find(peer->name);
       if (it != up.end() && it->second == peer) up.erase(it);
     }
@@ -304,17 +310,39 @@ struct Transport::Impl {
 
   // A peer's endpoint failed, it was refused, or its handshake timed out.
   void peer_failed(Peer* peer, const std::string& reason) {
-    if (peer->state == Peer::State::kDown) return;
-    Peer::State was = peer->state;
+    if (peer->state == Peer::State::kDown || peer->state == Peer::State::kDying) return;
+    if (peer->state == Peer::State::kUp) {
+      set_state(peer, Peer::State::kDying);
+      peer->died = std::chrono::steady_clock::now();
+      peer->down_reason = reason;
+      dying.push_back(peer);
+      return;
+    }
     set_state(peer, Peer::State::kDown);
     sessions.erase(peer->their_session);
     to_close.push_back(peer);
-    if (was == Peer::State::kUp) {
+    finish_waiter(peer, Status::unavailable("connecting to " + peer->address + ": " + reason));
+  }
+
+  // Dying peers become down once their last messages were delivered: when the worker found no
+  // work, or after kDrainLimit at the latest (a busy worker must not keep a dead peer alive).
+  void bury(bool idle) {
+    constexpr auto kDrainLimit = std::chrono::milliseconds(50);
+    auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < dying.size();) {
+      Peer* peer = dying[i];
+      if (!idle && now - peer->died < kDrainLimit) {
+        ++i;
+        continue;
+      }
+      dying[i] = dying.back();
+      dying.pop_back();
+      set_state(peer, Peer::State::kDown);
+      sessions.erase(peer->their_session);
+      to_close.push_back(peer);
       std::fprintf(stderr, "[troupe wire %s] peer %s down: %s\n", opt.name.c_str(), peer->name.c_str(),
-                   reason.c_str());
-      emit(PeerEvent::Kind::kDown, peer->name, reason);
-    } else {
-      finish_waiter(peer, Status::unavailable("connecting to " + peer->address + ": " + reason));
+                   peer->down_reason.c_str());
+      emit(PeerEvent::Kind::kDown, peer->name, peer->down_reason);
     }
   }
 
@@ -556,8 +584,8 @@ struct Transport::Impl {
       return rndv ? UCS_ERR_INVALID_PARAM : UCS_OK;
     }
     auto it = sessions.find(h.session);
-    if (it == sessions.end() ||
-        (it->second->state != Peer::State::kUp && it->second->state != Peer::State::kWaitReady)) {
+    if (it == sessions.end() || (it->second->state != Peer::State::kUp && it->second->state != Peer::State::kWaitReady &&
+                                 it->second->state != Peer::State::kDying)) {
       log_drop("a message from a session no handshake established");
       std::lock_guard lk(mu);
       ++stats.dropped_unauthenticated;
@@ -685,6 +713,7 @@ struct Transport::Impl {
     while (!stop.load()) {
       bool busy = ucp_worker_progress(worker) != 0;
       busy |= drain();
+      if (!dying.empty()) bury(!busy);
       if (!to_close.empty() || !close_requests.empty()) reap_closes();
       auto now = std::chrono::steady_clock::now();
       if (now - last_timeout_check > std::chrono::milliseconds(kIdleWaitMs)) {
@@ -721,6 +750,7 @@ struct Transport::Impl {
     }
     // Shutting down: fail what is queued, close every endpoint, give the closes a moment.
     drain();
+    bury(true);
     for (auto& p : peers) {
       if (p->state != Peer::State::kDown) {
         set_state(p.get(), Peer::State::kDown);
@@ -848,6 +878,7 @@ Result<std::unique_ptr<Transport>> Transport::start(TransportOptions options) {
     if (!t) return t.status();
     options.token = *t;
   }
+  tune_allocator_for_large_messages(options.prefault_heap_bytes);
   auto impl = std::make_unique<Impl>();
   impl->opt = std::move(options);
   if (Status s = impl->init(); !s) return s.with_context("starting UCX transport \"" + impl->opt.name + "\"");

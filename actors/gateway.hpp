@@ -1,0 +1,75 @@
+// The gateway: one per process, it owns the UCX transport and makes actor names location
+// transparent. `resolve("policy/3")` returns the local CAF actor registered under that name, or a
+// proxy actor that forwards every WireMessage it receives to the gateway actor, which sends it over
+// UCX to the node the NameDirectory routes the name to. There the transport verifies the payload
+// (wire::verify_any) and the gateway delivers a WireMessage to the actor registered under `dst`.
+// Actor code sends the same WireMessage either way and cannot tell the difference.
+//
+// Peer events (up/down) go to subscribed actors as (peer_atom, node, up). The gateway actor runs
+// detached (its own thread), so back-pressure from a full send queue blocks it and not the CAF
+// scheduler. Thread-safe: every method may be called from any thread.
+//
+// This header includes CAF: include it only where actors are spawned (node runtime, tests).
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/names.hpp"
+#include "actors/wire_message.hpp"
+#include "base/status.hpp"
+#include "wire/ucx_transport.hpp"
+
+namespace troupe::actors {
+
+// Atoms of the gateway protocol (CAF 0.17: at most 10 characters).
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
+
+struct GatewayStats {
+  uint64_t forwarded = 0;      // handed to the transport
+  uint64_t delivered = 0;      // received and given to a local actor
+  uint64_t unroutable = 0;     // received for a name nobody here registered
+  uint64_t send_failures = 0;  // the transport refused (peer down, queue full)
+};
+
+class Gateway {
+ public:
+  static Result<std::unique_ptr<Gateway>> start(caf::actor_system& system, wire::TransportOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  const std::string& node() const;
+  uint16_t port() const;
+  // Connects to another node's gateway; returns its node name.
+  Result<std::string> connect(const std::string& host, uint16_t port);
+
+  Status register_local(const std::string& name, const caf::actor& actor);
+  void unregister_local(const std::string& name);
+  // Routes names (exact, or a prefix ending in '*') to a peer node.
+  Status add_route(const std::string& pattern, const std::string& node);
+  // The local actor, or a proxy (one per name, cached) forwarding through the gateway.
+  Result<caf::actor> resolve(const std::string& name);
+  // `listener` receives (peer_atom, std::string node, bool up) for every peer event.
+  void subscribe(const caf::actor& listener);
+
+  GatewayStats stats() const;
+  wire::Transport& transport();
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace troupe::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::WireMessage)

@@ -1,0 +1,455 @@
+// wire_bench: the transport's figures beside ucx_perftest's, measured in the same invocation on
+// 127.0.0.1. It starts its own child processes (this binary again, by PID) and ucx_perftest server
+// and client pairs, and prints one table:
+//   - small-message round trip: UCX transport alone, and actor -> gateway -> UCX -> gateway ->
+//     actor, against ucx_perftest tag_lat (8 B; its figure is one-way, so doubled);
+//   - message rate (one-way stream of small messages) against ucx_perftest tag_bw message rate;
+//   - 64 MiB bandwidth against ucx_perftest tag_bw -s 64 MiB;
+//   - weight broadcast of a 100M-parameter fp32 model (400 MB) to 1, 2 and 4 receivers, beside a
+//     memcpy of the same bytes;
+//   - peak RSS of this process and of its children.
+// Usage: wire_bench [--quick]   (--quick: fewer iterations, 10M parameters)
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/gateway.hpp"
+#include "wire/mapped_buffer.hpp"
+#include "wire/ucx_transport.hpp"
+#include "wire/weight_broadcast.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace troupe;
+using namespace troupe::wire;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// TROUPE_BENCH_BUSY_US overrides the transports' busy-poll window (for experiments).
+std::chrono::microseconds busy_poll() {
+  const char* v = std::getenv("TROUPE_BENCH_BUSY_US");
+  return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.busy_poll.count());
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ---- child processes ---------------------------------------------------------------------------
+
+struct Proc {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+  ~Proc() { stop(); }
+  void stop() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      int st;
+      ::waitpid(pid, &st, 0);
+      pid = -1;
+    }
+    if (out) std::fclose(out);
+    out = nullptr;
+  }
+  std::string line() {
+    char buf[4096];
+    if (!out || !std::fgets(buf, sizeof buf, out)) return {};
+    std::string s(buf);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+};
+
+// Starts `argv` with stdout (and stderr when `merge`) on a pipe.
+std::unique_ptr<Proc> spawn(std::vector<std::string> argv, bool merge = false) {
+  int fds[2];
+  if (pipe(fds) != 0) return nullptr;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  if (merge) posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::vector<char*> args;
+  for (auto& s : argv) args.push_back(s.data());
+  args.push_back(nullptr);
+  auto p = std::make_unique<Proc>();
+  if (posix_spawnp(&p->pid, args[0], &fa, nullptr, args.data(), environ) != 0) p->pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  p->out = fdopen(fds[0], "r");
+  return p;
+}
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, n) : "wire_bench";
+}
+
+// A queue between the transport's progress thread and the child's main thread.
+struct Inbox {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<Envelope> q;
+  std::atomic<int> downs{0};
+  void push(Envelope&& e) {
+    std::lock_guard lk(m);
+    q.push_back(std::move(e));
+    cv.notify_one();
+  }
+  bool pop(Envelope* e, std::chrono::milliseconds wait) {
+    std::unique_lock lk(m);
+    if (!cv.wait_for(lk, wait, [&] { return !q.empty(); })) return false;
+    *e = std::move(q.front());
+    q.pop_front();
+    return true;
+  }
+};
+
+Bytes heartbeat(uint64_t seq) {
+  HeartbeatT h;
+  h.node = "bench";
+  h.sequence = seq;
+  return pack(h);
+}
+
+// Child roles. Each prints "PORT n" and serves until killed.
+int child(const std::string& role, const std::string& name, uint16_t connect_port) {
+  Inbox inbox;
+  std::unique_ptr<Transport> t;
+  TransportOptions o;
+  o.name = name;
+  o.token = "bench";
+  o.prefault_heap_bytes = 2 * o.max_queued_bytes;
+  o.busy_poll = busy_poll();
+  Transport* raw = nullptr;
+  if (role == "echo") {
+    // Replies from the progress thread itself: the transport's own round trip.
+    o.on_message = [&raw](Envelope&& e) {
+      if (raw) raw->send(e.peer, e.src, e.dst, e.kind, std::move(e.payload), 0ms).ignore();
+    };
+  } else if (role == "sink") {
+    // Counts messages; acknowledges every `sequence`-marked last one.
+    o.on_message = [&raw](Envelope&& e) {
+      if (e.dst == "sink/ack" && raw) raw->send(e.peer, e.src, e.dst, e.kind, std::move(e.payload), 0ms).ignore();
+    };
+  } else if (role == "receiver") {
+    o.on_message = [&inbox](Envelope&& e) { inbox.push(std::move(e)); };
+    o.on_peer_event = [&inbox](const PeerEvent& e) {
+      if (e.kind == PeerEvent::Kind::kDown) ++inbox.downs;
+    };
+  } else if (role == "gecho") {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto g = actors::Gateway::start(sys, o);
+    if (!g) return std::printf("ERROR %s\n", g.status().to_string().c_str()), 2;
+    actors::Gateway* gw = g->get();
+    auto e = sys.spawn([gw](caf::event_based_actor* self) -> caf::behavior {
+      return {[self, gw](const actors::WireMessage& m) {
+        auto back = gw->resolve(m.src);
+        if (back) self->send(*back, actors::WireMessage{m.src, m.dst, m.kind, m.payload});
+      }};
+    });
+    (*g)->register_local("echo/0", e).ignore();
+    (*g)->add_route("client/*", "bench").ignore();
+    std::printf("PORT %u\n", (*g)->port());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::hours(1));
+    return 0;
+  }
+  auto r = Transport::start(o);
+  if (!r) return std::printf("ERROR %s\n", r.status().to_string().c_str()), 2;
+  t = std::move(*r);
+  raw = t.get();
+  std::printf("PORT %u\n", t->port());
+  std::fflush(stdout);
+  if (role != "receiver") {
+    std::this_thread::sleep_for(std::chrono::hours(1));
+    return 0;
+  }
+  // A receiver forwards to its successor, which connects to it; it also reaches its predecessor.
+  if (connect_port != 0 && !t->connect("127.0.0.1", connect_port)) {
+    std::fprintf(stderr, "receiver %s: cannot reach its predecessor\n", name.c_str());
+  }
+  WeightReceiver rx(*t);
+  while (true) {
+    Envelope e;
+    if (!inbox.pop(&e, 1000ms)) continue;
+    if (e.dst == kWeightsDst) {
+      auto c = rx.on_message(e);
+      if (!c) std::fprintf(stderr, "receiver %s: %s\n", name.c_str(), c.status().to_string().c_str());
+    }
+  }
+}
+
+// ---- ucx_perftest anchors ------------------------------------------------------------------------
+
+struct PerftestResult {
+  bool ok = false;
+  double latency_us = 0;   // typical (50th percentile) one-way latency
+  double bandwidth_mbs = 0;  // overall, MB/s (2^20 bytes)
+  double msg_rate = 0;      // overall messages/s
+};
+
+PerftestResult perftest(const std::vector<std::string>& args, int port) {
+  PerftestResult r;
+  std::vector<std::string> server = {"ucx_perftest", "-p", std::to_string(port)};
+  auto srv = spawn(server, true);
+  std::this_thread::sleep_for(500ms);  // the server must listen before the client connects
+  std::vector<std::string> client = {"ucx_perftest", "127.0.0.1", "-p", std::to_string(port), "-f"};
+  client.insert(client.end(), args.begin(), args.end());
+  auto cli = spawn(client, true);
+  std::string l, last;
+  while (!(l = cli->line()).empty() || (cli->out && !std::feof(cli->out))) {
+    if (!l.empty() && l.find_first_not_of(" 0123456789.") == std::string::npos) last = l;
+  }
+  // -f prints: iterations, 50%ile lat, avg lat, overall lat, avg bw, overall bw, avg rate, overall rate.
+  double it, p50, avg, overall, bw_avg, bw, rate_avg, rate;
+  if (std::sscanf(last.c_str(), "%lf %lf %lf %lf %lf %lf %lf %lf", &it, &p50, &avg, &overall, &bw_avg, &bw, &rate_avg,
+                  &rate) == 8) {
+    r.ok = true;
+    r.latency_us = p50;
+    r.bandwidth_mbs = bw;
+    r.msg_rate = rate;
+  }
+  srv->stop();
+  cli->stop();
+  return r;
+}
+
+// ---- our measurements -----------------------------------------------------------------------------
+
+struct Pinger {
+  std::mutex m;
+  std::condition_variable cv;
+  uint64_t replies = 0;
+};
+
+void print_row(const char* what, double ours, const char* unit, double anchor, const char* anchor_name) {
+  if (anchor > 0) {
+    std::printf("%-44s %12.3f %-6s | %-34s %12.3f | ratio %.2f\n", what, ours, unit, anchor_name, anchor,
+                ours / anchor);
+  } else {
+    std::printf("%-44s %12.3f %-6s | %-34s %12s |\n", what, ours, unit, anchor_name, "n/a");
+  }
+}
+
+uint16_t read_port(Proc& p) {
+  std::string l = p.line();
+  return l.rfind("PORT ", 0) == 0 ? static_cast<uint16_t>(std::stoi(l.substr(5))) : 0;
+}
+
+int parent(bool quick) {
+  std::printf("wire_bench: 127.0.0.1, UCX 1.13, transport data path sysv shm + CMA (same host); load average "
+              "at start: ");
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char b[64] = {};
+    if (std::fgets(b, sizeof b, f)) std::printf("%s", b);
+    std::fclose(f);
+  }
+  const int lat_iters = quick ? 2000 : 20000;
+  const int rate_msgs = quick ? 20000 : 200000;
+  const int bw_msgs = quick ? 4 : 16;
+  const size_t params = quick ? size_t{10'000'000} : size_t{100'000'000};
+  const std::string exe = self_exe();
+
+  // Anchors first, while nothing else of ours runs.
+  auto lat = perftest({"-t", "tag_lat", "-n", std::to_string(lat_iters * 5)}, 13391);
+  auto rate = perftest({"-t", "tag_bw", "-n", std::to_string(rate_msgs * 5)}, 13392);
+  auto bw = perftest({"-t", "tag_bw", "-s", std::to_string(64 << 20), "-n", std::to_string(bw_msgs * 2)}, 13393);
+
+  Pinger ping;
+  TransportOptions o;
+  o.name = "bench";
+  o.token = "bench";
+  o.prefault_heap_bytes = 2 * o.max_queued_bytes;
+  o.busy_poll = busy_poll();
+  std::atomic<uint64_t> acks{0};
+  o.on_message = [&](Envelope&& e) {
+    if (e.dst == "bench/ack" || e.dst == "weights/ack") {
+      ++acks;
+      return;
+    }
+    std::lock_guard lk(ping.m);
+    ++ping.replies;
+    ping.cv.notify_all();
+  };
+  auto tr = Transport::start(o);
+  if (!tr) return std::printf("ERROR %s\n", tr.status().to_string().c_str()), 2;
+  Transport& t = **tr;
+
+  // 1. Transport round trip.
+  auto echo = spawn({exe, "--child", "echo", "echo"});
+  uint16_t pe = read_port(*echo);
+  auto peer = t.connect("127.0.0.1", pe);
+  if (!peer) return std::printf("ERROR %s\n", peer.status().to_string().c_str()), 2;
+  auto round_trips = [&](int n) {
+    std::vector<double> us;
+    for (int i = 0; i < n; ++i) {
+      auto start = Clock::now();
+      uint64_t want;
+      {
+        std::lock_guard lk(ping.m);
+        want = ping.replies + 1;
+      }
+      t.send("echo", "echo/0", "bench/0", MessageKind::kHeartbeat, heartbeat(i)).ignore();
+      std::unique_lock lk(ping.m);
+      ping.cv.wait_for(lk, 5s, [&] { return ping.replies >= want; });
+      us.push_back(seconds_since(start) * 1e6);
+    }
+    std::sort(us.begin(), us.end());
+    return us[us.size() / 2];
+  };
+  round_trips(lat_iters / 10);  // warm-up
+  double rtt = round_trips(lat_iters);
+  std::printf("\n%-44s %12s %-6s | %-34s %12s |\n", "figure (ours)", "value", "unit", "anchor (same run)", "value");
+  print_row("round trip, transport, 8 B Heartbeat (p50)", rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
+            "ucx_perftest tag_lat x2 (p50)");
+
+  // 2. Message rate, one way, with one acknowledgement at the end.
+  {
+    auto sink = spawn({exe, "--child", "sink", "sink"});
+    uint16_t ps = read_port(*sink);
+    if (t.connect("127.0.0.1", ps)) {
+      Bytes hb = heartbeat(1);
+      auto start = Clock::now();
+      for (int i = 0; i < rate_msgs; ++i) t.send("sink", "sink/0", "bench/0", MessageKind::kHeartbeat, hb).ignore();
+      t.send("sink", "sink/ack", "bench/ack", MessageKind::kHeartbeat, hb).ignore();
+      for (int i = 0; i < 10000 && acks.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+      double secs = seconds_since(start);
+      print_row("message rate, transport, Heartbeat (msg/s)", rate_msgs / secs, "msg/s", rate.ok ? rate.msg_rate : 0,
+                "ucx_perftest tag_bw 8 B msg/s");
+      // 3. 64 MiB bandwidth.
+      WeightChunkT c;
+      c.version = 1;
+      c.data.assign(size_t{64} << 20, 1);
+      Bytes big = pack(c);
+      acks = 0;
+      t.send("sink", "sink/0", "bench/0", MessageKind::kWeightChunk, big).ignore();  // warm-up
+      t.flush("sink", 60s).ignore();
+      start = Clock::now();
+      for (int i = 0; i < bw_msgs; ++i) t.send("sink", "sink/0", "bench/0", MessageKind::kWeightChunk, big, 60s).ignore();
+      t.send("sink", "sink/ack", "bench/ack", MessageKind::kHeartbeat, hb).ignore();
+      for (int i = 0; i < 60000 && acks.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+      secs = seconds_since(start);
+      double mbs = bw_msgs * double(big.size()) / (1 << 20) / secs;
+      print_row("bandwidth, transport, 64 MiB WeightChunk", mbs, "MB/s", bw.ok ? bw.bandwidth_mbs : 0,
+                "ucx_perftest tag_bw 64 MiB MB/s");
+    }
+  }
+
+  // 4. Through the actor stack: actor -> proxy -> gateway -> UCX -> gateway -> echo actor -> back.
+  {
+    auto gecho = spawn({exe, "--child", "gecho", "gecho"});
+    uint16_t pg = read_port(*gecho);
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    TransportOptions go;
+    go.name = "bench";
+    go.token = "bench";
+    auto g = actors::Gateway::start(sys, go);
+    if (g && (*g)->connect("127.0.0.1", pg)) {
+      (*g)->add_route("echo/*", "gecho").ignore();
+      caf::scoped_actor self{sys};
+      (*g)->register_local("client/0", caf::actor_cast<caf::actor>(self)).ignore();
+      auto remote = (*g)->resolve("echo/0");
+      std::vector<double> us;
+      int n = lat_iters / 2;
+      for (int i = 0; i < n + n / 10; ++i) {
+        auto start = Clock::now();
+        self->send(*remote, actors::WireMessage{"echo/0", "client/0", MessageKind::kHeartbeat, heartbeat(i)});
+        self->receive([](const actors::WireMessage&) {}, caf::after(5s) >> [] {});
+        if (i >= n / 10) us.push_back(seconds_since(start) * 1e6);
+      }
+      std::sort(us.begin(), us.end());
+      print_row("round trip, actor->gateway->UCX->actor (p50)", us[us.size() / 2], "us", lat.ok ? 2 * lat.latency_us : 0,
+                "ucx_perftest tag_lat x2 (p50)");
+      print_row("  same, vs CAF io remote actors (PLATFORM.md)", us[us.size() / 2], "us", 115,
+                "CAF remote 115-270 us (not this run)");
+      (*g)->unregister_local("client/0");
+    }
+  }
+
+  // 5. Weight broadcast of `params` fp32 parameters to 1, 2, 4 receivers down a chain.
+  {
+    auto data = MappedBuffer::allocate(params * sizeof(float));
+    if (!data) return std::printf("ERROR %s\n", data.status().to_string().c_str()), 2;
+    for (size_t i = 0; i < data->size(); i += 4096) data->data()[i] = static_cast<uint8_t>(i >> 12);
+    auto copy = MappedBuffer::allocate(data->size());
+    auto start = Clock::now();
+    std::memcpy(copy->data(), data->data(), data->size());
+    double memcpy_s = seconds_since(start);
+    TensorInfoT tensor;
+    tensor.name = "model";
+    tensor.dtype = "f32";
+    tensor.shape = {static_cast<int64_t>(params)};
+    tensor.bytes = data->size();
+    std::atomic<uint64_t> committed{0};
+    std::vector<std::unique_ptr<Proc>> receivers;
+    std::vector<std::string> chain;
+    uint16_t last_port = 0;
+    uint64_t version = 0;
+    double t1 = 0;
+    for (int n : {1, 2, 4}) {
+      while (static_cast<int>(receivers.size()) < n) {
+        std::string name = "rx" + std::to_string(receivers.size());
+        std::vector<std::string> args = {exe, "--child", "receiver", name, std::to_string(last_port)};
+        receivers.push_back(spawn(args));
+        uint16_t port = read_port(*receivers.back());
+        if (!t.connect("127.0.0.1", port)) return std::printf("ERROR cannot reach %s\n", name.c_str()), 2;
+        chain.push_back(name);
+        last_port = port;
+      }
+      std::this_thread::sleep_for(200ms);  // the chain's own handshakes complete
+      ++version;
+      acks = 0;
+      start = Clock::now();
+      Status s = broadcast_weights(t, chain, version, {tensor}, data->span());
+      if (!s) std::printf("broadcast failed: %s\n", s.to_string().c_str());
+      for (int i = 0; i < 120000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(1ms);
+      double secs = seconds_since(start);
+      if (n == 1) t1 = secs;
+      char what[96];
+      std::snprintf(what, sizeof what, "broadcast %zuM fp32 params to %d receiver(s)", params / 1000000, n);
+      print_row(what, secs, "s", memcpy_s, "memcpy of the same bytes, s");
+      if (n > 1) {
+        std::snprintf(what, sizeof what, "  time to %d / time to 1 (target <= 1.5)", n);
+        std::printf("%-44s %12.3f\n", what, secs / t1);
+      }
+    }
+    (void)committed;
+  }
+
+  rusage self_ru{}, kids{};
+  getrusage(RUSAGE_SELF, &self_ru);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  std::printf("%-44s %12.1f %-6s\n", "peak RSS, this process", self_ru.ru_maxrss / 1024.0, "MiB");
+  std::printf("%-44s %12.1f %-6s\n", "peak RSS, largest reaped child", kids.ru_maxrss / 1024.0, "MiB");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 4 && std::string(argv[1]) == "--child") {
+    return child(argv[2], argv[3], argc >= 5 ? static_cast<uint16_t>(std::stoi(argv[4])) : 0);
+  }
+  bool quick = argc >= 2 && std::string(argv[1]) == "--quick";
+  return parent(quick);
+}

@@ -1,0 +1,105 @@
+// Location transparency through two gateways (two UCX transports, one actor system): a client on
+// node n1 talks to "echo/0" on n2 by name and gets the reply by name; the same names resolve to
+// the local actor on the node that hosts it; unknown names are answered with what is known; a peer
+// going down reaches subscribers.
+#include "actors/gateway.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace troupe::actors {
+namespace {
+
+using namespace std::chrono_literals;
+
+wire::TransportOptions options(const std::string& node) {
+  wire::TransportOptions o;
+  o.name = node;
+  o.token = "gateway-test";
+  return o;
+}
+
+wire::Bytes heartbeat(uint64_t seq) {
+  wire::HeartbeatT h;
+  h.node = "n1";
+  h.sequence = seq;
+  return wire::pack(h);
+}
+
+// Answers every message to its sender, through whatever `resolve` gives for the sender's name.
+caf::behavior echo(caf::event_based_actor* self, Gateway* gw) {
+  return {[self, gw](const WireMessage& m) {
+    auto back = gw->resolve(m.src);
+    if (back) self->send(*back, WireMessage{m.src, "echo/0", m.kind, m.payload});
+  }};
+}
+
+TEST(WireGateway, NamesResolveLocallyOrThroughTheGateway) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto g1 = Gateway::start(sys, options("n1"));
+  auto g2 = Gateway::start(sys, options("n2"));
+  ASSERT_TRUE(g1 && g2) << g1.status().to_string() << g2.status().to_string();
+  auto peer = (*g1)->connect("127.0.0.1", (*g2)->port());
+  ASSERT_TRUE(peer) << peer.status().to_string();
+  for (int i = 0; i < 500 && !(*g2)->transport().is_up("n1"); ++i) std::this_thread::sleep_for(10ms);
+
+  auto e = sys.spawn(echo, g2->get());
+  ASSERT_TRUE((*g2)->register_local("echo/0", e));
+  ASSERT_TRUE((*g2)->add_route("client/*", "n1"));
+  ASSERT_TRUE((*g1)->add_route("echo/*", "n2"));
+
+  caf::scoped_actor self{sys};
+  ASSERT_TRUE((*g1)->register_local("client/0", caf::actor_cast<caf::actor>(self)));
+  auto local = (*g1)->resolve("client/0");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(*local, caf::actor_cast<caf::actor>(self));  // a local name is the actor itself
+  auto unknown = (*g1)->resolve("nobody/1");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.status().message().find("echo/*@n2"), std::string::npos) << unknown.status().to_string();
+
+  auto remote = (*g1)->resolve("echo/0");
+  ASSERT_TRUE(remote);
+  EXPECT_NE(*remote, e);  // a proxy on this side
+  constexpr int kRounds = 50;
+  for (int i = 0; i < kRounds; ++i) {
+    self->send(*remote, WireMessage{"echo/0", "client/0", wire::MessageKind::kHeartbeat, heartbeat(i)});
+    bool got = false;
+    self->receive(
+        [&](const WireMessage& m) {
+          got = true;
+          EXPECT_EQ(m.dst, "client/0");
+          EXPECT_EQ(m.src, "echo/0");
+          auto h = wire::read<wire::Heartbeat>(m.payload);
+          ASSERT_TRUE(h);
+          EXPECT_EQ((*h)->sequence(), static_cast<uint64_t>(i));
+        },
+        caf::after(10s) >> [] {});
+    ASSERT_TRUE(got) << "no reply to round " << i;
+  }
+  EXPECT_EQ((*g1)->stats().forwarded, static_cast<uint64_t>(kRounds));
+  EXPECT_EQ((*g2)->stats().delivered, static_cast<uint64_t>(kRounds));
+
+  // A message for a name nobody registered is counted, not delivered.
+  ASSERT_TRUE((*g1)->add_route("ghost/0", "n2"));
+  auto ghost = (*g1)->resolve("ghost/0");
+  ASSERT_TRUE(ghost);
+  self->send(*ghost, WireMessage{"ghost/0", "client/0", wire::MessageKind::kHeartbeat, heartbeat(0)});
+  for (int i = 0; i < 500 && (*g2)->stats().unroutable == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ((*g2)->stats().unroutable, 1u);
+
+  // n2 goes away: n1's subscribers hear it.
+  (*g1)->subscribe(caf::actor_cast<caf::actor>(self));
+  caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+  g2->reset();
+  bool down = false;
+  self->receive([&](peer_atom, const std::string& node, bool up) { down = node == "n2" && !up; },
+                caf::after(10s) >> [] {});
+  EXPECT_TRUE(down);
+  (*g1)->unregister_local("client/0");
+}
+
+}  // namespace
+}  // namespace troupe::actors

@@ -1,0 +1,284 @@
+// Multi-process wire tests on 127.0.0.1: real wire_node processes (tests/integration/wire_node.cpp)
+// started by the test, talking over UCX, killed by PID. Every wait is bounded; every child is
+// killed and reaped when a test ends, pass or fail.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// One child process whose stdout lines are collected by a reader thread.
+class Child {
+ public:
+  Child(std::vector<std::string> args, const std::string& token) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e; ++e) {
+      if (std::strncmp(*e, "TROUPE_CLUSTER_TOKEN=", 21) != 0) env_store.emplace_back(*e);
+    }
+    env_store.push_back("TROUPE_CLUSTER_TOKEN=" + token);
+    std::vector<char*> envp, argv;
+    for (auto& s : env_store) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    args.insert(args.begin(), WIRE_NODE_PATH);
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, WIRE_NODE_PATH, &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    fd_ = fds[0];
+    reader_ = std::thread([this] { read_lines(); });
+  }
+  ~Child() {
+    kill();
+    reap(5s);
+    if (reader_.joinable()) reader_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  void kill() {
+    if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
+  }
+  // Waits for the process to end; returns its exit status (-1 on timeout or signal).
+  int reap(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!reaped_) {
+      int st = 0;
+      pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return -1;
+      std::this_thread::sleep_for(10ms);
+    }
+    return status_;
+  }
+  // The first line starting with `prefix` (after the `skip` earlier ones); empty on timeout.
+  std::string wait_line(const std::string& prefix, std::chrono::milliseconds timeout = 30s, int skip = 0) {
+    std::unique_lock lk(m_);
+    std::string found;
+    cv_.wait_for(lk, timeout, [&] {
+      int seen = 0;
+      for (auto& l : lines_) {
+        if (l.rfind(prefix, 0) == 0 && seen++ == skip) {
+          found = l;
+          return true;
+        }
+      }
+      return eof_;
+    });
+    return found;
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lk(m_);
+    return lines_;
+  }
+  std::string dump() {
+    std::string s;
+    for (auto& l : lines()) s += "  | " + l + "\n";
+    return s;
+  }
+
+ private:
+  void read_lines() {
+    std::string buf;
+    char tmp[4096];
+    while (true) {
+      ssize_t n = ::read(fd_, tmp, sizeof tmp);
+      if (n <= 0) break;
+      buf.append(tmp, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = buf.find('\n')) != std::string::npos) {
+        std::lock_guard lk(m_);
+        lines_.push_back(buf.substr(0, nl));
+        buf.erase(0, nl + 1);
+        cv_.notify_all();
+      }
+    }
+    std::lock_guard lk(m_);
+    eof_ = true;
+    cv_.notify_all();
+  }
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool reaped_ = false;
+  int status_ = -1;
+  std::thread reader_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<std::string> lines_;
+  bool eof_ = false;
+};
+
+uint16_t port_of(Child& c) {
+  std::string line = c.wait_line("PORT ", 20s);
+  return line.empty() ? 0 : static_cast<uint16_t>(std::stoi(line.substr(5)));
+}
+
+std::string at(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+const char* kToken = "integration-secret";
+
+TEST(WireMultiProcess, ThreeNodesChatAndSurviveASigkill) {
+  // a, b, c (and d, killed mid-stream) in a full mesh, each sending 400 heartbeats 2 ms apart.
+  std::vector<std::string> common = {"--role", "chat", "--expect", "a,b,c,d", "--count", "400", "--interval-us",
+                                     "2000", "--deadline-ms", "40000"};
+  auto args = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> v = {"--name", name};
+    v.insert(v.end(), common.begin(), common.end());
+    v.insert(v.end(), extra.begin(), extra.end());
+    return v;
+  };
+  Child a(args("a", {}), kToken);
+  uint16_t pa = port_of(a);
+  ASSERT_NE(pa, 0) << a.dump();
+  Child b(args("b", {"--connect", at(pa)}), kToken);
+  uint16_t pb = port_of(b);
+  ASSERT_NE(pb, 0);
+  Child c(args("c", {"--connect", at(pa), "--connect", at(pb)}), kToken);
+  uint16_t pc = port_of(c);
+  ASSERT_NE(pc, 0);
+  Child d(args("d", {"--connect", at(pa), "--connect", at(pb), "--connect", at(pc)}), kToken);
+  ASSERT_FALSE(d.wait_line("READY").empty()) << d.dump();
+  // Let traffic flow, then kill d mid-stream.
+  std::this_thread::sleep_for(300ms);
+  d.kill();
+  EXPECT_EQ(d.reap(5s), -1);
+  for (Child* n : {&a, &b, &c}) {
+    EXPECT_FALSE(n->wait_line("DOWN d").empty()) << n->dump();
+    EXPECT_FALSE(n->wait_line("DONE").empty()) << n->dump();
+    EXPECT_EQ(n->reap(20s), 0) << n->dump();
+  }
+  // Every survivor got all 400 messages, in order, from each other survivor.
+  std::vector<std::pair<Child*, std::string>> nodes = {{&a, "a"}, {&b, "b"}, {&c, "c"}};
+  for (auto& [n, name] : nodes) {
+    for (auto& [other, oname] : nodes) {
+      if (other == n) continue;
+      EXPECT_EQ(n->wait_line("RECV " + oname, 1s), "RECV " + oname + " 400 1") << name << "\n" << n->dump();
+    }
+    // From d: part of the stream, still in order.
+    std::string fromd = n->wait_line("RECV d", 1s);
+    EXPECT_TRUE(fromd.size() > 7 && fromd.substr(fromd.size() - 1) == "1") << fromd;
+  }
+}
+
+TEST(WireMultiProcess, WrongTokenIsRefused) {
+  Child a({"--name", "a", "--role", "chat", "--expect", "a", "--count", "0", "--linger-ms", "4000"}, kToken);
+  uint16_t pa = port_of(a);
+  ASSERT_NE(pa, 0);
+  Child intruder({"--name", "x", "--role", "chat", "--expect", "x", "--count", "0", "--connect", at(pa),
+                  "--deadline-ms", "3000"},
+                 "not-the-secret");
+  std::string failed = intruder.wait_line("CONNECT_FAILED", 15s);
+  EXPECT_NE(failed.find("refused"), std::string::npos) << intruder.dump();
+  EXPECT_FALSE(a.wait_line("REFUSED", 15s).empty()) << a.dump();
+  std::string stats = a.wait_line("STATS", 15s);
+  EXPECT_NE(stats.find("delivered=0 "), std::string::npos) << stats;
+  EXPECT_NE(stats.find("refused=1"), std::string::npos) << stats;
+  EXPECT_EQ(a.reap(10s), 0);
+}
+
+// Receivers r1 -> r2 -> r3 in a chain from source s; every node connects to every earlier one.
+struct Broadcast {
+  std::unique_ptr<Child> s, r1, r2, r3;
+  void start(const std::string& bytes, const std::string& versions, const std::string& r2_stall) {
+    std::vector<std::string> rx = {"--role", "receiver", "--versions", versions, "--deadline-ms", "60000"};
+    s = std::make_unique<Child>(std::vector<std::string>{"--name", "s", "--role", "source", "--chain", "r1,r2,r3",
+                                                         "--bytes", bytes, "--versions", versions, "--deadline-ms",
+                                                         "60000"},
+                                kToken);
+    uint16_t ps = port_of(*s);
+    auto with = [&](const std::string& name, std::vector<std::string> extra) {
+      std::vector<std::string> v = {"--name", name};
+      v.insert(v.end(), rx.begin(), rx.end());
+      v.insert(v.end(), extra.begin(), extra.end());
+      return v;
+    };
+    r1 = std::make_unique<Child>(with("r1", {"--connect", at(ps)}), kToken);
+    uint16_t p1 = port_of(*r1);
+    std::vector<std::string> r2x = {"--connect", at(ps), "--connect", at(p1)};
+    if (!r2_stall.empty()) r2x.insert(r2x.end(), {"--stall-after", r2_stall});
+    r2 = std::make_unique<Child>(with("r2", r2x), kToken);
+    uint16_t p2 = port_of(*r2);
+    r3 = std::make_unique<Child>(with("r3", {"--connect", at(ps), "--connect", at(p1), "--connect", at(p2)}), kToken);
+  }
+};
+
+TEST(WireMultiProcess, Broadcast256MiBArrivesBitIdenticalAtThreeReceivers) {
+  Broadcast b;
+  b.start(std::to_string(size_t{256} << 20), "1", "");
+  for (Child* r : {b.r1.get(), b.r2.get(), b.r3.get()}) {
+    EXPECT_EQ(r->wait_line("COMMIT", 60s), "COMMIT 1 1") << r->dump();
+  }
+  EXPECT_FALSE(b.s->wait_line("DONE", 30s).empty()) << b.s->dump();
+  for (auto* name : {"r1", "r2", "r3"}) {
+    EXPECT_FALSE(b.s->wait_line(std::string("ACK ") + name, 1s).empty()) << b.s->dump();
+  }
+}
+
+TEST(WireMultiProcess, ReceiverKilledMidBroadcastLeavesOthersConsistent) {
+  // Version 1 (16 MiB, 4 chunks) reaches everyone; r2 stalls after 2 chunks of version 2 and is killed.
+  // r1 (upstream of r2) still commits v2; r3 (cut off below r2) stays on v1, intact.
+  Broadcast b;
+  b.start(std::to_string(size_t{16} << 20), "2", "2");
+  for (Child* r : {b.r1.get(), b.r2.get(), b.r3.get()}) {
+    EXPECT_EQ(r->wait_line("COMMIT", 60s), "COMMIT 1 1") << r->dump();
+  }
+  ASSERT_FALSE(b.r2->wait_line("STALLED", 60s).empty()) << b.r2->dump();
+  b.r2->kill();
+  b.r2->reap(5s);
+  EXPECT_EQ(b.r1->wait_line("COMMIT", 60s, 1), "COMMIT 2 1") << b.r1->dump();
+  EXPECT_FALSE(b.r3->wait_line("DOWN r2", 30s).empty()) << b.r3->dump();
+  EXPECT_EQ(b.r3->wait_line("STAGING", 10s), "STAGING 0 COMMITTED 1") << b.r3->dump();
+  EXPECT_EQ(b.r3->wait_line("COMMIT", 2s, 1), "") << b.r3->dump();
+  EXPECT_FALSE(b.s->wait_line("DOWN r2", 30s).empty()) << b.s->dump();
+}
+
+TEST(WireMultiProcess, RingAllReduceGivesIdenticalSums) {
+  std::vector<std::string> ranks = {"n0", "n1", "n2", "n3"};
+  std::vector<std::unique_ptr<Child>> nodes;
+  std::vector<uint16_t> ports;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    std::vector<std::string> args = {"--name", ranks[i], "--role", "allreduce", "--expect", "n0,n1,n2,n3",
+                                     "--floats", "1000003", "--deadline-ms", "60000"};
+    for (uint16_t p : ports) args.insert(args.end(), {"--connect", at(p)});
+    nodes.push_back(std::make_unique<Child>(args, kToken));
+    ports.push_back(port_of(*nodes.back()));
+    ASSERT_NE(ports.back(), 0) << nodes.back()->dump();
+  }
+  std::string first;
+  for (auto& n : nodes) {
+    std::string sum = n->wait_line("SUM", 60s);
+    ASSERT_FALSE(sum.empty()) << n->dump();
+    EXPECT_EQ(sum.substr(sum.size() - 1), "1") << "not the exact total: " << sum;
+    if (first.empty()) first = sum;
+    EXPECT_EQ(sum, first) << "ranks disagree";
+  }
+}
+
+}  // namespace

@@ -1,0 +1,210 @@
+// Chained, pipelined, fenced weight broadcast behind wire/weight_broadcast.hpp.
+#include "wire/weight_broadcast.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "wire/crc32c.hpp"
+
+namespace troupe::wire {
+namespace {
+
+Bytes encode_chunk(uint64_t version, uint32_t index, uint64_t offset, std::span<const uint8_t> data) {
+  // Room for the table and the alignment padding on top of the data.
+  flatbuffers::FlatBufferBuilder fbb(data.size() + 128);
+  fbb.ForceVectorAlignment(data.size(), sizeof(uint8_t), 16);
+  auto vec = fbb.CreateVector(data.data(), data.size());
+  auto root = CreateWeightChunk(fbb, kSchemaVersion, version, index, offset, crc32c(data), vec);
+  return finish<WeightChunk>(fbb, root);
+}
+
+}  // namespace
+
+Status broadcast_weights(Transport& transport, const std::vector<std::string>& chain, uint64_t version,
+                         const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data,
+                         const BroadcastOptions& options) {
+  if (chain.empty()) return Status::invalid_argument("broadcast_weights: the chain of receivers is empty");
+  if (version == 0) return Status::invalid_argument("broadcast_weights: version 0 means \"none\"; start at 1");
+  if (options.chunk_bytes == 0 || options.chunk_bytes > (size_t{1} << 30)) {
+    return Status::invalid_argument("broadcast_weights: chunk_bytes must be in 1 B .. 1 GiB");
+  }
+  for (const auto& t : tensors) {
+    if (t.offset > data.size() || t.bytes > data.size() - t.offset) {
+      return Status::invalid_argument("broadcast_weights: tensor \"" + t.name + "\" lies outside the data");
+    }
+  }
+  size_t num_chunks = (data.size() + options.chunk_bytes - 1) / options.chunk_bytes;
+  WeightManifestT m;
+  m.version = version;
+  for (const auto& t : tensors) m.tensors.push_back(std::make_unique<TensorInfoT>(t));
+  m.total_bytes = data.size();
+  m.chunk_bytes = static_cast<uint32_t>(options.chunk_bytes);
+  m.num_chunks = static_cast<uint32_t>(num_chunks);
+  m.checksum = crc32c(data);
+  m.route.assign(chain.begin() + 1, chain.end());
+  m.source = transport.name();
+  const std::string& first = chain.front();
+  TROUPE_RETURN_IF_ERROR(transport.send(first, kWeightsDst, kWeightsDst, MessageKind::kWeightManifest, pack(m),
+                                        options.send_wait)
+                             .with_context("sending the weight manifest v" + std::to_string(version) + " to " + first));
+  for (size_t i = 0; i < num_chunks; ++i) {
+    size_t off = i * options.chunk_bytes;
+    size_t len = std::min(options.chunk_bytes, data.size() - off);
+    Bytes chunk = encode_chunk(version, static_cast<uint32_t>(i), off, data.subspan(off, len));
+    TROUPE_RETURN_IF_ERROR(
+        transport.send(first, kWeightsDst, kWeightsDst, MessageKind::kWeightChunk, std::move(chunk), options.send_wait)
+            .with_context("sending weight chunk " + std::to_string(i) + " of v" + std::to_string(version)));
+  }
+  return Status::ok();
+}
+
+WeightReceiver::WeightReceiver(Transport& transport, std::chrono::milliseconds send_wait)
+    : transport_(transport), send_wait_(send_wait) {}
+
+Result<bool> WeightReceiver::on_message(const Envelope& e) {
+  if (e.kind == MessageKind::kWeightManifest) return on_manifest(e);
+  if (e.kind == MessageKind::kWeightChunk) return on_chunk(e);
+  return Status::invalid_argument(std::string("weight receiver: unexpected ") + kind_name(e.kind) + " from " + e.peer);
+}
+
+void WeightReceiver::abort(const std::string& why) {
+  if (staging_.version == 0) return;
+  std::fprintf(stderr, "[troupe weights %s] dropping staged v%llu: %s\n", transport_.name().c_str(),
+               static_cast<unsigned long long>(staging_.version), why.c_str());
+  staging_ = Staging{};
+  std::lock_guard lk(mu_);
+  ++aborted_;
+}
+
+void WeightReceiver::on_peer_down(const std::string& peer) {
+  if (staging_.version != 0 && peer == staging_.upstream) abort("upstream " + peer + " went down");
+  if (peer == staging_.next) staging_.next.clear();  // keep receiving; stop forwarding
+}
+
+Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
+  auto m = read<WeightManifest>(e.payload);
+  if (!m) return m.status();
+  const WeightManifest* wm = *m;
+  uint64_t v = wm->version();
+  {
+    std::lock_guard lk(mu_);
+    if (v <= committed_.version) {
+      return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
+                                  " is not newer than the committed v" + std::to_string(committed_.version));
+    }
+  }
+  uint64_t chunk = wm->chunk_bytes();
+  uint64_t total = wm->total_bytes();
+  if (chunk == 0 || wm->num_chunks() != (total + chunk - 1) / chunk) {
+    return Status::corruption("weight manifest v" + std::to_string(v) + ": num_chunks " +
+                              std::to_string(wm->num_chunks()) + " does not cover " + std::to_string(total) +
+                              " bytes in chunks of " + std::to_string(chunk));
+  }
+  if (staging_.version != 0) abort("overtaken by v" + std::to_string(v));
+  staging_.version = v;
+  staging_.upstream = e.peer;
+  staging_.source = wm->source() ? wm->source()->str() : e.peer;
+  staging_.manifest = std::make_unique<WeightManifestT>();
+  wm->UnPackTo(staging_.manifest.get());
+  auto buffer = MappedBuffer::allocate(total);
+  if (!buffer) return buffer.status().with_context("staging weights v" + std::to_string(v));
+  staging_.data = std::move(*buffer);
+  staging_.have.assign(wm->num_chunks(), false);
+  if (!staging_.manifest->route.empty()) {
+    // Forward first: the next hop starts as early as possible.
+    WeightManifestT fwd = *staging_.manifest;
+    staging_.next = fwd.route.front();
+    fwd.route.erase(fwd.route.begin());
+    Status s = transport_.send(staging_.next, kWeightsDst, kWeightsDst, MessageKind::kWeightManifest, pack(fwd),
+                               send_wait_);
+    if (!s) {
+      std::fprintf(stderr, "[troupe weights %s] cannot forward v%llu to %s: %s\n", transport_.name().c_str(),
+                   static_cast<unsigned long long>(v), staging_.next.c_str(), s.to_string().c_str());
+      staging_.next.clear();
+    }
+  }
+  if (total == 0) return on_chunk(e);  // nothing to wait for (on_chunk commits an empty set)
+  return false;
+}
+
+Result<bool> WeightReceiver::on_chunk(const Envelope& e) {
+  if (staging_.version == 0) return false;  // not staging: a leftover of an aborted version
+  const WeightManifestT& m = *staging_.manifest;
+  const uint64_t version = m.version;  // `m` dies with the staging on abort or commit
+  if (e.kind == MessageKind::kWeightChunk) {
+    auto c = read<WeightChunk>(e.payload);
+    if (!c) return c.status();
+    const WeightChunk* wc = *c;
+    if (wc->version() != staging_.version) return false;  // an older, aborted version
+    uint32_t i = wc->index();
+    size_t len = wc->data() ? wc->data()->size() : 0;
+    size_t expect_len = i + 1 < m.num_chunks ? m.chunk_bytes : m.total_bytes - uint64_t{i} * m.chunk_bytes;
+    if (i >= m.num_chunks || wc->offset() != uint64_t{i} * m.chunk_bytes || len != expect_len) {
+      abort("chunk " + std::to_string(i) + " does not fit the manifest");
+      return Status::corruption("weight chunk " + std::to_string(i) + " from " + e.peer + " does not fit manifest v" +
+                                std::to_string(version));
+    }
+    if (staging_.have[i]) return false;  // a duplicate
+    if (!staging_.next.empty()) {
+      Status s = transport_.send(staging_.next, kWeightsDst, kWeightsDst, MessageKind::kWeightChunk, e.payload,
+                                 send_wait_);
+      if (!s) staging_.next.clear();  // the rest of the chain is cut; we still take our copy
+    }
+    std::span<const uint8_t> bytes(wc->data()->data(), len);
+    if (crc32c(bytes) != wc->checksum()) {
+      abort("chunk " + std::to_string(i) + " fails its checksum");
+      return Status::corruption("weight chunk " + std::to_string(i) + " of v" + std::to_string(version) + " from " +
+                                e.peer + " fails its CRC-32C");
+    }
+    std::memcpy(staging_.data.data() + wc->offset(), bytes.data(), len);
+    if (i == staging_.in_order) {
+      staging_.running_crc = crc32c_extend(staging_.running_crc, bytes);
+      ++staging_.in_order;
+    }
+    staging_.have[i] = true;
+    ++staging_.received;
+    std::lock_guard lk(mu_);
+    ++chunks_received_;
+  }
+  if (staging_.received < m.num_chunks) return false;
+  uint32_t whole = staging_.in_order == m.num_chunks ? staging_.running_crc : crc32c(staging_.data.span());
+  if (whole != m.checksum) {
+    abort("the whole set fails its checksum");
+    return Status::corruption("weights v" + std::to_string(version) + " fail the manifest's CRC-32C");
+  }
+  // The fence: everything arrived and matched; switch in one step.
+  CommittedWeights next;
+  next.version = m.version;
+  next.data = std::make_shared<const MappedBuffer>(std::move(staging_.data));
+  for (const auto& t : m.tensors) next.tensors.push_back(*t);
+  std::string source = staging_.source;
+  staging_ = Staging{};
+  {
+    std::lock_guard lk(mu_);
+    committed_ = std::move(next);
+  }
+  HeartbeatT ack;
+  ack.node = transport_.name();
+  ack.policy_version = version;
+  if (transport_.is_up(source)) {
+    transport_.send(source, "weights/ack", kWeightsDst, MessageKind::kHeartbeat, pack(ack), send_wait_).ignore();
+  }
+  return true;
+}
+
+CommittedWeights WeightReceiver::committed() const {
+  std::lock_guard lk(mu_);
+  return committed_;
+}
+uint64_t WeightReceiver::staging_version() const { return staging_.version; }
+uint64_t WeightReceiver::chunks_received() const {
+  std::lock_guard lk(mu_);
+  return chunks_received_;
+}
+uint64_t WeightReceiver::aborted() const {
+  std::lock_guard lk(mu_);
+  return aborted_;
+}
+
+}  // namespace troupe::wire

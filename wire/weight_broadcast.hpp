@@ -1,0 +1,92 @@
+// Weight broadcast over the UCX transport: a versioned weight set (manifest + chunks) flows from
+// one source down a chain of receivers, pipelined: each receiver forwards a chunk to the next node
+// before it copies it in, so later chunks are still leaving the source while earlier ones travel
+// down the chain. The manifest carries the rest of the chain (`route`) and the source's name.
+//
+// Fencing: a receiver stages version v apart from its committed weights and switches to v only
+// when every chunk of v arrived and every chunk checksum and the whole-set checksum (CRC-32C)
+// match. If its upstream dies, a chunk is damaged, or a newer manifest overtakes v, the staging is
+// dropped and the committed version stays as it was. After a commit the receiver acknowledges to
+// the source with a Heartbeat whose policy_version is v.
+//
+// Thread-safety: `broadcast_weights` and WeightReceiver's handlers block on send back-pressure, so
+// call them from one owner thread, never from the transport's callbacks. committed(),
+// chunks_received() and aborted() are safe from any thread; staging_version() only on the owner's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.hpp"
+#include "wire/mapped_buffer.hpp"
+#include "wire/messages.hpp"
+#include "wire/ucx_transport.hpp"
+
+namespace troupe::wire {
+
+// The destination name weight messages travel to.
+inline constexpr const char* kWeightsDst = "weights";
+
+struct BroadcastOptions {
+  // Default: 4 MiB. Small enough that the chain fills quickly (pipeline latency ~ one chunk per
+  // hop), large enough that per-message overhead is negligible at GB/s.
+  size_t chunk_bytes = size_t{4} << 20;
+  std::chrono::milliseconds send_wait{30000};  // Default: 30 s of back-pressure before giving up
+};
+
+// Sends version `version` of the weights to chain[0], which forwards along chain[1..].
+// REQUIRES: tensors describe byte ranges inside `data`; chain is non-empty and connected onwards.
+Status broadcast_weights(Transport& transport, const std::vector<std::string>& chain, uint64_t version,
+                         const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data,
+                         const BroadcastOptions& options = {});
+
+struct CommittedWeights {
+  uint64_t version = 0;  // 0: nothing committed yet
+  std::shared_ptr<const MappedBuffer> data;
+  std::vector<TensorInfoT> tensors;
+};
+
+class WeightReceiver {
+ public:
+  explicit WeightReceiver(Transport& transport, std::chrono::milliseconds send_wait = std::chrono::milliseconds(30000));
+
+  // Feed every envelope addressed to kWeightsDst. Returns true when it committed a version.
+  Result<bool> on_message(const Envelope& envelope);
+  // Feed every peer-down event: a dead upstream aborts the staged version.
+  void on_peer_down(const std::string& peer);
+
+  CommittedWeights committed() const;
+  uint64_t staging_version() const;  // 0 when nothing is staged
+  uint64_t chunks_received() const;
+  uint64_t aborted() const;          // staged versions dropped
+
+ private:
+  struct Staging {
+    uint64_t version = 0;
+    std::string upstream, next, source;
+    std::unique_ptr<WeightManifestT> manifest;
+    MappedBuffer data;
+    std::vector<bool> have;
+    uint32_t received = 0;
+    uint32_t running_crc = 0;  // over chunks that arrived in order
+    uint32_t in_order = 0;     // how many chunks the running crc covers
+  };
+  void abort(const std::string& why);
+  Result<bool> on_manifest(const Envelope& e);
+  Result<bool> on_chunk(const Envelope& e);
+
+  Transport& transport_;
+  std::chrono::milliseconds send_wait_;
+  mutable std::mutex mu_;  // guards committed_ and the counters read by getters
+  CommittedWeights committed_;
+  Staging staging_;
+  uint64_t chunks_received_ = 0;
+  uint64_t aborted_ = 0;
+};
+
+}  // namespace troupe::wire
