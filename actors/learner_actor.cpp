@@ -68,6 +68,7 @@ rl::TrainSample to_sample(const wire::ScoredRollout& s) {
 void train_step(caf::stateful_actor<LearnerState>* self) {
   auto& st = self->state;
   auto t0 = std::chrono::steady_clock::now();
+  const uint64_t before = st.trainer->version();
   auto stats = st.trainer->step(st.samples);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const uint64_t learner_version = st.trainer->version();
@@ -80,7 +81,7 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   }
   st.samples.clear();
   if (!stats) return;  // a malformed batch is skipped; the loop goes on
-  if (stats->stepped) {
+  if (st.trainer->version() != before) {
     auto params = std::make_shared<const std::vector<float>>(st.trainer->policy().parameters().begin(),
                                                              st.trainer->policy().parameters().end());
     self->send(st.setup.weight_sync, weights_atom_v, WeightSet{st.trainer->version(), std::move(params)});

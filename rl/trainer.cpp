@@ -84,7 +84,13 @@ Result<TrainStats> PolicyTrainer::step(const std::vector<TrainSample>& samples) 
     kept.push_back(&g);
   }
   st.groups_used = static_cast<int64_t>(kept.size());
-  if (kept.empty()) return st;
+  if (kept.empty()) {
+    // The batch is consumed all the same: the version counts consumed batches, so
+    // admission (controller) and staleness move on even when nothing was learned.
+    ++version_;
+    policy_.set_version(version_);
+    return st;
+  }
 
   // ---- micro-batches of whole groups, and whole-batch normalisers ----
   std::vector<std::vector<const Group*>> micro;

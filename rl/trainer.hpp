@@ -77,7 +77,7 @@ class PolicyTrainer {
 
   const model::Transformer& policy() const { return policy_; }
   model::Transformer& policy() { return policy_; }
-  // The number of steps taken: the policy version this trainer publishes.
+  // Batches consumed (stepped or not): the policy version this trainer publishes.
   uint64_t version() const { return version_; }
   void set_version(uint64_t v) { version_ = v; }
   const model::AdamW& optimizer() const { return opt_; }
