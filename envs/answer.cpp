@@ -2,6 +2,7 @@
 #include "envs/answer.hpp"
 
 #include <cctype>
+#include <cstring>
 #include <charconv>
 #include <limits>
 
@@ -37,8 +38,23 @@ bool passes_gate(std::string_view response, const VerifyOptions& options) {
       code_points(response) < options.short_threshold) {
     return false;
   }
-  if (options.format_penalty && response.find("</think>") == std::string_view::npos) return false;
+  if (options.format_penalty && !contains_think_close(response)) return false;
   return true;
+}
+
+bool contains_think_close(std::string_view text) {
+  // Searched from the end: in real responses "</think>" sits just before the answer, after
+  // kilobytes of reasoning, so a backward scan for its last byte finds it almost at once.
+  constexpr std::string_view kClose = "</think>";
+  size_t n = text.size();
+  while (n >= kClose.size()) {
+    const void* p = memrchr(text.data(), '>', n);
+    if (p == nullptr) return false;
+    const size_t at = static_cast<size_t>(static_cast<const char*>(p) - text.data());
+    if (at + 1 >= kClose.size() && text.substr(at + 1 - kClose.size(), kClose.size()) == kClose) return true;
+    n = at;
+  }
+  return false;
 }
 
 std::vector<std::string_view> find_blocks(std::string_view text, std::string_view open, std::string_view close) {

@@ -36,6 +36,9 @@ size_t code_points(std::string_view s);
 // options.short_threshold code points (short_penalty) or lacks "</think>" (format_penalty).
 bool passes_gate(std::string_view response, const VerifyOptions& options);
 
+// Whether "</think>" occurs in text (scanned from the end, where it usually is).
+bool contains_think_close(std::string_view text);
+
 // The contents of every non-overlapping open...close block, left to right, as
 // Python's re.findall(open(.*?)close, flags=DOTALL) finds them.
 std::vector<std::string_view> find_blocks(std::string_view text, std::string_view open, std::string_view close);

@@ -153,5 +153,14 @@ TEST(Sudoku, FullGridKeepingGivens) {
   EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]1,2,3,4[/answer]"), 0.5), 0.0);  // unparsable: None
 }
 
+TEST(BbehShuffObject, LastAnswerTagCaseInsensitive) {
+  const std::string t = "Bbehshuffobjectbootcamp";
+  const Json id = {{"people", {"Alice", "Bob"}}, {"context_type", "book exchange"}, {"object_pool", {"Dune", "Emma"}},
+                   {"initial_assignments", {{"Alice", "Dune"}, {"Bob", "Emma"}}}, {"swaps", {{"Alice", "Bob"}}},
+                   {"question_person", "Alice"}, {"correct_answer", "Emma"}};
+  EXPECT_EQ(score(t, id, respond("<answer>Dune</answer> no wait <answer>  emma </answer>")), 1.0);
+  EXPECT_EQ(score(t, id, respond("<answer>Emma</answer> <answer>Dune</answer>")), 0.0);
+}
+
 }  // namespace
 }  // namespace troupe::envs

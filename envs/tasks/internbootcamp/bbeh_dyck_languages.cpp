@@ -138,8 +138,9 @@ class BbehDyckLanguages final : public InternBootcampTask {
     // Case-insensitive scan for "[answer]" ws* (digits | "no") ws* "[/answer]"; keep the last.
     std::optional<std::string> last;
     constexpr std::string_view kOpenTag = "[answer]", kCloseTag = "[/answer]";
-    for (size_t i = 0; i + kOpenTag.size() <= response.size(); ++i) {
-      if (response[i] != '[' || !iequal(response.substr(i, kOpenTag.size()), kOpenTag)) continue;
+    for (size_t i = response.find('['); i != std::string_view::npos && i + kOpenTag.size() <= response.size();
+         i = response.find('[', i + 1)) {  // find() jumps with memchr over long reasoning text
+      if (!iequal(response.substr(i, kOpenTag.size()), kOpenTag)) continue;
       size_t j = i + kOpenTag.size();
       while (j < response.size() && is_ws(response[j])) ++j;
       size_t start = j;
@@ -157,7 +158,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
                                             : std::tolower(static_cast<unsigned char>(token[k])));
       }
       last = token;
-      i = j + kCloseTag.size() - 1;
+      i = j + kCloseTag.size() - 1;  // the next search starts after this match
     }
     return last;
   }
