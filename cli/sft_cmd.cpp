@@ -14,6 +14,7 @@
 #include "cli/task_examples.hpp"
 #include "configs/schema.hpp"
 #include "kernels/adamw.hpp"
+#include "kernels/matmul.hpp"
 #include "model/checkpoint.hpp"
 #include "model/sampler.hpp"
 
@@ -34,6 +35,7 @@ struct SftArgs {
   double eval_every_s = 60.0;   // Default: every minute
   int eval_n = 200;             // Default: 200 held-out cases per (task, level)
   uint64_t seed = 0;            // Default: the config's run.seed
+  int threads = 2;              // Default: 2 (both cores)
 };
 
 std::string mmss(double s) {
@@ -56,6 +58,7 @@ int run_sft(const SftArgs& a) {
     std::cerr << "--form must be solution or answer, got " << a.form << "\n";
     return 1;
   }
+  kernels::cpu::set_cpu_threads(std::max(1, a.threads));
   const std::string out = a.out.empty() ? cfg->run.output_dir + "/sft" : a.out;
   const uint64_t seed = a.seed != 0 ? a.seed : uint64_t(cfg->run.seed);
 
@@ -168,6 +171,7 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--eval-every", args->eval_every_s, "seconds between held-out evaluations and checkpoints (default 60)");
   cmd->add_option("--eval-n", args->eval_n, "held-out cases per task and level (default 200)");
   cmd->add_option("--seed", args->seed, "seed for initialisation and data (default: the config's run.seed)");
+  cmd->add_option("--threads", args->threads, "CPU threads for training (default 2; 1 is faster on a busy shared machine)");
   cmd->callback([args, &exit_code] { exit_code = run_sft(*args); });
 }
 

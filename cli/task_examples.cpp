@@ -140,10 +140,12 @@ Result<std::vector<TaskScore>> evaluate(model::Sampler& sampler, const std::vect
 }
 
 std::string format_scores(const std::vector<TaskScore>& scores) {
-  std::string s = fmt::format("{:<22} {:>5} {:>5} {:>8} {:>8}\n", "task", "level", "n", "pass@1",
-                              scores.empty() ? "pass@k" : fmt::format("pass@{}", scores[0].samples));
+  const bool k = !scores.empty() && scores[0].samples > 1;  // pass@k only means something for k > 1
+  std::string s = fmt::format("{:<22} {:>5} {:>5} {:>8}", "task", "level", "n", "pass@1");
+  s += k ? fmt::format(" {:>8}\n", fmt::format("pass@{}", scores[0].samples)) : "\n";
   for (const auto& t : scores) {
-    s += fmt::format("{:<22} {:>5} {:>5} {:>7.1f}% {:>7.1f}%\n", t.task, t.level, t.n, 100 * t.pass1, 100 * t.passk);
+    s += fmt::format("{:<22} {:>5} {:>5} {:>7.1f}%", t.task, t.level, t.n, 100 * t.pass1);
+    s += k ? fmt::format(" {:>7.1f}%\n", 100 * t.passk) : "\n";
   }
   return s;
 }

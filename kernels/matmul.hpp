@@ -28,5 +28,9 @@ void sgemm_reference(bool trans_a, bool trans_b, int m, int n, int k, float alph
 // Threads OpenBLAS uses (for benchmarks that compare 1 and 2 threads).
 void set_blas_threads(int n);
 int blas_threads();
+// Threads for every CPU kernel: OpenBLAS and the OpenMP loops. On a machine
+// shared with other busy processes, 1 can be several times faster than 2:
+// both pools spin while waiting for a descheduled peer.
+void set_cpu_threads(int n);
 
 }  // namespace troupe::kernels::cpu

@@ -163,7 +163,8 @@ void attention_decode_forward(float* out, const float* q, const float* kcache, c
                               int N, int maxT, int C, int NH) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(float(hs));
-#pragma omp parallel if (N * NH >= 4)
+  // Waking a second thread costs more than a few rows of work (and far more on a busy machine).
+#pragma omp parallel if (long(N) * len[0] * C >= (1L << 16))
   {
     std::vector<float> a(maxT);
 #pragma omp for schedule(dynamic, 1)

@@ -2,6 +2,7 @@
 #include "kernels/matmul.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 namespace troupe::kernels::cpu {
 
@@ -81,5 +82,10 @@ void sgemm_reference(bool trans_a, bool trans_b, int m, int n, int k, float alph
 
 void set_blas_threads(int n) { openblas_set_num_threads(n); }
 int blas_threads() { return openblas_get_num_threads(); }
+
+void set_cpu_threads(int n) {
+  openblas_set_num_threads(n);
+  omp_set_num_threads(n);
+}
 
 }  // namespace troupe::kernels::cpu
