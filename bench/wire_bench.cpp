@@ -316,7 +316,14 @@ int parent(bool quick) {
     std::sort(us.begin(), us.end());
     return us[us.size() / 2];
   };
-  round_trips(lat_iters / 10);  // warm-up
+  round_trips(lat_iters / 10);  // warm-up (also completes the data endpoint's wire-up)
+  if (auto d = t.describe("echo")) {
+    // UCX's own account of the data endpoint's lanes: shows which transports carry our bytes.
+    std::string text = *d;
+    for (size_t pos = 0; (pos = text.find("lane[", pos)) != std::string::npos; ++pos) {
+      std::printf("data endpoint %s\n", text.substr(pos, text.find('\n', pos) - pos).c_str());
+    }
+  }
   double rtt = round_trips(lat_iters);
   std::printf("\n%-44s %12s %-6s | %-34s %12s |\n", "figure (ours)", "value", "unit", "anchor (same run)", "value");
   print_row("round trip, transport, 8 B Heartbeat (p50)", rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
