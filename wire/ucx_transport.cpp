@@ -668,6 +668,8 @@ struct Transport::Impl {
       std::fprintf(stderr, "[troupe wire %s] could not accept %s: %s\n", self->opt.name.c_str(), address.c_str(),
                    ucs_status_string(s));
       peer->state = Peer::State::kDown;
+      peer->boot_ep = nullptr;
+      ucp_listener_reject(self->listener, req);
     }
   }
 
