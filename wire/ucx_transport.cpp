@@ -229,6 +229,9 @@ struct Transport::Impl {
   std::vector<void*> close_requests;
   std::vector<Peer*> to_close;
   std::vector<Peer*> dying;
+  // Rendezvous receives in flight: UCX does not complete them when their peer dies mid-transfer
+  // and the worker is destroyed, so teardown frees what is left.
+  std::unordered_map<PendingRecv*, bool> pending_recvs;
   uint64_t drop_logs = 0;
 
   ~Impl() { teardown(); }
@@ -603,6 +606,7 @@ struct Transport::Impl {
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     p.cb.recv_am = &Impl::on_recv_done;
     p.user_data = pr;
+    pending_recvs[pr] = true;
     ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker, data, pr->buf.data(), length, &p);
     if (r == nullptr) {
       finish_recv(pr, UCS_OK);
@@ -621,6 +625,7 @@ struct Transport::Impl {
 
   void finish_recv(PendingRecv* pr, ucs_status_t status) {
     std::unique_ptr<PendingRecv> owned(pr);
+    pending_recvs.erase(pr);
     if (status != UCS_OK) {
       log_drop(ucx_error("a rendezvous receive failed", status));
       std::lock_guard lk(mu);
@@ -668,6 +673,8 @@ struct Transport::Impl {
       std::fprintf(stderr, "[troupe wire %s] could not accept %s: %s\n", self->opt.name.c_str(), address.c_str(),
                    ucs_status_string(s));
       peer->state = Peer::State::kDown;
+      peer->boot_ep = nullptr;
+      ucp_listener_reject(self->listener, req);
     }
   }
 
@@ -776,6 +783,8 @@ struct Transport::Impl {
     }
     if (listener) ucp_listener_destroy(listener);
     if (worker) ucp_worker_destroy(worker);
+    for (auto& [pr, _] : pending_recvs) delete pr;
+    pending_recvs.clear();
     if (context) ucp_cleanup(context);
     listener = nullptr;
     worker = nullptr;

@@ -204,17 +204,36 @@ TEST(UcxTransport, SendQueueIsBounded) {
   auto oa = ia.options("a");
   auto ob = ib.options("b");
   ob.max_queued_messages = 4;
+  // The receiver's progress thread stalls inside its first delivery until released, so nothing
+  // after it completes and the sender's queue must fill, however fast either side is.
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool open = false;
+  auto deliver = oa.on_message;
+  oa.on_message = [&](Envelope&& e) {
+    {
+      std::unique_lock lk(gate_m);
+      gate_cv.wait_for(lk, std::chrono::seconds(30), [&] { return open; });
+    }
+    deliver(std::move(e));
+  };
   auto a = Transport::start(oa);
   auto b = Transport::start(ob);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE((*b)->connect("127.0.0.1", (*a)->port()));
-  // With a zero wait, some of a burst of large sends must be refused while the queue is full.
+  Bytes big = chunk(size_t{1} << 20, 1);  // rendezvous: completes only when the receiver fetches it
   int refused = 0, accepted = 0;
-  for (int i = 0; i < 64; ++i) {
-    Status s = (*b)->send("a", "x", "y", MessageKind::kWeightChunk, chunk(size_t{1} << 20, 1), milliseconds(0));
+  for (int i = 0; i < 16; ++i) {
+    Status s = (*b)->send("a", "x", "y", MessageKind::kWeightChunk, big, milliseconds(0));
     (s ? accepted : refused)++;
   }
   EXPECT_GT(refused, 0);
+  EXPECT_LE(accepted, 4 + 2);  // the bound, plus what completed before the stall
+  {
+    std::lock_guard lk(gate_m);
+    open = true;
+  }
+  gate_cv.notify_all();
   ASSERT_TRUE((*b)->flush());
   ASSERT_TRUE(ia.wait_messages(accepted));
   EXPECT_EQ(ia.messages.size(), static_cast<size_t>(accepted));
