@@ -12,7 +12,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <array>
 #include <fstream>
+#include <iostream>
+#include <optional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -102,6 +105,7 @@ class ReplayVerb {
     }
     return std::move(*store);
   }
+  // Names the damaged rollouts a read skipped (the verb still succeeds; verify fails on them).
   static int report_corrupt(const storage::ScanReport& rep, std::ostream& err) {
     for (auto& c : rep.corrupt_examples) err << "corrupt: id " << c.id << " key " << c.key_hex << ": " << c.what << "\n";
     if (rep.corrupt > rep.corrupt_examples.size()) {
@@ -134,8 +138,7 @@ struct FilterOptions {
     cmd.add_option("--reward-max", reward_max, "only total reward <= X");
     cmd.add_flag("--source-disagree", source_disagree,
                  "only rollouts whose reward sources disagree (one passes it at raw >= 0.5, another fails it)");
-    cmd.add_option("--limit", limit, default_limit ? "at most N rollouts (0 = all)" : "at most N rollouts (0 = all)")
-        ->default_val(default_limit);
+    cmd.add_option("--limit", limit, "at most N rollouts (0 = all)")->default_val(default_limit);
     cmd.add_flag("--newest", newest, "newest first (default: oldest first)");
   }
   storage::ScanFilter filter() const {

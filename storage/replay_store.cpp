@@ -148,6 +148,12 @@ Status check_options(const ReplayOptions& o) {
 
 }  // namespace
 
+Result<Durability> parse_durability(std::string_view name) {
+  if (name == "sync") return Durability::kSync;
+  if (name == "group_commit") return Durability::kGroupCommit;
+  return Status::invalid_argument("storage durability \"" + std::string(name) + "\": expected sync or group_commit");
+}
+
 void ScanReport::add_corrupt(CorruptRecord r) {
   ++corrupt;
   if (corrupt_examples.size() < kMaxCorruptExamples) corrupt_examples.push_back(std::move(r));
@@ -211,6 +217,12 @@ Status ReplayStore::open_db(bool create) {
   dbo.max_background_jobs = 2;  // the machines we target have 2-16 cores shared with the rest of troupe
   dbo.keep_log_file_num = 4;    // RocksDB's own LOG files: enough to debug, bounded on disk
   if (mode_ == OpenMode::kSecondary) dbo.max_open_files = -1;  // required by secondary instances
+  // The meta column family takes a small write with every batch and would never fill its
+  // memtable, so RocksDB would keep every WAL file alive (1.8 GB of WAL per million 1 KB
+  // rollouts, all replayed by each secondary that opens). Capping the WAL forces the
+  // column families that pin old WAL files to flush; capping memtables bounds memory.
+  dbo.max_total_wal_size = uint64_t{128} << 20;
+  dbo.db_write_buffer_size = size_t{256} << 20;
 
   std::vector<std::string> existing;
   if (!create) {
@@ -348,6 +360,10 @@ ReplayStore::~ReplayStore() {
     writer_.join();
   }
   if (db_) {
+    if (mode_ == OpenMode::kWriter) {
+      // A clean close leaves nothing in the WAL, so the next open (or a secondary) replays nothing.
+      db_->Flush(rocksdb::FlushOptions(), cf_).PermitUncheckedError();
+    }
     for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     for (auto* h : extra_cf_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
@@ -403,7 +419,11 @@ Result<ReplayStore::Prepared> ReplayStore::prepare(wire::Bytes bytes) const {
 }
 
 std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch) {
-  rocksdb::WriteBatch wb;
+  // Sized up front: a batch of 32 KB rollouts reaches tens of MB, and growing the
+  // buffer by doubling would copy every value several times.
+  size_t reserve = 64;  // the batch header and the counters row
+  for (const Prepared& p : batch) reserve += p.bytes.size() + p.summary_value.size() + 2 * p.summary.task.size() + 128;
+  rocksdb::WriteBatch wb(reserve);
   StoreCounters c = counters_;
   std::vector<uint64_t> ids;
   ids.reserve(batch.size());

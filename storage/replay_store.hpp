@@ -57,6 +57,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,10 @@ inline constexpr const char* kStoreMagic = "troupe.replay";
 
 enum class Durability { kSync, kGroupCommit };
 enum class OpenMode { kWriter, kSecondary, kReadOnly };
+
+// "sync" | "group_commit" (StorageConfig::durability) -> Durability; anything else is
+// invalid_argument naming the value and the choices.
+Result<Durability> parse_durability(std::string_view name);
 
 struct ReplayOptions {
   // Create an empty store when the path does not exist (writer mode only).

@@ -152,6 +152,14 @@ TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
       << future.status().message();
 }
 
+TEST(StorageReplay, ParsesDurabilityNames) {
+  EXPECT_EQ(*parse_durability("sync"), Durability::kSync);
+  EXPECT_EQ(*parse_durability("group_commit"), Durability::kGroupCommit);
+  auto bad = parse_durability("fsync");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("\"fsync\""), std::string::npos);
+}
+
 TEST(StorageReplay, RejectsBadOptionsAndBadBytes) {
   TempDir dir;
   ReplayOptions bad = fast_options();
