@@ -124,7 +124,9 @@ Result<WarmStartResult> warm_start(const configs::ExperimentConfig& config, mode
         prog.best_eval = prog.last_eval;
         since_best = 0;
         TROUPE_RETURN_IF_ERROR(best->load_parameters(policy.parameters(), 0));
-      } else if (++since_best >= ws.patience) {
+      } else if (prog.best_eval > 0 && ++since_best >= ws.patience) {
+        // A policy that solves nothing yet has not plateaued: it has not started. Only the
+        // time bound ends that phase.
         plateaued = true;
       }
     }

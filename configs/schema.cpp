@@ -485,7 +485,7 @@ const Schema<WarmStartConfig>& warm_start_schema() {
       .scalar("eval_every", &W::eval_every, {.doc = "steps between held-out evaluations", .min = 1})
       .scalar("eval_cases", &W::eval_cases, {.doc = "held-out cases per task per evaluation", .min = 1})
       .scalar("patience", &W::patience,
-              {.doc = "evaluations without a new best held-out pass rate before stopping", .min = 1});
+              {.doc = "evaluations without a new best held-out pass rate before stopping (counted once the pass rate is above zero)", .min = 1});
   return s;
 }
 
