@@ -5,6 +5,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/run_status.hpp"
+#include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
 #include "rl/trainer.hpp"
 
@@ -85,7 +86,7 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
     auto params = std::make_shared<const std::vector<float>>(st.trainer->policy().parameters().begin(),
                                                              st.trainer->policy().parameters().end());
     self->send(st.setup.weight_sync, weights_atom_v, WeightSet{st.trainer->version(), std::move(params)});
-    if (st.setup.after_step) st.setup.after_step(st.trainer->policy(), st.trainer->version());
+    if (st.setup.after_step) st.setup.after_step(st.trainer->policy(), st.trainer->optimizer(), st.trainer->version());
   }
   LearnerSnapshot snap;
   snap.version = st.trainer->version();
@@ -162,7 +163,12 @@ caf::behavior learner_behavior(caf::stateful_actor<LearnerState>* self, std::sha
   st.max_staleness = max_staleness;
   return {
       [self](train_atom) { ask(self); },
-      [self](stop_atom) { self->state.stopping = true; },
+      [self](stop_atom) {
+        auto& s = self->state;
+        if (s.stopping) return;
+        s.stopping = true;
+        if (s.setup.on_stop) s.setup.on_stop(s.trainer->policy(), s.trainer->optimizer(), s.trainer->version());
+      },
   };
 }
 
@@ -181,6 +187,11 @@ caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig
   }
   auto trainer = std::make_shared<rl::PolicyTrainer>(std::move(*copy), trainer_options(config), std::move(reference));
   trainer->set_version(initial.version());
+  if (!setup.resume_optimizer_dir.empty()) {
+    // Fresh moments are a safe fallback (a checkpoint written before optimizer
+    // state was kept); the caller checked the directory exists.
+    model::load_optimizer_state(setup.resume_optimizer_dir, trainer->policy(), &trainer->optimizer()).ignore();
+  }
   const size_t need = static_cast<size_t>(config.algorithm.prompts_per_step * config.algorithm.group_size);
   return sys.spawn<caf::detached>(learner_behavior, trainer, std::move(setup), need,
                                   static_cast<int>(config.algorithm.group_size),

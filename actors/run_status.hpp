@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "actors/run_state.hpp"
+
 namespace troupe::actors {
 
 struct LearnerSnapshot {
@@ -36,10 +38,21 @@ class RunStatus {
     std::lock_guard<std::mutex> lock(mu_);
     return learner_;
   }
+  // The controller's resumable state, refreshed by the controller as it goes and
+  // read when a checkpoint is written.
+  void set_controller(ControllerSnapshot s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    controller_ = std::move(s);
+  }
+  ControllerSnapshot controller() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return controller_;
+  }
 
  private:
   mutable std::mutex mu_;
   LearnerSnapshot learner_;
+  ControllerSnapshot controller_;
 };
 
 }  // namespace troupe::actors
