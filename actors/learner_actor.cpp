@@ -5,6 +5,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/run_status.hpp"
+#include "kernels/matmul.hpp"
 #include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
 #include "rl/trainer.hpp"
@@ -24,6 +25,7 @@ struct LearnerState {
   std::unique_ptr<rl::PolicyTrainer> trainer;
   LearnerSetup setup;
   std::vector<rl::TrainSample> samples;
+  double raw_reward_sum = 0;  // of `samples`, before normalisation (see LearnerSnapshot)
   size_t need = 0;
   int group_size = 1;
   uint64_t max_staleness = 0;
@@ -49,6 +51,19 @@ rl::TrainerOptions trainer_options(const configs::ExperimentConfig& c) {
   o.adamw.weight_decay = static_cast<float>(a.weight_decay);
   o.adamw.max_grad_norm = static_cast<float>(a.max_grad_norm);
   return o;
+}
+
+// The mixed reward before normalisation: weighted mean of the answering sources' raw scores.
+double raw_mixed_reward(const wire::ScoredRollout& s) {
+  double num = 0, den = 0;
+  if (const auto* comps = s.rewards()->components()) {
+    for (const auto* c : *comps) {
+      if (!c->ok()) continue;
+      num += static_cast<double>(c->weight()) * c->raw();
+      den += c->weight();
+    }
+  }
+  return den > 0 ? num / den : 0.0;
 }
 
 rl::TrainSample to_sample(const wire::ScoredRollout& s) {
@@ -80,7 +95,9 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
       hist.Observe(static_cast<double>(learner_version - std::min(learner_version, s.policy_version)));
     }
   }
+  const double raw_mean = st.samples.empty() ? 0 : st.raw_reward_sum / static_cast<double>(st.samples.size());
   st.samples.clear();
+  st.raw_reward_sum = 0;
   if (!stats) return;  // a malformed batch is skipped; the loop goes on
   if (st.trainer->version() != before) {
     auto params = std::make_shared<const std::vector<float>>(st.trainer->policy().parameters().begin(),
@@ -96,6 +113,7 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   snap.grad_norm = stats->grad_norm;
   snap.lr = stats->lr;
   snap.mean_reward = stats->mean_reward;
+  snap.mean_raw_reward = raw_mean;
   snap.staleness_mean = stats->staleness_mean;
   snap.clip_fraction = stats->clip_fraction;
   snap.step_seconds = seconds;
@@ -138,7 +156,10 @@ void ask(caf::stateful_actor<LearnerState>* self) {
             s.asking = false;
             for (const auto& b : rollouts) {
               auto r = wire::read<wire::ScoredRollout>(b);
-              if (r) s.samples.push_back(to_sample(**r));
+              if (r) {
+                s.samples.push_back(to_sample(**r));
+                s.raw_reward_sum += raw_mixed_reward(**r);
+              }
             }
             if (s.samples.size() >= s.need) {
               train_step(self);
@@ -156,6 +177,7 @@ void ask(caf::stateful_actor<LearnerState>* self) {
 caf::behavior learner_behavior(caf::stateful_actor<LearnerState>* self, std::shared_ptr<rl::PolicyTrainer> trainer,
                                LearnerSetup setup, size_t need, int group_size, uint64_t max_staleness) {
   auto& st = self->state;
+  kernels::cpu::set_cpu_threads(std::max(1, setup.cpu_threads));  // see policy_worker.cpp
   st.trainer.reset(new rl::PolicyTrainer(std::move(*trainer)));
   st.setup = std::move(setup);
   st.need = need;

@@ -45,6 +45,7 @@ struct LearnerSetup {
   // When resuming: a checkpoint directory whose optimizer.safetensors (AdamW moments
   // and step count) the learner continues from; empty = fresh moments.
   std::string resume_optimizer_dir;
+  int cpu_threads = 1;  // kernel threads (OpenBLAS, OpenMP) of the learner's thread
 };
 
 caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig& config,

@@ -19,6 +19,7 @@
 #include "actors/weight_board.hpp"
 #include "actors/weight_sync.hpp"
 #include "envs/registry.hpp"
+#include "kernels/matmul.hpp"
 #include "model/checkpoint.hpp"
 #include "storage/replay_store.hpp"
 
@@ -61,6 +62,9 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     board->publish(initial.version(), std::move(params));
   }
 
+  // The actors set OpenBLAS to one thread (a process-wide setting); put back what the
+  // caller had when the loop ends, for evaluation on the calling thread.
+  const int blas_threads_before = kernels::cpu::blas_threads();
   auto made = model::Transformer::create(initial.config(), 0);
   if (!made) return made.status();
   PipelineResult result{std::move(*made)};
@@ -90,6 +94,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     setup.board = board;
     setup.status = status;
     setup.metrics = metrics;
+    setup.cpu_threads = options.cpu_threads;
     return spawn_policy_worker(sys, config, initial, std::move(setup));
   };
   std::vector<caf::actor> workers;
@@ -100,6 +105,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   ls.weight_sync = sync;
   ls.status = status;
   ls.metrics = metrics;
+  ls.cpu_threads = options.cpu_threads;
   if (!options.checkpoint_dir.empty()) {
     // The policy and optimizer first, run_state.json last: a crash between them leaves
     // a run_state of an older version beside newer weights, and resume trusts the
@@ -179,6 +185,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
 
   }  // the actor system's destructor has waited for every actor, a learner mid-step included
   store.reset();  // flushes queued appends, calling back each one
+  kernels::cpu::set_blas_threads(blas_threads_before);
   result.seconds = elapsed();
   auto latest = board->latest();
   auto last = final_policy->latest();

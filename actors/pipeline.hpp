@@ -39,6 +39,10 @@ struct PipelineOptions {
   uint64_t max_steps = 0;           // learner steps; 0 = only the time bound
   int policy_workers = 1;           // Default: 1 (2 cores: one sampling, one learning)
   int worker_rows = 64;             // rows per generation
+  // Kernel threads of each policy worker and learner. Default 1: on 2 cores the
+  // worker and the learner run side by side. The synchronous mode alternates them,
+  // so it may do better with 2 (bench/rl_async_bench measures both).
+  int cpu_threads = 1;
   double progress_every_s = 2.0;
   // Fault injection for tests: kill policy worker 0 once, this many seconds into the
   // loop (0 = never). The controller must respawn it and re-issue its prompts once.

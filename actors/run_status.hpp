@@ -15,6 +15,10 @@ struct LearnerSnapshot {
   uint64_t version = 0;
   double loss = 0, kl = 0, entropy = 0, grad_norm = 0, lr = 0;
   double mean_reward = 0, staleness_mean = 0, clip_fraction = 0, step_seconds = 0;
+  // Mean mixed reward of the batch before normalisation: sum of weight x raw score
+  // over the sources that answered, divided by their weights (the learner sees the
+  // normalised one, mean_reward, which group normalisation centres on zero).
+  double mean_raw_reward = 0;
   int64_t samples_used = 0, groups_used = 0, groups = 0;
 };
 

@@ -9,17 +9,23 @@
 // held-out pass@1 each reached (greedy and at the rollout temperature), side by
 // side with the ratio async/sync, then the peak RSS of the process. The
 // synchronous run is the anchor, measured in the same run on the same machine.
+// A third arm continues the warm start's supervised training (same demonstrations,
+// same recipe, best validation checkpoint kept) for the same wall time: what the
+// RL time would have bought with demonstrations instead of a verifier.
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 #include <filesystem>
 #include <fmt/core.h>
 #include <iostream>
 
 #include "actors/evaluation.hpp"
 #include "actors/pipeline.hpp"
+#include "actors/warm_start.hpp"
 #include "configs/schema.hpp"
 #include "model/checkpoint.hpp"
 
@@ -42,11 +48,14 @@ long peak_rss_mib() {
 }
 
 Result<ModeResult> run_mode(const configs::ExperimentConfig& config, const model::Transformer& warm,
-                            const fs::path& replay, double seconds, int eval_cases) {
+                            const fs::path& replay, double seconds, int eval_cases, int cpu_threads) {
   fs::remove_all(replay);
+  std::error_code ec;
+  fs::create_directories(replay.parent_path(), ec);
   actors::PipelineOptions po;
   po.replay_path = replay.string();
   po.max_seconds = seconds;
+  po.cpu_threads = cpu_threads;
   po.progress_every_s = 10;
   po.on_progress = [](const actors::RunStatus& s, double t) {
     std::printf("    %4.0fs  v%-4llu %6.0f rollouts/s\n", t, static_cast<unsigned long long>(s.learner().version),
@@ -61,17 +70,34 @@ Result<ModeResult> run_mode(const configs::ExperimentConfig& config, const model
   m.tokens_per_s = static_cast<double>(r->tokens) / r->seconds;
   m.steps_per_s = static_cast<double>(r->learner_steps) / r->seconds;
   m.version = r->policy.version();
-  actors::EvalOptions eo;
-  eo.cases_per_task = eval_cases;
-  eo.max_new_tokens = static_cast<int>(config.algorithm.max_new_tokens);
-  auto g = actors::evaluate(r->policy, config, eo);
-  if (!g) return g.status();
-  eo.temperature = static_cast<float>(config.algorithm.temperature);
-  auto s = actors::evaluate(r->policy, config, eo);
-  if (!s) return s.status();
-  m.greedy = actors::mean_pass_rate(*g);
-  m.sampled = actors::mean_pass_rate(*s);
+  auto e = actors::evaluate_greedy_and_sampled(r->policy, config, eval_cases);
+  if (!e) return e.status();
+  m.greedy = e->mean_greedy();
+  m.sampled = e->mean_sampled();
   fs::remove_all(replay);
+  return m;
+}
+
+Result<ModeResult> run_supervised(const configs::ExperimentConfig& config, const model::Transformer& warm,
+                                  double seconds, int eval_cases) {
+  configs::ExperimentConfig c = config;
+  c.warm_start.max_minutes = seconds / 60.0;
+  c.warm_start.max_steps = 0;
+  c.warm_start.patience = int64_t{1} << 40;  // the whole wall time, as the RL arms get
+  c.warm_start.warmup_steps = 0;              // continuing, not starting
+  auto copy = model::Transformer::create(warm.config(), 0);
+  if (!copy) return copy.status();
+  TROUPE_RETURN_IF_ERROR(copy->load_parameters(warm.parameters(), 0));
+  auto t0 = std::chrono::steady_clock::now();
+  auto ws = actors::warm_start(c, std::move(*copy), nullptr);
+  if (!ws) return ws.status();
+  ModeResult m;
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto e = actors::evaluate_greedy_and_sampled(ws->policy, config, eval_cases);
+  if (!e) return e.status();
+  m.greedy = e->mean_greedy();
+  m.sampled = e->mean_sampled();
+  m.version = static_cast<uint64_t>(ws->steps);
   return m;
 }
 
@@ -86,6 +112,7 @@ int main(int argc, char** argv) {
   double seconds = 120;
   int eval_cases = 400;
   int64_t staleness = -1;
+  bool supervised_arm = true;
   app.add_option("CONFIG", config_path, "experiment config (YAML)")->capture_default_str();
   app.add_option("--warm", warm_dir, "warm-start checkpoint directory (default: run.output_dir/warmstart)");
   app.add_option("--seconds", seconds, "wall time of each mode")->capture_default_str()->check(CLI::PositiveNumber);
@@ -93,6 +120,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   app.add_option("--staleness", staleness, "max_staleness of the asynchronous mode (default: the config's, 2 if 0)");
+  app.add_flag("!--no-supervised", supervised_arm, "skip the arm that continues supervised training instead");
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = configs::load_config(config_path);
@@ -120,22 +148,49 @@ int main(int argc, char** argv) {
 
   config.async.max_staleness = async_staleness;
   std::printf("  asynchronous (max_staleness %lld)\n", static_cast<long long>(async_staleness));
-  auto a = run_mode(config, *warm, tmp / "async", seconds, eval_cases);
+  auto a = run_mode(config, *warm, tmp / "async", seconds, eval_cases, 1);
   if (!a) {
     std::cerr << "asynchronous run: " << a.status().message() << "\n";
     return 1;
   }
+  // The synchronous mode alternates sampling and training, so each phase may use
+  // both cores: it runs with 1 and with 2 kernel threads, and the faster is the anchor.
   config.async.max_staleness = 0;
-  std::printf("  synchronous (max_staleness 0)\n");
-  auto s = run_mode(config, *warm, tmp / "sync", seconds, eval_cases);
-  if (!s) {
-    std::cerr << "synchronous run: " << s.status().message() << "\n";
-    return 1;
+  std::optional<ModeResult> s;
+  int sync_threads = 1;
+  for (int threads : {1, 2}) {
+    std::printf("  synchronous (max_staleness 0), %d kernel thread%s per actor\n", threads, threads > 1 ? "s" : "");
+    auto r = run_mode(config, *warm, tmp / "sync", seconds, eval_cases, threads);
+    if (!r) {
+      std::cerr << "synchronous run: " << r.status().message() << "\n";
+      return 1;
+    }
+    std::printf("    -> %.0f rollouts/s\n", r->rollouts_per_s);
+    if (!s || r->rollouts_per_s > s->rollouts_per_s) {
+      s = *r;
+      sync_threads = threads;
+    }
   }
   fs::remove_all(tmp);
+  std::optional<ModeResult> sup;
+  if (supervised_arm) {
+    std::printf("  supervised training continued (the warm start's demonstrations)\n");
+    auto r = run_supervised(config, *warm, seconds, eval_cases);
+    if (!r) {
+      std::cerr << "supervised arm: " << r.status().message() << "\n";
+      return 1;
+    }
+    sup = *r;
+  }
+  auto w = actors::evaluate_greedy_and_sampled(*warm, config, eval_cases);
+  if (!w) {
+    std::cerr << "evaluating the warm start: " << w.status().message() << "\n";
+    return 1;
+  }
 
   auto ratio = [](double x, double y) { return y > 0 ? fmt::format("{:.2f}x", x / y) : std::string("-"); };
-  std::printf("\n%-28s %14s %14s %8s\n", "", "asynchronous", "synchronous", "ratio");
+  std::printf("\n%-28s %14s %14s %8s\n", "", "asynchronous",
+              fmt::format("synchronous/{}", sync_threads).c_str(), "ratio");
   std::printf("%-28s %14.0f %14.0f %8s\n", "rollouts/s", a->rollouts_per_s, s->rollouts_per_s,
               ratio(a->rollouts_per_s, s->rollouts_per_s).c_str());
   std::printf("%-28s %14.0f %14.0f %8s\n", "response tokens/s", a->tokens_per_s, s->tokens_per_s,
@@ -149,6 +204,14 @@ int main(int argc, char** argv) {
   std::printf("%-28s %13.1f%% %13.1f%% %+7.1f pts\n",
               fmt::format("held-out pass@1 T={:.1f}", config.algorithm.temperature).c_str(), 100 * a->sampled,
               100 * s->sampled, 100 * (a->sampled - s->sampled));
+  std::printf("\nheld-out pass@1 from the warm start (greedy / T=%.1f): warm start %.1f%% / %.1f%%\n",
+              config.algorithm.temperature, 100 * w->mean_greedy(), 100 * w->mean_sampled());
+  std::printf("  asynchronous RL, %.0f s:        %.1f%% / %.1f%%\n", seconds, 100 * a->greedy, 100 * a->sampled);
+  std::printf("  synchronous RL, %.0f s:         %.1f%% / %.1f%%\n", seconds, 100 * s->greedy, 100 * s->sampled);
+  if (sup) {
+    std::printf("  more supervised training, %.0f s (%llu steps): %.1f%% / %.1f%%\n", sup->seconds,
+                static_cast<unsigned long long>(sup->version), 100 * sup->greedy, 100 * sup->sampled);
+  }
   std::printf("\npeak RSS %ld MiB\n", peak_rss_mib());
   return 0;
 }

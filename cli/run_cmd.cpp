@@ -59,25 +59,6 @@ void end_progress() {
   if (isatty(fileno(stdout))) std::printf("\n");
 }
 
-struct Measured {
-  std::vector<actors::TaskEval> greedy, sampled;
-};
-
-Result<Measured> measure(const model::Transformer& policy, const configs::ExperimentConfig& config, int cases) {
-  actors::EvalOptions eo;
-  eo.cases_per_task = cases;
-  eo.max_new_tokens = static_cast<int>(config.algorithm.max_new_tokens);
-  Measured m;
-  auto g = actors::evaluate(policy, config, eo);
-  if (!g) return g.status();
-  m.greedy = std::move(*g);
-  eo.temperature = static_cast<float>(config.algorithm.temperature);
-  auto s = actors::evaluate(policy, config, eo);
-  if (!s) return s.status();
-  m.sampled = std::move(*s);
-  return m;
-}
-
 int run(const RunArgs& args) {
   auto loaded = configs::load_config(args.file);
   if (!loaded) {
@@ -191,7 +172,7 @@ int run(const RunArgs& args) {
   }
 
   std::cout << "measuring the warm start on held-out seeds...\n";
-  auto before = measure(*warm, config, args.eval_cases);
+  auto before = actors::evaluate_greedy_and_sampled(*warm, config, args.eval_cases);
   if (!before) {
     std::cerr << before.status().message() << "\n";
     return 1;
@@ -207,15 +188,26 @@ int run(const RunArgs& args) {
   }
   po.max_seconds = args.max_minutes >= 0 ? args.max_minutes * 60 : (config.run.max_seconds > 0 ? config.run.max_seconds : 900);
   po.max_steps = static_cast<uint64_t>(config.run.max_steps);
-  po.on_progress = [](const actors::RunStatus& s, double t) {
+  // Rates and the pass rate over the last progress interval; reward, staleness and
+  // loss of the learner's last batch.
+  po.on_progress = [last_t = 0.0, last_rollouts = uint64_t{0}, last_tokens = uint64_t{0}, last_scored = uint64_t{0},
+                    last_passed = uint64_t{0}](const actors::RunStatus& s, double t) mutable {
     auto l = s.learner();
-    const double scored = static_cast<double>(s.scored.load());
-    progress_line(fmt::format("  rl {:4.0f}s  v{:<4} {:6.0f} rollouts/s {:7.0f} tok/s  pass {:5.1f}%  reward {:+.3f}  "
+    const uint64_t rollouts = s.rollouts.load(), tokens = s.tokens.load(), scored = s.scored.load(),
+                   passed = s.passed.load();
+    const double dt = std::max(1e-9, t - last_t);
+    const uint64_t window_scored = scored - last_scored;
+    progress_line(fmt::format("  rl {:4.0f}s  v{:<4} {:6.0f} rollouts/s {:7.0f} tok/s  pass {:5.1f}%  reward {:.3f}  "
                               "staleness {:.2f}  loss {:+.4f}  stored {}",
-                              t, l.version, static_cast<double>(s.rollouts.load()) / t,
-                              static_cast<double>(s.tokens.load()) / t,
-                              scored > 0 ? 100.0 * static_cast<double>(s.passed.load()) / scored : 0.0, l.mean_reward,
-                              l.staleness_mean, l.loss, s.stored.load()));
+                              t, l.version, static_cast<double>(rollouts - last_rollouts) / dt,
+                              static_cast<double>(tokens - last_tokens) / dt,
+                              window_scored ? 100.0 * static_cast<double>(passed - last_passed) / window_scored : 0.0,
+                              l.mean_raw_reward, l.staleness_mean, l.loss, s.stored.load()));
+    last_t = t;
+    last_rollouts = rollouts;
+    last_tokens = tokens;
+    last_scored = scored;
+    last_passed = passed;
   };
   std::cout << "online RL for at most " << po.max_seconds << " s (replay: " << po.replay_path << ")\n";
   auto rl = actors::run_pipeline(config, resumed_policy ? *resumed_policy : *warm, &metrics, po);
@@ -230,7 +222,7 @@ int run(const RunArgs& args) {
             << rl->checkpoints << " checkpoints in " << po.checkpoint_dir
             << (rl->checkpoint_errors ? fmt::format(" ({} failed)", rl->checkpoint_errors) : std::string()) << "\n";
 
-  auto after = measure(rl->policy, config, args.eval_cases);
+  auto after = actors::evaluate_greedy_and_sampled(rl->policy, config, args.eval_cases);
   if (!after) {
     std::cerr << after.status().message() << "\n";
     return 1;
