@@ -71,9 +71,11 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
   st.default_recipe = std::move(default_recipe);
   st.replay = std::move(replay);
   st.metrics = metrics;
+  prometheus::Gauge* mailbox = metrics ? &metrics->mailbox_depth.Add({{"actor", "reward"}}) : nullptr;
   return {
       [self](done_atom, caf::actor controller) { self->state.controller = std::move(controller); },
-      [self](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
+      [self, mailbox](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
+        if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto prompt = wire::read<wire::Prompt>(prompt_bytes);
         if (!prompt) return;
         auto env = self->state.env_actors.find((*prompt)->task()->str());
@@ -107,6 +109,15 @@ caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentC
     if (rr) recipes.emplace(task, std::move(*rr));
   }
   auto def = recipe_from_config(config.rewards.default_recipe);
+  if (metrics) {  // configured model sources are visible (at zero) before their first call
+    std::vector<const configs::RewardRecipe*> all{&config.rewards.default_recipe};
+    for (const auto& [_, r] : config.rewards.per_task) all.push_back(&r);
+    for (const auto* r : all) {
+      for (const auto& s : r->sources) {
+        if (s.kind != "rule") metrics->declare_reward_source(s.kind);
+      }
+    }
+  }
   return sys.spawn(reward_behavior, std::move(env_actors), std::move(recipes), def ? *def : rl::Recipe{},
                    std::move(replay), metrics);
 }
