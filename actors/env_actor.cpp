@@ -19,19 +19,22 @@ struct EnvState {
   std::string name;
   int group_size = 1;
   prometheus::Histogram* verify_seconds = nullptr;
+  prometheus::Gauge* mailbox = nullptr;
 };
 
 caf::error to_error(const Status& s) { return caf::make_error(caf::sec::runtime_error, s.to_string()); }
 
 caf::behavior env_behavior(caf::stateful_actor<EnvState>* self, const envs::Task* task, std::string name,
-                           int group_size, prometheus::Histogram* verify_seconds) {
+                           int group_size, prometheus::Histogram* verify_seconds, prometheus::Gauge* mailbox) {
   self->state.task = task;
   self->state.name = std::move(name);
   self->state.group_size = group_size;
   self->state.verify_seconds = verify_seconds;
+  self->state.mailbox = mailbox;
   return {
       [self](generate_atom, const PromptTicket& t) -> caf::result<wire::Bytes> {
         auto& st = self->state;
+        if (st.mailbox) st.mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto c = st.task->generate_level(t.seed, t.level);
         if (!c) return to_error(c.status().with_context("generating " + st.name));
         wire::PromptT p;
@@ -47,6 +50,7 @@ caf::behavior env_behavior(caf::stateful_actor<EnvState>* self, const envs::Task
       [self](verify_atom, const std::string& identity_json,
              const std::vector<std::string>& responses) -> caf::result<std::vector<RuleVerdict>> {
         auto& st = self->state;
+        if (st.mailbox) st.mailbox->Set(static_cast<double>(self->mailbox().size()));
         envs::Json identity = envs::Json::parse(identity_json, nullptr, /*allow_exceptions=*/false);
         std::vector<RuleVerdict> out;
         out.reserve(responses.size());
@@ -75,10 +79,12 @@ caf::actor spawn_env_actor(caf::actor_system& sys, const std::string& task, int 
   // The pipeline validates task names before spawning anything; a miss here is a bug.
   if (!found) return caf::actor{};
   prometheus::Histogram* verify_seconds = nullptr;
+  prometheus::Gauge* mailbox = nullptr;
   if (metrics) {
     verify_seconds = &metrics->verify_seconds.Add({{"task", task}}, monitoring::Metrics::latency_buckets());
+    mailbox = &metrics->mailbox_depth.Add({{"actor", "env/" + task}});
   }
-  return sys.spawn(env_behavior, *found, task, group_size, verify_seconds);
+  return sys.spawn(env_behavior, *found, task, group_size, verify_seconds, mailbox);
 }
 
 }  // namespace troupe::actors

@@ -91,9 +91,13 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   auto* m = st.setup.metrics;
   if (m) {
     auto& hist = m->staleness.Add({}, monitoring::Metrics::staleness_buckets());
+    uint64_t worst = 0;
     for (const auto& s : st.samples) {
-      hist.Observe(static_cast<double>(learner_version - std::min(learner_version, s.policy_version)));
+      const uint64_t stale = learner_version - std::min(learner_version, s.policy_version);
+      worst = std::max(worst, stale);
+      hist.Observe(static_cast<double>(stale));
     }
+    m->staleness_max.Add({{"learner", st.setup.name}}).Set(static_cast<double>(worst));
   }
   const double raw_mean = st.samples.empty() ? 0 : st.raw_reward_sum / static_cast<double>(st.samples.size());
   st.samples.clear();
@@ -154,6 +158,13 @@ void ask(caf::stateful_actor<LearnerState>* self) {
           [self](const BytesList& rollouts) {
             auto& s = self->state;
             s.asking = false;
+            if (s.setup.metrics && !rollouts.empty()) {
+              size_t bytes = 0;
+              for (const auto& b : rollouts) bytes += b.size();
+              s.setup.metrics->messages.Add({{"peer", "replay"}, {"direction", "received"}}).Increment();
+              s.setup.metrics->message_bytes.Add({{"peer", "replay"}, {"direction", "received"}})
+                  .Increment(static_cast<double>(bytes));
+            }
             for (const auto& b : rollouts) {
               auto r = wire::read<wire::ScoredRollout>(b);
               if (r) {
@@ -183,8 +194,14 @@ caf::behavior learner_behavior(caf::stateful_actor<LearnerState>* self, std::sha
   st.need = need;
   st.group_size = group_size;
   st.max_staleness = max_staleness;
+  if (st.setup.metrics) st.setup.metrics->staleness_bound.Add({}).Set(static_cast<double>(max_staleness));
+  prometheus::Gauge* mailbox = st.setup.metrics ? &st.setup.metrics->mailbox_depth.Add({{"actor", st.setup.name}})
+                                                : nullptr;
   return {
-      [self](train_atom) { ask(self); },
+      [self, mailbox](train_atom) {
+        if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
+        ask(self);
+      },
       [self](stop_atom) {
         auto& s = self->state;
         if (s.stopping) return;

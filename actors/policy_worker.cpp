@@ -29,6 +29,9 @@ struct WorkerState {
   uint64_t counter = 0;
   uint64_t generations = 0;
   prometheus::Gauge* version_gauge = nullptr;
+  prometheus::Gauge* mailbox = nullptr;
+  prometheus::Counter* sent = nullptr;
+  prometheus::Counter* sent_bytes = nullptr;
 };
 
 uint64_t now_ms() {
@@ -115,6 +118,12 @@ void generate(caf::stateful_actor<WorkerState>* self) {
       st.setup.metrics->rollouts.Add({{"task", p->task()->str()}}).Increment(st.group_size);
       st.setup.metrics->tokens.Add({{"task", p->task()->str()}}).Increment(static_cast<double>(tokens));
     }
+    if (st.sent) {
+      size_t bytes = batch[i].size();
+      for (const auto& b : group) bytes += b.size();
+      st.sent->Increment();
+      st.sent_bytes->Increment(static_cast<double>(bytes));
+    }
     self->send(st.reward, group_atom_v, batch[i], std::move(group));
   }
 }
@@ -131,10 +140,17 @@ caf::behavior worker_behavior(caf::stateful_actor<WorkerState>* self, std::share
   st.setup = std::move(setup);
   st.params = std::move(params);
   st.group_size = group_size;
-  if (st.setup.metrics) st.version_gauge = &st.setup.metrics->policy_version.Add({{"actor", st.setup.name}});
+  if (auto* m = st.setup.metrics) {
+    st.version_gauge = &m->policy_version.Add({{"actor", st.setup.name}});
+    st.mailbox = &m->mailbox_depth.Add({{"actor", st.setup.name}});
+    st.sent = &m->messages.Add({{"peer", "reward"}, {"direction", "sent"}});
+    st.sent_bytes = &m->message_bytes.Add({{"peer", "reward"}, {"direction", "sent"}});
+  }
   return {
       [self](prompt_atom, wire::Bytes prompt) {
         auto& s = self->state;
+        // Prompts taken off the mailbox but not yet generated still wait: both count.
+        if (s.mailbox) s.mailbox->Set(static_cast<double>(self->mailbox().size() + s.pending.size()));
         if (!s.controller) s.controller = caf::actor_cast<caf::actor>(self->current_sender());
         s.pending.push_back(std::move(prompt));
         if (!s.scheduled) {
@@ -145,6 +161,7 @@ caf::behavior worker_behavior(caf::stateful_actor<WorkerState>* self, std::share
       [self](decode_atom) {
         generate(self);
         auto& s = self->state;
+        if (s.mailbox) s.mailbox->Set(static_cast<double>(self->mailbox().size() + s.pending.size()));
         if (s.pending.empty()) {
           s.scheduled = false;
         } else {

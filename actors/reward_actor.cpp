@@ -91,9 +91,11 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
   st.default_recipe = std::move(default_recipe);
   st.replay = std::move(replay);
   st.metrics = metrics;
+  prometheus::Gauge* mailbox = metrics ? &metrics->mailbox_depth.Add({{"actor", "reward"}}) : nullptr;
   return {
       [self](done_atom, caf::actor controller) { self->state.controller = std::move(controller); },
-      [self](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
+      [self, mailbox](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
+        if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto prompt = wire::read<wire::Prompt>(prompt_bytes);
         if (!prompt) return;
         if (!self->state.first_time((*prompt)->prompt_id())) {
@@ -133,6 +135,15 @@ caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentC
   auto def = recipe_from_config(config.rewards.default_recipe);
   // Re-issues happen while a prompt is in flight: four in-flight bounds of history is ample.
   const size_t seen_bound = static_cast<size_t>(std::max<int64_t>(64, 4 * config.limits.prompt_queue));
+  if (metrics) {  // configured model sources are visible (at zero) before their first call
+    std::vector<const configs::RewardRecipe*> all{&config.rewards.default_recipe};
+    for (const auto& [_, r] : config.rewards.per_task) all.push_back(&r);
+    for (const auto* r : all) {
+      for (const auto& s : r->sources) {
+        if (s.kind != "rule") metrics->declare_reward_source(s.kind);
+      }
+    }
+  }
   return sys.spawn(reward_behavior, std::move(env_actors), std::move(recipes), def ? *def : rl::Recipe{},
                    std::move(replay), metrics, seen_bound);
 }

@@ -19,6 +19,7 @@
 #include "configs/schema.hpp"
 #include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
+#include "monitoring/scrape_targets.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -113,13 +114,19 @@ int run(const RunArgs& args) {
   }
 
   monitoring::Metrics metrics(config.run.name);
+  monitoring::ScrapeTargets targets;  // removed when the run ends
   if (config.monitoring.enabled) {
     Status s = metrics.serve(config.monitoring.listen);
     if (!s) {
       spdlog::warn("{}; serving metrics on a free port instead", s.message());
       s = metrics.serve("127.0.0.1:0");
     }
-    if (s) std::cout << "metrics: http://" << metrics.address() << "/metrics\n";
+    if (s) std::cout << "metrics: http://" << metrics.address() << "/metrics" << std::endl;
+    if (s && !config.monitoring.targets_dir.empty() && fs::is_directory(config.monitoring.targets_dir, ec)) {
+      s = targets.write(config.monitoring.targets_dir, config.run.name, {{metrics.address(), "local"}});
+      if (s) std::cout << "prometheus targets: " << targets.path() << std::endl;
+      if (!s) spdlog::warn("{}", s.message());
+    }
   }
   std::cout << "run " << config.run.name << ": " << config.tasks.size() << " tasks, objective "
             << config.algorithm.objective << ", " << config.algorithm.prompts_per_step << " prompts x "

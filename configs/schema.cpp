@@ -604,7 +604,10 @@ const Schema<StorageConfig>& storage_schema() {
 const Schema<MonitoringConfig>& monitoring_schema() {
   static const Schema<MonitoringConfig> s = Schema<MonitoringConfig>()
       .scalar("enabled", &MonitoringConfig::enabled, {.doc = "serve /metrics"})
-      .scalar("listen", &MonitoringConfig::listen, {.doc = "HOST:PORT of the Prometheus exposer"});
+      .scalar("listen", &MonitoringConfig::listen, {.doc = "HOST:PORT of the Prometheus exposer"})
+      .scalar("targets_dir", &MonitoringConfig::targets_dir,
+              {.doc = "Prometheus file_sd directory: RUN.json naming this run's /metrics is written there while "
+                      "the run lives, if the directory exists (empty = never)"});
   return s;
 }
 

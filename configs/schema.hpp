@@ -135,6 +135,10 @@ struct StorageConfig {
 struct MonitoringConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:9464";
+  // Prometheus file_sd directory (monitoring/prometheus/prometheus.yml reads its
+  // *.json): a run writes RUN.json there while it serves metrics, if the directory
+  // exists. Empty = never.
+  std::string targets_dir = "monitoring/prometheus/targets";
   bool operator==(const MonitoringConfig&) const = default;
 };
 

@@ -1,8 +1,6 @@
 // Metric families and the exposer (see metrics.hpp).
 #include "monitoring/metrics.hpp"
 
-#include <charconv>
-#include <exception>
 
 namespace troupe::monitoring {
 namespace {
@@ -41,6 +39,10 @@ Metrics::Metrics(const std::string& run)
       policy_version(family<Gauge>(*registry_, run, "troupe_policy_version", "Policy version held, by actor")),
       staleness(family<Histogram>(*registry_, run, "troupe_staleness_versions",
                                   "Learner version minus behaviour version of trained rollouts")),
+      staleness_max(family<Gauge>(*registry_, run, "troupe_staleness_max_versions",
+                                  "Largest staleness among the rollouts of the last trained batch")),
+      staleness_bound(family<Gauge>(*registry_, run, "troupe_staleness_bound",
+                                    "Staleness bound of the run (async.max_staleness)")),
       learner_step_seconds(family<Histogram>(*registry_, run, "troupe_learner_step_seconds", "Learner step time")),
       learner_loss(family<Gauge>(*registry_, run, "troupe_learner_loss", "Learner loss of the last step")),
       learner_kl(family<Gauge>(*registry_, run, "troupe_learner_kl", "KL to the reference policy (k3)")),
@@ -53,6 +55,10 @@ Metrics::Metrics(const std::string& run)
                                         "Weight bytes broadcast, by backend")),
       replay_rollouts(family<Gauge>(*registry_, run, "troupe_replay_rollouts", "Rollouts in the replay store")),
       replay_bytes(family<Gauge>(*registry_, run, "troupe_replay_bytes", "Replay store size on disk")),
+      replay_disk_free(family<Gauge>(*registry_, run, "troupe_replay_disk_free_bytes",
+                                     "Free bytes on the replay store's filesystem")),
+      replay_disk_capacity(family<Gauge>(*registry_, run, "troupe_replay_disk_capacity_bytes",
+                                         "Size of the replay store's filesystem")),
       replay_append_seconds(family<Histogram>(*registry_, run, "troupe_replay_append_seconds",
                                               "Replay append latency until durable")),
       replay_sample_seconds(family<Histogram>(*registry_, run, "troupe_replay_sample_seconds",
@@ -67,25 +73,29 @@ Metrics::Metrics(const std::string& run)
       reward_model_seconds(family<Histogram>(*registry_, run, "troupe_reward_model_seconds",
                                              "Reward model call latency, by source")),
       reward_model_errors(family<Counter>(*registry_, run, "troupe_reward_model_errors_total",
-                                          "Reward model call errors, by source")) {}
+                                          "Reward model call errors, by source")),
+      reward_agreement(family<Counter>(*registry_, run, "troupe_reward_agreement_total",
+                                       "Rollouts scored by the rule and a model source, by whether they agree")) {
+  for (const char* reason : {"truncated", "looping", "equal_group", "stale"}) rollouts_dropped.Add({{"reason", reason}});
+  for (const char* reason : {"verify_failed", "unknown_kind"}) messages_invalid.Add({{"reason", reason}});
+  for (const char* role : kRoles) actor_restarts.Add({{"role", role}});
+}
+
+void Metrics::declare_reward_source(const std::string& source) {
+  reward_model_seconds.Add({{"source", source}}, latency_buckets());
+  reward_model_errors.Add({{"source", source}});
+  reward_agreement.Add({{"source", source}, {"agree", "true"}});
+  reward_agreement.Add({{"source", source}, {"agree", "false"}});
+}
 
 Metrics::~Metrics() = default;
 
 Status Metrics::serve(const std::string& listen) {
-  if (exposer_) return Status::invalid_argument("metrics already served on " + address_);
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::invalid_argument("metrics listen address \"" + listen + "\": expected HOST:PORT");
-  }
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen, /*num_threads=*/1);
-  } catch (const std::exception& e) {
-    return Status::unavailable("cannot serve metrics on " + listen + ": " + e.what() +
-                               " (is the port in use? set monitoring.listen, or port 0 for any free port)");
-  }
-  exposer_->RegisterCollectable(registry_);
-  auto ports = exposer_->GetListeningPorts();
-  address_ = listen.substr(0, colon) + ":" + (ports.empty() ? listen.substr(colon + 1) : std::to_string(ports[0]));
+  if (server_) return Status::invalid_argument("metrics already served on " + address_);
+  auto server = MetricsServer::start(listen, registry_);
+  if (!server) return server.status();
+  server_ = std::move(*server);
+  address_ = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(server_->port());
   return Status::ok();
 }
 

@@ -1,16 +1,22 @@
-// troupe's Prometheus metrics: one registry and one /metrics exposer per node.
+// troupe's Prometheus metrics: one registry and one /metrics endpoint per node
+// (metrics_server.hpp says why it is not prometheus::Exposer).
 //
 // Every family is declared here, once, with a stable name and documented labels,
 // so dashboards and alert rules can rely on them (monitoring/grafana/,
 // monitoring/prometheus/). Every series carries the constant label `run`.
 // Updating a metric is a relaxed atomic operation (counters, gauges) or a bucket
 // search plus atomics (histograms): safe from any thread, nothing measurable on
-// the hot path. Looking up a labelled child (`Family::Add`) takes a lock: actors
-// look their children up once and keep the reference.
+// the hot path (bench/metrics_bench.cpp measures it). Looking up a labelled child
+// (`Family::Add`) takes a lock: actors look their children up once and keep the
+// reference.
+//
+// Children whose label values are known in advance (drop and invalid-message
+// reasons, actor roles, configured reward-model sources) exist from the start at
+// zero, so a rate over them is 0 rather than "no data" and alert rules can tell
+// "nothing happened" from "nobody reports".
 #pragma once
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -20,6 +26,7 @@
 #include <string>
 
 #include "base/status.hpp"
+#include "monitoring/metrics_server.hpp"
 
 namespace troupe::monitoring {
 
@@ -56,6 +63,8 @@ class Metrics {
   // ---- policy versions and staleness ----
   Family<Gauge>& policy_version;       // troupe_policy_version{actor}: weights an actor holds
   Family<Histogram>& staleness;        // troupe_staleness_versions: learner version - behaviour version, per trained rollout
+  Family<Gauge>& staleness_max;        // troupe_staleness_max_versions{learner}: largest staleness in the last batch
+  Family<Gauge>& staleness_bound;      // troupe_staleness_bound: async.max_staleness of the run
   // ---- learner ----
   Family<Histogram>& learner_step_seconds;  // troupe_learner_step_seconds{learner}
   Family<Gauge>& learner_loss;         // troupe_learner_loss{learner}
@@ -69,16 +78,33 @@ class Metrics {
   // ---- replay ----
   Family<Gauge>& replay_rollouts;      // troupe_replay_rollouts: rollouts stored
   Family<Gauge>& replay_bytes;         // troupe_replay_bytes: bytes on disk
+  Family<Gauge>& replay_disk_free;     // troupe_replay_disk_free_bytes: free bytes on the store's filesystem
+  Family<Gauge>& replay_disk_capacity; // troupe_replay_disk_capacity_bytes: size of that filesystem
   Family<Histogram>& replay_append_seconds;  // troupe_replay_append_seconds
   Family<Histogram>& replay_sample_seconds;  // troupe_replay_sample_seconds
   // ---- system ----
   Family<Gauge>& mailbox_depth;        // troupe_mailbox_depth{actor}
+  // peer: the node at the other end, or for buffers passed inside one process, the
+  // role of the receiving (sent) or sending (received) actor.
   Family<Counter>& messages;           // troupe_messages_total{peer,direction}: sent, received
   Family<Counter>& message_bytes;      // troupe_message_bytes_total{peer,direction}
-  Family<Counter>& messages_invalid;   // troupe_messages_invalid_total{reason}: failed verification, unknown kind
-  Family<Counter>& actor_restarts;     // troupe_actor_restarts_total{role}
+  Family<Counter>& messages_invalid;   // troupe_messages_invalid_total{reason}: verify_failed, unknown_kind
+  Family<Counter>& actor_restarts;     // troupe_actor_restarts_total{role}: one child per role in kRoles
+  // source: verifier, preference. Every call is observed, failed ones included, so
+  // errors / calls is the error ratio.
   Family<Histogram>& reward_model_seconds;  // troupe_reward_model_seconds{source}
   Family<Counter>& reward_model_errors;     // troupe_reward_model_errors_total{source}
+  // Rollouts scored by both the rule verifier and a model source, by whether their
+  // verdicts agree (both pass or both fail; a model score >= 0.5 passes).
+  Family<Counter>& reward_agreement;   // troupe_reward_agreement_total{source,agree}: agree="true"|"false"
+
+  // The roles a node hosts (actor_restarts children).
+  static constexpr const char* kRoles[] = {"controller", "env", "policy_worker", "reward",
+                                           "replay",     "learner", "weight_sync"};
+  // Creates the zero-valued children of a reward-model source (reward_model_seconds,
+  // reward_model_errors, reward_agreement), so a configured source is visible before
+  // its first call. Idempotent; takes the families' locks.
+  void declare_reward_source(const std::string& source);
 
   // Bucket boundaries shared by the latency histograms (seconds, 50 us .. 60 s).
   static const Histogram::BucketBoundaries& latency_buckets();
@@ -86,7 +112,7 @@ class Metrics {
   static const Histogram::BucketBoundaries& staleness_buckets();
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsServer> server_;
   std::string address_;
 };
 

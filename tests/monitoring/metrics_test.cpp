@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace troupe::monitoring {
 namespace {
@@ -47,6 +48,62 @@ TEST(Metrics, ServesFamiliesWithRunLabel) {
   EXPECT_NE(body.find("troupe_reward_count{run=\"test-run\",source=\"rule\",task=\"Game24bootcamp\"} 1"),
             std::string::npos)
       << body;
+}
+
+// As much static TLS as cuBLAS Lt brings into a CUDA build of troupe (~92 KiB):
+// glibc puts it on every thread's stack, which broke civetweb's 100 KiB worker
+// stacks (prometheus::Exposer could not start). The server must not care.
+thread_local char tls_ballast[256 * 1024];
+
+TEST(Metrics, ServesDespiteLargeStaticTls) {
+  tls_ballast[0] = 1;  // keeps the TLS block
+  Metrics m("tls");
+  ASSERT_TRUE(m.serve("127.0.0.1:0").is_ok());
+  int port = std::stoi(m.address().substr(m.address().rfind(':') + 1));
+  EXPECT_NE(http_get(port, "/metrics").find("HTTP/1.1 200 OK"), std::string::npos);
+}
+
+// Whether `body` holds a sample of `name` carrying every label of `labels` with `value`
+// (the exposition format does not promise a label order).
+bool has_sample(const std::string& body, const std::string& name, const std::vector<std::string>& labels,
+                const std::string& value) {
+  size_t at = 0;
+  while ((at = body.find("\n" + name + "{", at)) != std::string::npos) {
+    const size_t end = body.find('\n', at + 1);
+    const std::string line = body.substr(at + 1, end - at - 1);
+    at = end;
+    bool all = line.size() > value.size() && line.compare(line.size() - value.size() - 1, std::string::npos,
+                                                          " " + value) == 0;
+    for (const auto& l : labels) all = all && line.find(l) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+TEST(Metrics, KnownChildrenStartAtZero) {
+  Metrics m("zero");
+  m.declare_reward_source("verifier");
+  ASSERT_TRUE(m.serve("127.0.0.1:0").is_ok());
+  int port = std::stoi(m.address().substr(m.address().rfind(':') + 1));
+  std::string body = http_get(port, "/metrics");
+  EXPECT_TRUE(has_sample(body, "troupe_actor_restarts_total", {"role=\"policy_worker\"", "run=\"zero\""}, "0")) << body;
+  EXPECT_TRUE(has_sample(body, "troupe_rollouts_dropped_total", {"reason=\"stale\""}, "0"));
+  EXPECT_TRUE(has_sample(body, "troupe_messages_invalid_total", {"reason=\"verify_failed\""}, "0"));
+  EXPECT_TRUE(has_sample(body, "troupe_reward_model_errors_total", {"source=\"verifier\""}, "0"));
+  EXPECT_TRUE(has_sample(body, "troupe_reward_model_seconds_count", {"source=\"verifier\""}, "0"));
+  EXPECT_TRUE(has_sample(body, "troupe_reward_agreement_total", {"source=\"verifier\"", "agree=\"false\""}, "0"));
+  EXPECT_FALSE(has_sample(body, "troupe_reward_model_errors_total", {"source=\"preference\""}, "0"))
+      << "only declared sources exist";
+}
+
+TEST(Metrics, OnlyMetricsPathServesTheRegistry) {
+  Metrics m("paths");
+  ASSERT_TRUE(m.serve("127.0.0.1:0").is_ok());
+  int port = std::stoi(m.address().substr(m.address().rfind(':') + 1));
+  std::string ok = http_get(port, "/metrics?x=1");
+  EXPECT_NE(ok.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << ok;
+  EXPECT_NE(http_get(port, "/nope").find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(http_get(port, "/").find("/metrics"), std::string::npos);
 }
 
 TEST(Metrics, BusyPortIsAClearError) {
