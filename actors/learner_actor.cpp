@@ -103,7 +103,8 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   st.samples.clear();
   st.raw_reward_sum = 0;
   if (!stats) return;  // a malformed batch is skipped; the loop goes on
-  if (st.trainer->version() != before) {
+  const bool leader = !st.setup.collective || st.setup.collective->rank() == 0;
+  if (st.trainer->version() != before && leader) {
     auto params = std::make_shared<const std::vector<float>>(st.trainer->policy().parameters().begin(),
                                                              st.trainer->policy().parameters().end());
     self->send(st.setup.weight_sync, weights_atom_v, WeightSet{st.trainer->version(), std::move(params)});
@@ -124,7 +125,7 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   snap.samples_used = stats->samples_used;
   snap.groups_used = stats->groups_used;
   snap.groups = stats->groups;
-  if (st.setup.status) {
+  if (st.setup.status && leader) {
     st.setup.status->set_learner(snap);
     if (stats->stepped) ++st.setup.status->learner_steps;
   }
@@ -224,14 +225,20 @@ caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig
     if (!ref || !ref->load_parameters(initial.parameters(), initial.version())) return caf::actor{};
     reference = std::move(*ref);
   }
-  auto trainer = std::make_shared<rl::PolicyTrainer>(std::move(*copy), trainer_options(config), std::move(reference));
+  rl::TrainerOptions topts = trainer_options(config);
+  topts.collective = setup.collective;
+  auto trainer = std::make_shared<rl::PolicyTrainer>(std::move(*copy), topts, std::move(reference));
   trainer->set_version(initial.version());
   if (!setup.resume_optimizer_dir.empty()) {
     // Fresh moments are a safe fallback (a checkpoint written before optimizer
     // state was kept); the caller checked the directory exists.
     model::load_optimizer_state(setup.resume_optimizer_dir, trainer->policy(), &trainer->optimizer()).ignore();
   }
-  const size_t need = static_cast<size_t>(config.algorithm.prompts_per_step * config.algorithm.group_size);
+  // This learner's share of the step: whole groups, the remainder to the lowest ranks.
+  const int64_t learners = setup.collective ? setup.collective->size() : 1;
+  const int64_t rank = setup.collective ? setup.collective->rank() : 0;
+  const int64_t groups = config.algorithm.prompts_per_step / learners + (rank < config.algorithm.prompts_per_step % learners ? 1 : 0);
+  const size_t need = static_cast<size_t>(std::max<int64_t>(1, groups) * config.algorithm.group_size);
   return sys.spawn<caf::detached>(learner_behavior, trainer, std::move(setup), need,
                                   static_cast<int>(config.algorithm.group_size),
                                   static_cast<uint64_t>(config.async.max_staleness));

@@ -23,6 +23,9 @@ namespace troupe::model {
 class AdamW;
 class Transformer;
 }
+namespace troupe::rl {
+class GradientCollective;
+}
 namespace troupe::monitoring {
 class Metrics;
 }
@@ -46,6 +49,10 @@ struct LearnerSetup {
   // and step count) the learner continues from; empty = fresh moments.
   std::string resume_optimizer_dir;
   int cpu_threads = 1;  // kernel threads (OpenBLAS, OpenMP) of the learner's thread
+  // Data parallelism: this learner's handle in the group of learners (null = alone).
+  // Each trains on its share of the step's groups; rank 0 alone publishes weights,
+  // writes checkpoints and reports to the run status.
+  std::shared_ptr<rl::GradientCollective> collective;
 };
 
 caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig& config,

@@ -18,6 +18,7 @@
 #include "actors/reward_actor.hpp"
 #include "actors/weight_board.hpp"
 #include "actors/weight_sync.hpp"
+#include "rl/collective.hpp"
 #include "envs/registry.hpp"
 #include "kernels/matmul.hpp"
 #include "model/checkpoint.hpp"
@@ -32,6 +33,12 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   for (const auto& t : config.tasks) {
     auto found = envs::find_task(t.name);
     if (!found) return found.status().with_context("task mixture");
+  }
+  if (config.algorithm.learners > config.algorithm.prompts_per_step) {
+    return Status::invalid_argument("algorithm.learners (" + std::to_string(config.algorithm.learners) +
+                                    ") exceeds algorithm.prompts_per_step (" +
+                                    std::to_string(config.algorithm.prompts_per_step) +
+                                    "): each learner needs at least one group per step");
   }
   storage::ReplayOptions ro;
   ro.durability = config.storage.durability == "sync" ? storage::Durability::kSync : storage::Durability::kGroupCommit;
@@ -136,7 +143,24 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
                                                                               policy.parameters().end()));
     if (save) save(policy, opt, version);
   };
-  auto learner = spawn_learner(sys, config, initial, std::move(ls));
+  // Data-parallel learners: rank 0 (set up above) publishes and checkpoints; the
+  // others only train on their share and add their gradients.
+  const int n_learners = static_cast<int>(config.algorithm.learners);
+  std::vector<std::shared_ptr<rl::GradientCollective>> collective;
+  if (n_learners > 1) collective = rl::InProcessCollective::make_group(n_learners);
+  std::vector<caf::actor> learners;
+  for (int r = 0; r < n_learners; ++r) {
+    LearnerSetup setup = r == 0 ? ls : LearnerSetup{};
+    if (r > 0) {
+      setup.name = "learner/" + std::to_string(r);
+      setup.replay = replay;
+      setup.metrics = metrics;
+      setup.cpu_threads = options.cpu_threads;
+    }
+    if (n_learners > 1) setup.collective = collective[static_cast<size_t>(r)];
+    learners.push_back(spawn_learner(sys, config, initial, std::move(setup)));
+  }
+  ls = LearnerSetup{};
 
   ControllerSetup cs;
   cs.env_actors = envs;
@@ -149,7 +173,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   caf::actor controller = *spawn_controller(sys, config, std::move(cs));
   caf::anon_send(reward, done_atom_v, controller);
   caf::anon_send(sync, done_atom_v, controller);
-  caf::anon_send(learner, train_atom_v);
+  for (auto& l : learners) caf::anon_send(l, train_atom_v);
 
   double next_progress = options.progress_every_s;
   bool killed = false;
@@ -176,8 +200,30 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
         .receive([&workers](const WorkerList& live) { workers = live.workers; },
                  [](caf::error&) { spdlog::warn("the controller did not confirm its stop"); });
   }
-  caf::anon_send(learner, stop_atom_v);
-  for (auto* a : {&controller, &learner, &reward, &sync, &replay}) {
+  {
+    // Learners finish their step, write the final checkpoint (stop_atom) and exit. A
+    // data-parallel learner left waiting in the all-reduce for a peer that has already
+    // stopped is released after a grace period: its step fails and is dropped, and
+    // the checkpoint holds the last completed step.
+    caf::scoped_actor self{sys};
+    for (auto& l : learners) {
+      self->monitor(l);
+      caf::anon_send(l, stop_atom_v);
+      caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+    }
+    size_t down = 0;
+    bool aborted = false;
+    while (down < learners.size()) {
+      self->receive([&down](caf::down_msg&) { ++down; },
+                    caf::after(std::chrono::seconds(5)) >> [&] {
+                      if (!collective.empty() && !aborted) {
+                        rl::group_of(collective[0])->abort();
+                        aborted = true;
+                      }
+                    });
+    }
+  }
+  for (auto* a : {&controller, &reward, &sync, &replay}) {
     caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   }
   for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);

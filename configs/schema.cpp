@@ -574,7 +574,11 @@ const Schema<AlgorithmConfig>& algorithm_schema() {
       .scalar("temperature", &A::temperature,
               {.doc = "sampling temperature of rollouts", .min = 0, .max = 10, .min_exclusive = true})
       .scalar("top_p", &A::top_p, {.doc = "nucleus sampling mass", .min = 0, .max = 1, .min_exclusive = true})
-      .scalar("max_new_tokens", &A::max_new_tokens, {.doc = "longest response", .min = 1, .max = 1 << 20});
+      .scalar("max_new_tokens", &A::max_new_tokens, {.doc = "longest response", .min = 1, .max = 1 << 20})
+      .scalar("learners", &A::learners,
+              {.doc = "data-parallel learners: each trains on a share of every batch's groups, and their "
+                      "gradients are summed (all-reduce) before each step",
+               .min = 1, .max = 64});
   return s;
 }
 

@@ -112,6 +112,7 @@ struct AlgorithmConfig {
   double temperature = 1.0;
   double top_p = 1.0;
   int64_t max_new_tokens = 32;
+  int64_t learners = 1;                 // data-parallel learners; each trains on a share of every batch
   bool operator==(const AlgorithmConfig&) const = default;
 };
 

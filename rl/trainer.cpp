@@ -84,13 +84,6 @@ Result<TrainStats> PolicyTrainer::step(const std::vector<TrainSample>& samples) 
     kept.push_back(&g);
   }
   st.groups_used = static_cast<int64_t>(kept.size());
-  if (kept.empty()) {
-    // The batch is consumed all the same: the version counts consumed batches, so
-    // admission (controller) and staleness move on even when nothing was learned.
-    ++version_;
-    policy_.set_version(version_);
-    return st;
-  }
 
   // ---- micro-batches of whole groups, and whole-batch normalisers ----
   std::vector<std::vector<const Group*>> micro;
@@ -115,6 +108,25 @@ Result<TrainStats> PolicyTrainer::step(const std::vector<TrainSample>& samples) 
   }
   st.samples_used = seqs;
   st.tokens = tokens;
+  int64_t kept_groups = static_cast<int64_t>(kept.size());
+  if (options_.collective) {
+    // Whole-batch normalisers over every replica's share (small integers: exact in float).
+    std::vector<float> counts = {static_cast<float>(tokens), static_cast<float>(seqs), static_cast<float>(pos_tokens),
+                                 static_cast<float>(pos_seqs), static_cast<float>(kept_groups)};
+    TROUPE_RETURN_IF_ERROR(options_.collective->all_reduce_sum(counts));
+    tokens = static_cast<int64_t>(counts[0]);
+    seqs = static_cast<int64_t>(counts[1]);
+    pos_tokens = static_cast<int64_t>(counts[2]);
+    pos_seqs = static_cast<int64_t>(counts[3]);
+    kept_groups = static_cast<int64_t>(counts[4]);
+  }
+  if (kept_groups == 0) {
+    // The batch is consumed all the same: the version counts consumed batches, so
+    // admission (controller) and staleness move on even when nothing was learned.
+    ++version_;
+    policy_.set_version(version_);
+    return st;
+  }
   const bool token_mean = options_.loss.norm == TokenNorm::kTokenMean;
   PolicyLossOptions loss_opts = options_.loss;
   loss_opts.norm_total = token_mean ? tokens : seqs;
@@ -202,6 +214,11 @@ Result<TrainStats> PolicyTrainer::step(const std::vector<TrainSample>& samples) 
         }
       }
       TROUPE_RETURN_IF_ERROR(policy_.backward(dlogp));
+    }
+    if (options_.collective) {
+      // Every replica's gradient of the globally normalised loss: their sum is the
+      // whole batch's gradient (a replica with no informative group adds zeros).
+      TROUPE_RETURN_IF_ERROR(options_.collective->all_reduce_sum(policy_.gradients()));
     }
     auto step = opt_.step(policy_, lr);
     if (!step) return step.status().with_context("learner optimiser step");

@@ -18,6 +18,7 @@
 
 #include "base/status.hpp"
 #include "model/optimizer.hpp"
+#include "rl/collective.hpp"
 #include "model/transformer.hpp"
 #include "rl/advantages.hpp"
 #include "rl/policy_loss.hpp"
@@ -39,6 +40,11 @@ struct TrainerOptions {
   bool drop_looping = true;               // Default: true
   int micro_batch = 64;                   // Default: 64 sequences per forward/backward (rounded to whole groups)
   model::AdamWConfig adamw;               // betas, weight decay, clipping
+  // Data parallelism: when set, this trainer is one of collective->size() replicas,
+  // each given its own share of every batch. The loss normalisers and gradients are
+  // summed across replicas before each optimiser step, so all replicas take the
+  // step one trainer would take on the whole batch, and stay identical.
+  std::shared_ptr<GradientCollective> collective;
 };
 
 // One response as the learner sees it.
