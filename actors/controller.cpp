@@ -70,8 +70,20 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
   st.core.reset(new ControllerState(std::move(*core)));
   st.setup = std::move(setup);
   for (const auto& w : st.setup.workers) self->monitor(w);
+  for (const auto& [_, e] : st.setup.env_actors) self->monitor(e);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
+    for (auto& [task, env] : s.setup.env_actors) {
+      if (env.address() != msg.source) continue;
+      if (s.setup.metrics) s.setup.metrics->actor_restarts.Add({{"role", "env"}}).Increment();
+      if (s.setup.status) ++s.setup.status->env_restarts;
+      if (s.setup.respawn_env && !s.stopping) {
+        env = s.setup.respawn_env(task);
+        self->monitor(env);
+        if (s.setup.reward) self->send(s.setup.reward, env_atom_v, task, env);
+      }
+      return;
+    }
     for (size_t i = 0; i < s.setup.workers.size(); ++i) {
       if (s.setup.workers[i].address() != msg.source) continue;
       if (s.setup.status) ++s.setup.status->worker_restarts;
@@ -120,11 +132,13 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
         self->state.core->learner_version(version);
         issue(self);
       },
-      [self](stop_atom) -> WorkerList {  // answered once no further prompt will be issued
+      [self](stop_atom) -> LiveActors {  // answered once no further prompt will be issued
         auto& s = self->state;
         s.stopping = true;
         if (s.setup.status) s.setup.status->set_controller(s.core->snapshot());
-        return WorkerList{s.setup.workers};
+        LiveActors live{s.setup.workers, {}};
+        for (const auto& [_, e] : s.setup.env_actors) live.envs.push_back(e);
+        return live;
       },
   };
 }

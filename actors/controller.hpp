@@ -6,9 +6,10 @@
 // robin. (done_atom, prompt_id, passed flags) from the reward actor feeds the
 // curriculum; (weights_atom, version) from weight sync raises admission;
 // (lost_atom, prompt_id) re-issues a prompt once. A policy worker that dies is
-// respawned and its prompts re-issued exactly once. (stop_atom) stops issuing and
-// answers the live workers (WorkerList) once the run status holds its final
-// resumable state.
+// respawned and its prompts re-issued exactly once; an env actor that dies is
+// respawned (its prompts fail their generate request and are re-issued once, to
+// the new actor). (stop_atom) stops issuing and answers the live workers and env
+// actors (LiveActors) once the run status holds its final resumable state.
 // All bookkeeping lives in ControllerState (tested without CAF).
 #pragma once
 
@@ -39,6 +40,10 @@ struct ControllerSetup {
   std::vector<caf::actor> workers;
   // Makes a replacement for worker `index` after it died.
   std::function<caf::actor(int index)> respawn_worker;
+  // Makes a replacement for a task's env actor after it died; the reward actor is
+  // told the new handle (env_atom) so verification goes on.
+  std::function<caf::actor(const std::string& task)> respawn_env;
+  caf::actor reward;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
   // Set when resuming: the controller continues from this state (see ControllerState::restore).

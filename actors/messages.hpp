@@ -16,7 +16,8 @@
 //   replay     (scored_atom, vector<ScoredRollout>)  -> (appends durably)
 //              (batch_atom, BatchAsk)                -> std::vector<wire::Bytes> (ScoredRollout)
 //   weight sync(weights_atom, WeightSet)             -> (forwards to every policy worker and the controller)
-//   controller (stop_atom)                           -> WorkerList (no prompt is issued after the reply)
+//   controller (stop_atom)                           -> LiveActors (no prompt is issued after the reply)
+//   reward     (env_atom, task, actor)               -> (a respawned env actor replaces the task's old one)
 #pragma once
 
 #include <caf/all.hpp>
@@ -46,10 +47,11 @@ struct BatchAsk {
 
 using BytesList = std::vector<wire::Bytes>;
 
-// The controller's answer to stop_atom: the policy workers alive now (respawned
-// ones included), for the pipeline to shut down.
-struct WorkerList {
+// The controller's answer to stop_atom: the policy workers and env actors alive
+// now (respawned ones included), for the pipeline to shut down.
+struct LiveActors {
   std::vector<caf::actor> workers;
+  std::vector<caf::actor> envs;
 };
 
 }  // namespace troupe::actors
@@ -68,11 +70,12 @@ CAF_ADD_ATOM(troupe, troupe::atoms, tick_atom, "tick")
 CAF_ADD_ATOM(troupe, troupe::atoms, stop_atom, "stop")
 CAF_ADD_ATOM(troupe, troupe::atoms, train_atom, "train")
 CAF_ADD_ATOM(troupe, troupe::atoms, stats_atom, "stats")
+CAF_ADD_ATOM(troupe, troupe::atoms, env_atom, "env")
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::wire::Bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BytesList)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::WeightSet)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BatchAsk)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::WorkerList)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::LiveActors)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::PromptTicket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::RuleVerdict)

@@ -105,6 +105,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     return spawn_policy_worker(sys, config, initial, std::move(setup));
   };
   std::vector<caf::actor> workers;
+  std::vector<caf::actor> respawned_envs;  // the env actors alive at the stop (the controller's list)
   for (int i = 0; i < std::max(1, options.policy_workers); ++i) workers.push_back(make_worker(i));
 
   LearnerSetup ls;
@@ -166,6 +167,10 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   cs.env_actors = envs;
   cs.workers = workers;
   cs.respawn_worker = make_worker;
+  cs.respawn_env = [&sys, &config, metrics](const std::string& task) {
+    return spawn_env_actor(sys, task, static_cast<int>(config.algorithm.group_size), metrics);
+  };
+  cs.reward = reward;
   cs.status = status;
   cs.metrics = metrics;
   cs.resume = options.resume;
@@ -182,6 +187,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     const double t = elapsed();
     if (options.kill_worker_after_s > 0 && !killed && t >= options.kill_worker_after_s) {
       caf::anon_send_exit(workers[0], caf::exit_reason::kill);
+      if (options.kill_env_too) caf::anon_send_exit(envs.begin()->second, caf::exit_reason::kill);
       killed = true;
     }
     if (options.on_progress && t >= next_progress) {
@@ -197,7 +203,11 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     // Its answer names the workers alive now: respawned ones too must be shut down.
     caf::scoped_actor self{sys};
     self->request(controller, std::chrono::seconds(10), stop_atom_v)
-        .receive([&workers](const WorkerList& live) { workers = live.workers; },
+        .receive(
+            [&workers, &respawned_envs](const LiveActors& live) {
+              workers = live.workers;
+              respawned_envs = live.envs;  // the originals too, when alive: exiting twice is harmless
+            },
                  [](caf::error&) { spdlog::warn("the controller did not confirm its stop"); });
   }
   {
@@ -228,6 +238,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   }
   for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   for (auto& [_, e] : envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+  for (auto& e : respawned_envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
 
   }  // the actor system's destructor has waited for every actor, a learner mid-step included
   store.reset();  // flushes queued appends, calling back each one
@@ -244,6 +255,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   result.store_errors = status->store_errors.load();
   result.prompts_lost = status->prompts_lost.load();
   result.worker_restarts = status->worker_restarts.load();
+  result.env_restarts = status->env_restarts.load();
   result.checkpoints = checkpoints->load();
   result.checkpoint_errors = checkpoint_errors->load();
   return result;

@@ -47,6 +47,7 @@ struct PipelineOptions {
   // Fault injection for tests: kill policy worker 0 once, this many seconds into the
   // loop (0 = never). The controller must respawn it and re-issue its prompts once.
   double kill_worker_after_s = 0;
+  bool kill_env_too = false;        // ... and the first task's env actor at the same moment
   // Called on the caller's thread every progress_every_s with the live figures.
   std::function<void(const RunStatus&, double elapsed_s)> on_progress;
 };
@@ -61,6 +62,7 @@ struct PipelineResult {
   uint64_t store_errors = 0;
   uint64_t prompts_lost = 0;
   uint64_t worker_restarts = 0;
+  uint64_t env_restarts = 0;
   uint64_t checkpoints = 0;         // checkpoints written (the final one included)
   uint64_t checkpoint_errors = 0;   // checkpoints that could not be written (each logged)
 };

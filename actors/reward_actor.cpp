@@ -94,6 +94,7 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
   prometheus::Gauge* mailbox = metrics ? &metrics->mailbox_depth.Add({{"actor", "reward"}}) : nullptr;
   return {
       [self](done_atom, caf::actor controller) { self->state.controller = std::move(controller); },
+      [self](env_atom, const std::string& task, caf::actor env) { self->state.env_actors[task] = std::move(env); },
       [self, mailbox](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
         if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto prompt = wire::read<wire::Prompt>(prompt_bytes);

@@ -33,6 +33,7 @@ class RunStatus {
   std::atomic<uint64_t> prompts_lost{0};     // re-issued or dropped prompts
   std::atomic<uint64_t> learner_steps{0};
   std::atomic<uint64_t> worker_restarts{0};
+  std::atomic<uint64_t> env_restarts{0};
 
   void set_learner(const LearnerSnapshot& s) {
     std::lock_guard<std::mutex> lock(mu_);

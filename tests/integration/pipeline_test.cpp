@@ -150,7 +150,8 @@ TEST_F(PipelineTest, RewardRisesAndReplayKeepsVersionsAndComponents) {
   again.max_steps = 0;
   again.on_progress = nullptr;
   again.resume = *state;
-  again.kill_worker_after_s = 4;  // and a policy worker crashes meanwhile
+  again.kill_worker_after_s = 4;  // and a policy worker and an env actor crash meanwhile
+  again.kill_env_too = true;
   // ... with two data-parallel learners this time (each trains on half of every step).
   configs::ExperimentConfig two = *config;
   two.algorithm.learners = 2;
@@ -158,6 +159,7 @@ TEST_F(PipelineTest, RewardRisesAndReplayKeepsVersionsAndComponents) {
   ASSERT_TRUE(more) << more.status().message();
   EXPECT_GT(more->policy.version(), resumed->version()) << "training went on from the resumed version";
   EXPECT_EQ(more->worker_restarts, 1u) << "the killed worker was replaced";
+  EXPECT_EQ(more->env_restarts, 1u) << "the killed env actor was replaced";
   auto store2 = storage::ReplayStore::open(po.replay_path, ro);
   ASSERT_TRUE(store2);
   EXPECT_GT(state->controller.next_prompt_id, max_prompt) << "the checkpoint records every prompt id used";
