@@ -148,7 +148,11 @@ void ask(caf::stateful_actor<LearnerState>* self) {
             }
             for (const auto& b : rollouts) {
               auto r = wire::read<wire::ScoredRollout>(b);
-              if (r) s.samples.push_back(to_sample(**r));
+              if (r) {
+                s.samples.push_back(to_sample(**r));
+              } else if (s.setup.metrics) {
+                s.setup.metrics->messages_invalid.Add({{"reason", "verify_failed"}}).Increment();
+              }
             }
             if (s.samples.size() >= s.need) {
               train_step(self);
