@@ -46,20 +46,22 @@ void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicke
 void issue(caf::stateful_actor<ControllerActorState>* self) {
   auto& st = self->state;
   if (st.stopping) return;
-  while (auto t = st.core->next_prompt()) dispatch(self, *t);
+  bool issued = false;
+  while (auto t = st.core->next_prompt()) {
+    dispatch(self, *t);
+    issued = true;
+  }
+  // A checkpoint must never record a prompt id already used: refresh after issuing.
+  if (issued && st.setup.status) st.setup.status->set_controller(st.core->snapshot());
 }
 
-void record_pass_rates(ControllerActorState& st, uint64_t) {
+// Publishes the moving pass rate of the (task, level) a finished prompt came from.
+void record_pass_rate(ControllerActorState& st, const PromptTicket& t) {
   if (!st.setup.metrics) return;
-  const auto& cur = st.core->curriculum();
-  for (size_t t = 0; t < cur.tasks().size(); ++t) {
-    const auto& spec = cur.tasks()[t];
-    for (int l = spec.min_level; l <= spec.max_level; ++l) {
-      const auto& lv = cur.level(t, l);
-      if (lv.ring.empty()) continue;
-      st.setup.metrics->pass_rate.Add({{"task", spec.name}, {"difficulty", std::to_string(l)}}).Set(lv.pass_rate());
-    }
-  }
+  const auto& lv = st.core->curriculum().level(t.task, t.level);
+  if (lv.ring.empty()) return;
+  st.setup.metrics->pass_rate.Add({{"task", t.task_name}, {"difficulty", std::to_string(t.level)}})
+      .Set(lv.pass_rate());
 }
 
 caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* self,
@@ -88,19 +90,21 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
   self->send(self, tick_atom_v);
   return {
       [self](tick_atom) {
+        auto& s = self->state;
+        if (s.setup.status) s.setup.status->set_controller(s.core->snapshot());  // the curriculum moves on
         issue(self);
         if (!self->state.stopping) self->delayed_send(self, kTickPeriod, tick_atom_v);
       },
       [self](done_atom, uint64_t prompt_id, const std::vector<int>& passed) {
         auto& s = self->state;
         std::vector<bool> flags(passed.begin(), passed.end());
-        s.core->prompt_done(prompt_id, flags);
+        auto finished = s.core->prompt_done(prompt_id, flags);
         s.worker_of.erase(prompt_id);
         if (s.setup.status) {
           s.setup.status->scored += passed.size();
           for (int p : passed) s.setup.status->passed += p ? 1 : 0;
         }
-        record_pass_rates(s, prompt_id);
+        if (finished) record_pass_rate(s, *finished);
         issue(self);
       },
       [self](lost_atom, uint64_t prompt_id) {
@@ -116,14 +120,25 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
         self->state.core->learner_version(version);
         issue(self);
       },
-      [self](stop_atom) { self->state.stopping = true; },
+      [self](stop_atom) -> WorkerList {  // answered once no further prompt will be issued
+        auto& s = self->state;
+        s.stopping = true;
+        if (s.setup.status) s.setup.status->set_controller(s.core->snapshot());
+        return WorkerList{s.setup.workers};
+      },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config, ControllerSetup setup) {
+Result<caf::actor> spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config,
+                                    ControllerSetup setup) {
   auto core = std::make_shared<ControllerState>(config);
+  if (setup.resume) {
+    std::string err = core->restore(setup.resume->version, setup.resume->controller);
+    if (!err.empty()) return Status::invalid_argument("resuming the controller: " + err);
+  }
+  if (setup.status) setup.status->set_controller(core->snapshot());
   return sys.spawn(controller_behavior, core, std::move(setup));
 }
 

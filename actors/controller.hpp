@@ -6,7 +6,9 @@
 // robin. (done_atom, prompt_id, passed flags) from the reward actor feeds the
 // curriculum; (weights_atom, version) from weight sync raises admission;
 // (lost_atom, prompt_id) re-issues a prompt once. A policy worker that dies is
-// respawned and its prompts re-issued exactly once. (stop_atom) stops issuing.
+// respawned and its prompts re-issued exactly once. (stop_atom) stops issuing and
+// answers the live workers (WorkerList) once the run status holds its final
+// resumable state.
 // All bookkeeping lives in ControllerState (tested without CAF).
 #pragma once
 
@@ -16,9 +18,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "actors/run_state.hpp"
+#include "base/status.hpp"
 #include "configs/schema.hpp"
 
 namespace troupe::monitoring {
@@ -36,8 +41,12 @@ struct ControllerSetup {
   std::function<caf::actor(int index)> respawn_worker;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
+  // Set when resuming: the controller continues from this state (see ControllerState::restore).
+  std::optional<RunState> resume;
 };
 
-caf::actor spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config, ControllerSetup setup);
+// Errors: a resume state whose curriculum does not match the config's tasks and levels.
+Result<caf::actor> spawn_controller(caf::actor_system& sys, const configs::ExperimentConfig& config,
+                                    ControllerSetup setup);
 
 }  // namespace troupe::actors

@@ -50,12 +50,24 @@ std::optional<PromptTicket> ControllerState::next_prompt() {
   return t;
 }
 
-void ControllerState::prompt_done(uint64_t prompt_id, const std::vector<bool>& passed) {
+std::optional<PromptTicket> ControllerState::prompt_done(uint64_t prompt_id, const std::vector<bool>& passed) {
   auto it = in_flight_.find(prompt_id);
-  if (it == in_flight_.end()) return;  // a late answer for a prompt already given up on
+  if (it == in_flight_.end()) return std::nullopt;  // a late answer for a prompt already given up on
   for (bool p : passed) curriculum_.record(it->second.task, it->second.level, p);
+  PromptTicket done = std::move(it->second);
   in_flight_.erase(it);
   ++completed_;
+  return done;
+}
+
+std::string ControllerState::restore(uint64_t version, const ControllerSnapshot& s) {
+  if (!in_flight_.empty() || issued_ != 0) return "a controller can only be restored before it issues a prompt";
+  std::string err = curriculum_.restore(s.curriculum);
+  if (!err.empty()) return err;
+  learner_version_ = version;
+  next_id_ = std::max<uint64_t>(s.next_prompt_id, 1);
+  issued_ = version * prompts_per_step_;
+  return "";
 }
 
 std::optional<PromptTicket> ControllerState::prompt_lost(uint64_t prompt_id) {

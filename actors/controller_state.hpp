@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/run_state.hpp"
 #include "configs/schema.hpp"
 #include "rl/curriculum.hpp"
 
@@ -39,7 +40,9 @@ class ControllerState {
   // The next prompt to issue, or nothing while admission or the in-flight bound says wait.
   std::optional<PromptTicket> next_prompt();
   // A prompt's group was scored: record each response's rule verdict for the curriculum.
-  void prompt_done(uint64_t prompt_id, const std::vector<bool>& passed);
+  // Returns the finished prompt's ticket, or nothing for a prompt no longer in flight
+  // (a late answer for one already given up on).
+  std::optional<PromptTicket> prompt_done(uint64_t prompt_id, const std::vector<bool>& passed);
   // A prompt was lost (its worker died, a request timed out): returns the ticket to
   // re-issue, or nothing if it was already re-issued once (then it is dropped and counted).
   std::optional<PromptTicket> prompt_lost(uint64_t prompt_id);
@@ -52,6 +55,13 @@ class ControllerState {
   uint64_t dropped() const { return dropped_; }
   size_t in_flight() const { return in_flight_.size(); }
   const rl::Curriculum& curriculum() const { return curriculum_; }
+
+  // What a checkpoint keeps of this state, and restoring it on resume: the learner
+  // is at `version`, prompt ids continue from the snapshot (so no case seed repeats),
+  // the curriculum continues, and admission counts as if every earlier version's
+  // prompts had been issued. Errors: a curriculum of another shape (message).
+  ControllerSnapshot snapshot() const { return {next_id_, curriculum_.snapshot()}; }
+  std::string restore(uint64_t version, const ControllerSnapshot& s);
 
  private:
   uint64_t admission_limit() const;

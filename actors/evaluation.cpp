@@ -49,6 +49,22 @@ Result<std::vector<TaskEval>> evaluate(const model::Transformer& policy, const c
   return out;
 }
 
+Result<PassRates> evaluate_greedy_and_sampled(const model::Transformer& policy,
+                                              const configs::ExperimentConfig& config, int cases_per_task) {
+  EvalOptions eo;
+  eo.cases_per_task = cases_per_task;
+  eo.max_new_tokens = static_cast<int>(config.algorithm.max_new_tokens);
+  PassRates r;
+  auto g = evaluate(policy, config, eo);
+  if (!g) return g.status();
+  r.greedy = std::move(*g);
+  eo.temperature = static_cast<float>(config.algorithm.temperature);
+  auto s = evaluate(policy, config, eo);
+  if (!s) return s.status();
+  r.sampled = std::move(*s);
+  return r;
+}
+
 double mean_pass_rate(const std::vector<TaskEval>& evals) {
   if (evals.empty()) return 0;
   double s = 0;

@@ -43,4 +43,14 @@ Result<std::vector<TaskEval>> evaluate(const model::Transformer& policy, const c
 // Mean pass rate over tasks (each task weighs the same).
 double mean_pass_rate(const std::vector<TaskEval>& evals);
 
+// The two figures every report shows: pass@1 greedy and at the rollout temperature
+// (config.algorithm.temperature), on `cases_per_task` held-out cases per task.
+struct PassRates {
+  std::vector<TaskEval> greedy, sampled;
+  double mean_greedy() const { return mean_pass_rate(greedy); }
+  double mean_sampled() const { return mean_pass_rate(sampled); }
+};
+Result<PassRates> evaluate_greedy_and_sampled(const model::Transformer& policy,
+                                              const configs::ExperimentConfig& config, int cases_per_task);
+
 }  // namespace troupe::actors

@@ -5,6 +5,8 @@
 
 #include "actors/messages.hpp"
 #include "actors/run_status.hpp"
+#include "kernels/matmul.hpp"
+#include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
 #include "rl/trainer.hpp"
 
@@ -23,6 +25,7 @@ struct LearnerState {
   std::unique_ptr<rl::PolicyTrainer> trainer;
   LearnerSetup setup;
   std::vector<rl::TrainSample> samples;
+  double raw_reward_sum = 0;  // of `samples`, before normalisation (see LearnerSnapshot)
   size_t need = 0;
   int group_size = 1;
   uint64_t max_staleness = 0;
@@ -48,6 +51,19 @@ rl::TrainerOptions trainer_options(const configs::ExperimentConfig& c) {
   o.adamw.weight_decay = static_cast<float>(a.weight_decay);
   o.adamw.max_grad_norm = static_cast<float>(a.max_grad_norm);
   return o;
+}
+
+// The mixed reward before normalisation: weighted mean of the answering sources' raw scores.
+double raw_mixed_reward(const wire::ScoredRollout& s) {
+  double num = 0, den = 0;
+  if (const auto* comps = s.rewards()->components()) {
+    for (const auto* c : *comps) {
+      if (!c->ok()) continue;
+      num += static_cast<double>(c->weight()) * c->raw();
+      den += c->weight();
+    }
+  }
+  return den > 0 ? num / den : 0.0;
 }
 
 rl::TrainSample to_sample(const wire::ScoredRollout& s) {
@@ -83,13 +99,15 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
     }
     m->staleness_max.Add({{"learner", st.setup.name}}).Set(static_cast<double>(worst));
   }
+  const double raw_mean = st.samples.empty() ? 0 : st.raw_reward_sum / static_cast<double>(st.samples.size());
   st.samples.clear();
+  st.raw_reward_sum = 0;
   if (!stats) return;  // a malformed batch is skipped; the loop goes on
   if (st.trainer->version() != before) {
     auto params = std::make_shared<const std::vector<float>>(st.trainer->policy().parameters().begin(),
                                                              st.trainer->policy().parameters().end());
     self->send(st.setup.weight_sync, weights_atom_v, WeightSet{st.trainer->version(), std::move(params)});
-    if (st.setup.after_step) st.setup.after_step(st.trainer->policy(), st.trainer->version());
+    if (st.setup.after_step) st.setup.after_step(st.trainer->policy(), st.trainer->optimizer(), st.trainer->version());
   }
   LearnerSnapshot snap;
   snap.version = st.trainer->version();
@@ -99,6 +117,7 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
   snap.grad_norm = stats->grad_norm;
   snap.lr = stats->lr;
   snap.mean_reward = stats->mean_reward;
+  snap.mean_raw_reward = raw_mean;
   snap.staleness_mean = stats->staleness_mean;
   snap.clip_fraction = stats->clip_fraction;
   snap.step_seconds = seconds;
@@ -150,6 +169,7 @@ void ask(caf::stateful_actor<LearnerState>* self) {
               auto r = wire::read<wire::ScoredRollout>(b);
               if (r) {
                 s.samples.push_back(to_sample(**r));
+                s.raw_reward_sum += raw_mixed_reward(**r);
               } else if (s.setup.metrics) {
                 s.setup.metrics->messages_invalid.Add({{"reason", "verify_failed"}}).Increment();
               }
@@ -170,6 +190,7 @@ void ask(caf::stateful_actor<LearnerState>* self) {
 caf::behavior learner_behavior(caf::stateful_actor<LearnerState>* self, std::shared_ptr<rl::PolicyTrainer> trainer,
                                LearnerSetup setup, size_t need, int group_size, uint64_t max_staleness) {
   auto& st = self->state;
+  kernels::cpu::set_cpu_threads(std::max(1, setup.cpu_threads));  // see policy_worker.cpp
   st.trainer.reset(new rl::PolicyTrainer(std::move(*trainer)));
   st.setup = std::move(setup);
   st.need = need;
@@ -183,7 +204,12 @@ caf::behavior learner_behavior(caf::stateful_actor<LearnerState>* self, std::sha
         if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         ask(self);
       },
-      [self](stop_atom) { self->state.stopping = true; },
+      [self](stop_atom) {
+        auto& s = self->state;
+        if (s.stopping) return;
+        s.stopping = true;
+        if (s.setup.on_stop) s.setup.on_stop(s.trainer->policy(), s.trainer->optimizer(), s.trainer->version());
+      },
   };
 }
 
@@ -202,6 +228,11 @@ caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig
   }
   auto trainer = std::make_shared<rl::PolicyTrainer>(std::move(*copy), trainer_options(config), std::move(reference));
   trainer->set_version(initial.version());
+  if (!setup.resume_optimizer_dir.empty()) {
+    // Fresh moments are a safe fallback (a checkpoint written before optimizer
+    // state was kept); the caller checked the directory exists.
+    model::load_optimizer_state(setup.resume_optimizer_dir, trainer->policy(), &trainer->optimizer()).ignore();
+  }
   const size_t need = static_cast<size_t>(config.algorithm.prompts_per_step * config.algorithm.group_size);
   return sys.spawn<caf::detached>(learner_behavior, trainer, std::move(setup), need,
                                   static_cast<int>(config.algorithm.group_size),

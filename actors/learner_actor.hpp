@@ -20,6 +20,7 @@
 #include "configs/schema.hpp"
 
 namespace troupe::model {
+class AdamW;
 class Transformer;
 }
 namespace troupe::monitoring {
@@ -36,8 +37,15 @@ struct LearnerSetup {
   caf::actor weight_sync;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
-  // Called on the learner's thread after each step with the policy (for checkpoints).
-  std::function<void(const model::Transformer&, uint64_t version)> after_step;
+  // Called on the learner's thread after each new version with the policy and its
+  // optimizer (for checkpoints).
+  std::function<void(const model::Transformer&, const model::AdamW&, uint64_t version)> after_step;
+  // Called once when the learner is stopped (stop_atom), after its last step: the final checkpoint.
+  std::function<void(const model::Transformer&, const model::AdamW&, uint64_t version)> on_stop;
+  // When resuming: a checkpoint directory whose optimizer.safetensors (AdamW moments
+  // and step count) the learner continues from; empty = fresh moments.
+  std::string resume_optimizer_dir;
+  int cpu_threads = 1;  // kernel threads (OpenBLAS, OpenMP) of the learner's thread
 };
 
 caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig& config,

@@ -16,6 +16,7 @@
 //   replay     (scored_atom, vector<ScoredRollout>)  -> (appends durably)
 //              (batch_atom, BatchAsk)                -> std::vector<wire::Bytes> (ScoredRollout)
 //   weight sync(weights_atom, WeightSet)             -> (forwards to every policy worker and the controller)
+//   controller (stop_atom)                           -> WorkerList (no prompt is issued after the reply)
 #pragma once
 
 #include <caf/all.hpp>
@@ -45,6 +46,12 @@ struct BatchAsk {
 
 using BytesList = std::vector<wire::Bytes>;
 
+// The controller's answer to stop_atom: the policy workers alive now (respawned
+// ones included), for the pipeline to shut down.
+struct WorkerList {
+  std::vector<caf::actor> workers;
+};
+
 }  // namespace troupe::actors
 
 CAF_ADD_ATOM(troupe, troupe::atoms, generate_atom, "generate")
@@ -66,5 +73,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::wire::Bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BytesList)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::WeightSet)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BatchAsk)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::WorkerList)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::PromptTicket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::RuleVerdict)

@@ -1,10 +1,15 @@
 // The one-process RL loop (see pipeline.hpp).
 #include "actors/pipeline.hpp"
 
+#include <caf/scoped_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "actors/controller.hpp"
+#include "actors/controller_state.hpp"
 #include "actors/env_actor.hpp"
 #include "actors/learner_actor.hpp"
 #include "actors/messages.hpp"
@@ -14,6 +19,7 @@
 #include "actors/weight_board.hpp"
 #include "actors/weight_sync.hpp"
 #include "envs/registry.hpp"
+#include "kernels/matmul.hpp"
 #include "model/checkpoint.hpp"
 #include "storage/replay_store.hpp"
 
@@ -41,13 +47,24 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   if (!opened) return opened.status().with_context("opening the replay store");
   std::shared_ptr<storage::ReplayStore> store = std::move(*opened);
 
+  if (options.resume) {  // check the resume state against this config before anything starts
+    ControllerState probe(config);
+    std::string err = probe.restore(options.resume->version, options.resume->controller);
+    if (!err.empty()) return Status::invalid_argument("cannot resume with this config: " + err);
+  }
   auto status = std::make_shared<RunStatus>();
+  auto final_policy = std::make_shared<WeightBoard>();
+  auto checkpoints = std::make_shared<std::atomic<uint64_t>>(0);
+  auto checkpoint_errors = std::make_shared<std::atomic<uint64_t>>(0);
   auto board = std::make_shared<WeightBoard>();
   {
     auto params = std::make_shared<const std::vector<float>>(initial.parameters().begin(), initial.parameters().end());
     board->publish(initial.version(), std::move(params));
   }
 
+  // The actors set OpenBLAS to one thread (a process-wide setting); put back what the
+  // caller had when the loop ends, for evaluation on the calling thread.
+  const int blas_threads_before = kernels::cpu::blas_threads();
   auto made = model::Transformer::create(initial.config(), 0);
   if (!made) return made.status();
   PipelineResult result{std::move(*made)};
@@ -77,6 +94,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     setup.board = board;
     setup.status = status;
     setup.metrics = metrics;
+    setup.cpu_threads = options.cpu_threads;
     return spawn_policy_worker(sys, config, initial, std::move(setup));
   };
   std::vector<caf::actor> workers;
@@ -87,12 +105,37 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   ls.weight_sync = sync;
   ls.status = status;
   ls.metrics = metrics;
+  ls.cpu_threads = options.cpu_threads;
   if (!options.checkpoint_dir.empty()) {
-    ls.after_step = [dir = options.checkpoint_dir, every = std::max(1, options.checkpoint_every)](
-                        const model::Transformer& policy, uint64_t version) {
-      if (version % static_cast<uint64_t>(every) == 0) model::save_checkpoint(dir, policy).ignore();
+    // The policy and optimizer first, run_state.json last: a crash between them leaves
+    // a run_state of an older version beside newer weights, and resume trusts the
+    // weights' own version (the run state only carries prompt ids and the curriculum).
+    auto save = [dir = options.checkpoint_dir, status, checkpoints, checkpoint_errors](
+                    const model::Transformer& policy, const model::AdamW& opt, uint64_t version) {
+      Status s = model::save_checkpoint(dir, policy, &opt);
+      if (s) s = save_run_state(dir, RunState{version, status->controller()});
+      if (s) {
+        ++*checkpoints;
+      } else {
+        ++*checkpoint_errors;
+        spdlog::warn("checkpoint of version {} failed: {}", version, s.message());
+      }
     };
+    ls.after_step = [save, every = static_cast<uint64_t>(std::max(1, options.checkpoint_every))](
+                        const model::Transformer& policy, const model::AdamW& opt, uint64_t version) {
+      if (version % every == 0) save(policy, opt, version);
+    };
+    ls.on_stop = save;
+    if (options.resume) ls.resume_optimizer_dir = options.checkpoint_dir;
   }
+  // The learner's last step may not have reached the weight board before the stop:
+  // the final policy is taken from the learner itself.
+  ls.on_stop = [final_policy, save = std::move(ls.on_stop)](const model::Transformer& policy,
+                                                            const model::AdamW& opt, uint64_t version) {
+    final_policy->publish(version, std::make_shared<const std::vector<float>>(policy.parameters().begin(),
+                                                                              policy.parameters().end()));
+    if (save) save(policy, opt, version);
+  };
   auto learner = spawn_learner(sys, config, initial, std::move(ls));
 
   ControllerSetup cs;
@@ -101,15 +144,22 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   cs.respawn_worker = make_worker;
   cs.status = status;
   cs.metrics = metrics;
-  auto controller = spawn_controller(sys, config, std::move(cs));
+  cs.resume = options.resume;
+  // The state was checked above, so spawning cannot fail here.
+  caf::actor controller = *spawn_controller(sys, config, std::move(cs));
   caf::anon_send(reward, done_atom_v, controller);
   caf::anon_send(sync, done_atom_v, controller);
   caf::anon_send(learner, train_atom_v);
 
   double next_progress = options.progress_every_s;
+  bool killed = false;
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const double t = elapsed();
+    if (options.kill_worker_after_s > 0 && !killed && t >= options.kill_worker_after_s) {
+      caf::anon_send_exit(workers[0], caf::exit_reason::kill);
+      killed = true;
+    }
     if (options.on_progress && t >= next_progress) {
       options.on_progress(*status, t);
       next_progress += options.progress_every_s;
@@ -117,7 +167,15 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     if (options.max_seconds > 0 && t >= options.max_seconds) break;
     if (options.max_steps > 0 && status->learner_steps.load() >= options.max_steps) break;
   }
-  caf::anon_send(controller, stop_atom_v);
+  {
+    // The controller first, and wait for it: the learner's final checkpoint must
+    // record the controller's last prompt id, so a resumed run never repeats one.
+    // Its answer names the workers alive now: respawned ones too must be shut down.
+    caf::scoped_actor self{sys};
+    self->request(controller, std::chrono::seconds(10), stop_atom_v)
+        .receive([&workers](const WorkerList& live) { workers = live.workers; },
+                 [](caf::error&) { spdlog::warn("the controller did not confirm its stop"); });
+  }
   caf::anon_send(learner, stop_atom_v);
   for (auto* a : {&controller, &learner, &reward, &sync, &replay}) {
     caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
@@ -127,8 +185,11 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
 
   }  // the actor system's destructor has waited for every actor, a learner mid-step included
   store.reset();  // flushes queued appends, calling back each one
+  kernels::cpu::set_blas_threads(blas_threads_before);
   result.seconds = elapsed();
   auto latest = board->latest();
+  auto last = final_policy->latest();
+  if (last.params && last.version >= latest.version) latest = last;
   TROUPE_RETURN_IF_ERROR(result.policy.load_parameters(*latest.params, latest.version));
   result.learner_steps = status->learner_steps.load();
   result.rollouts = status->rollouts.load();
@@ -136,6 +197,9 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   result.stored = status->stored.load();
   result.store_errors = status->store_errors.load();
   result.prompts_lost = status->prompts_lost.load();
+  result.worker_restarts = status->worker_restarts.load();
+  result.checkpoints = checkpoints->load();
+  result.checkpoint_errors = checkpoint_errors->load();
   return result;
 }
 

@@ -11,8 +11,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "actors/run_state.hpp"
 #include "actors/run_status.hpp"
 #include "base/status.hpp"
 #include "configs/schema.hpp"
@@ -26,13 +28,25 @@ namespace troupe::actors {
 
 struct PipelineOptions {
   std::string replay_path;          // the RocksDB store (created if missing)
-  std::string checkpoint_dir;       // latest policy saved here as it goes; empty = no checkpoints
-  int checkpoint_every = 10;        // learner steps between checkpoints
+  // The newest policy, its optimizer state and run_state.json are saved here every
+  // `checkpoint_every` versions and when the loop stops; empty = no checkpoints.
+  std::string checkpoint_dir;
+  int checkpoint_every = 10;        // versions between checkpoints
+  // Continue an earlier run: `initial` is its checkpoint, the learner restores its
+  // optimizer from checkpoint_dir and the controller its prompt ids and curriculum.
+  std::optional<RunState> resume;
   double max_seconds = 60;          // wall-clock bound of the RL phase
   uint64_t max_steps = 0;           // learner steps; 0 = only the time bound
   int policy_workers = 1;           // Default: 1 (2 cores: one sampling, one learning)
   int worker_rows = 64;             // rows per generation
+  // Kernel threads of each policy worker and learner. Default 1: on 2 cores the
+  // worker and the learner run side by side. The synchronous mode alternates them,
+  // so it may do better with 2 (bench/rl_async_bench measures both).
+  int cpu_threads = 1;
   double progress_every_s = 2.0;
+  // Fault injection for tests: kill policy worker 0 once, this many seconds into the
+  // loop (0 = never). The controller must respawn it and re-issue its prompts once.
+  double kill_worker_after_s = 0;
   // Called on the caller's thread every progress_every_s with the live figures.
   std::function<void(const RunStatus&, double elapsed_s)> on_progress;
 };
@@ -46,6 +60,9 @@ struct PipelineResult {
   uint64_t stored = 0;
   uint64_t store_errors = 0;
   uint64_t prompts_lost = 0;
+  uint64_t worker_restarts = 0;
+  uint64_t checkpoints = 0;         // checkpoints written (the final one included)
+  uint64_t checkpoint_errors = 0;   // checkpoints that could not be written (each logged)
 };
 
 // Errors: an unknown task, a replay store that cannot be opened, a model that

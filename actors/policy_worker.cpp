@@ -9,6 +9,7 @@
 #include "actors/weight_board.hpp"
 #include "model/sampler.hpp"
 #include "model/tokenizer.hpp"
+#include "kernels/matmul.hpp"
 #include "monitoring/metrics.hpp"
 
 namespace troupe::actors {
@@ -130,6 +131,10 @@ void generate(caf::stateful_actor<WorkerState>* self) {
 
 caf::behavior worker_behavior(caf::stateful_actor<WorkerState>* self, std::shared_ptr<model::Transformer> policy,
                               PolicyWorkerSetup setup, model::SamplingParams params, int group_size) {
+  // Runs on the actor's own thread (detached). Default one kernel thread: the
+  // learner keeps the other core busy, and two pools of spinning threads per core
+  // are several times slower (kernels/matmul.hpp).
+  kernels::cpu::set_cpu_threads(std::max(1, setup.cpu_threads));
   auto& st = self->state;
   st.sampler = std::make_unique<model::Sampler>(std::move(*policy));
   st.reward = setup.reward;

@@ -40,6 +40,7 @@ struct PolicyWorkerSetup {
   std::shared_ptr<WeightBoard> board;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
+  int cpu_threads = 1;        // kernel threads (OpenBLAS, OpenMP) of this worker's thread
 };
 
 // Spawns a detached worker on a copy of `initial` (its version is the worker's first).

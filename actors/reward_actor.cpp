@@ -2,6 +2,8 @@
 #include "actors/reward_actor.hpp"
 
 #include <chrono>
+#include <deque>
+#include <unordered_set>
 
 #include "actors/messages.hpp"
 #include "monitoring/metrics.hpp"
@@ -25,6 +27,23 @@ struct RewardState {
   caf::actor controller;
   rl::RunningNormaliser running{256};
   monitoring::Metrics* metrics = nullptr;
+  // Prompts whose group was already taken, newest last: a prompt re-issued after its
+  // worker died may come back twice when the dead worker's group was already on its
+  // way; the second group is dropped, so each prompt is scored and stored once.
+  // Bounded: ids leave the window after `seen_bound` newer prompts.
+  std::unordered_set<uint64_t> seen;
+  std::deque<uint64_t> seen_order;
+  size_t seen_bound = 4096;
+
+  bool first_time(uint64_t prompt_id) {
+    if (!seen.insert(prompt_id).second) return false;
+    seen_order.push_back(prompt_id);
+    if (seen_order.size() > seen_bound) {
+      seen.erase(seen_order.front());
+      seen_order.pop_front();
+    }
+    return true;
+  }
 
   const rl::Recipe& recipe(const std::string& task) const {
     auto it = recipes.find(task);
@@ -64,8 +83,9 @@ void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& pro
 
 caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<std::string, caf::actor> envs,
                               std::map<std::string, rl::Recipe> recipes, rl::Recipe default_recipe, caf::actor replay,
-                              monitoring::Metrics* metrics) {
+                              monitoring::Metrics* metrics, size_t seen_bound) {
   auto& st = self->state;
+  st.seen_bound = seen_bound;
   st.env_actors = std::move(envs);
   st.recipes = std::move(recipes);
   st.default_recipe = std::move(default_recipe);
@@ -78,6 +98,10 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
         if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto prompt = wire::read<wire::Prompt>(prompt_bytes);
         if (!prompt) return;
+        if (!self->state.first_time((*prompt)->prompt_id())) {
+          if (self->state.metrics) self->state.metrics->rollouts_dropped.Add({{"reason", "duplicate"}}).Increment(rollouts.size());
+          return;
+        }
         auto env = self->state.env_actors.find((*prompt)->task()->str());
         if (env == self->state.env_actors.end()) return;
         std::vector<std::string> texts;
@@ -109,6 +133,8 @@ caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentC
     if (rr) recipes.emplace(task, std::move(*rr));
   }
   auto def = recipe_from_config(config.rewards.default_recipe);
+  // Re-issues happen while a prompt is in flight: four in-flight bounds of history is ample.
+  const size_t seen_bound = static_cast<size_t>(std::max<int64_t>(64, 4 * config.limits.prompt_queue));
   if (metrics) {  // configured model sources are visible (at zero) before their first call
     std::vector<const configs::RewardRecipe*> all{&config.rewards.default_recipe};
     for (const auto& [_, r] : config.rewards.per_task) all.push_back(&r);
@@ -119,7 +145,7 @@ caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentC
     }
   }
   return sys.spawn(reward_behavior, std::move(env_actors), std::move(recipes), def ? *def : rl::Recipe{},
-                   std::move(replay), metrics);
+                   std::move(replay), metrics, seen_bound);
 }
 
 }  // namespace troupe::actors

@@ -7,12 +7,18 @@
 #include <cstdint>
 #include <mutex>
 
+#include "actors/run_state.hpp"
+
 namespace troupe::actors {
 
 struct LearnerSnapshot {
   uint64_t version = 0;
   double loss = 0, kl = 0, entropy = 0, grad_norm = 0, lr = 0;
   double mean_reward = 0, staleness_mean = 0, clip_fraction = 0, step_seconds = 0;
+  // Mean mixed reward of the batch before normalisation: sum of weight x raw score
+  // over the sources that answered, divided by their weights (the learner sees the
+  // normalised one, mean_reward, which group normalisation centres on zero).
+  double mean_raw_reward = 0;
   int64_t samples_used = 0, groups_used = 0, groups = 0;
 };
 
@@ -36,10 +42,21 @@ class RunStatus {
     std::lock_guard<std::mutex> lock(mu_);
     return learner_;
   }
+  // The controller's resumable state, refreshed by the controller as it goes and
+  // read when a checkpoint is written.
+  void set_controller(ControllerSnapshot s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    controller_ = std::move(s);
+  }
+  ControllerSnapshot controller() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return controller_;
+  }
 
  private:
   mutable std::mutex mu_;
   LearnerSnapshot learner_;
+  ControllerSnapshot controller_;
 };
 
 }  // namespace troupe::actors

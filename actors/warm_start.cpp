@@ -70,7 +70,7 @@ Result<WarmStartResult> warm_start(const configs::ExperimentConfig& config, mode
   uint64_t counter = 0;
   std::vector<float> logp, dlogp;
   double tokens_window = 0, window_start = 0;
-  while (elapsed() < budget) {
+  while (elapsed() < budget && (ws.max_steps <= 0 || opt.steps() < ws.max_steps)) {
     std::vector<std::vector<int>> prompts, responses;
     for (int64_t i = 0; i < ws.batch; ++i) {
       const uint64_t r = mix(kWarmSeedBase + counter++ + static_cast<uint64_t>(config.run.seed) * 0x9e37ull);

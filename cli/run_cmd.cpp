@@ -13,6 +13,7 @@
 
 #include "actors/evaluation.hpp"
 #include "actors/pipeline.hpp"
+#include "actors/run_state.hpp"
 #include "actors/warm_start.hpp"
 #include "cli/command.hpp"
 #include "configs/schema.hpp"
@@ -32,6 +33,7 @@ struct RunArgs {
   double warm_minutes = -1;
   int eval_cases = 200;
   bool fresh = false;
+  bool resume = false;
 };
 
 model::ModelConfig model_config(const configs::ExperimentConfig& c) {
@@ -58,25 +60,6 @@ void end_progress() {
   if (isatty(fileno(stdout))) std::printf("\n");
 }
 
-struct Measured {
-  std::vector<actors::TaskEval> greedy, sampled;
-};
-
-Result<Measured> measure(const model::Transformer& policy, const configs::ExperimentConfig& config, int cases) {
-  actors::EvalOptions eo;
-  eo.cases_per_task = cases;
-  eo.max_new_tokens = static_cast<int>(config.algorithm.max_new_tokens);
-  Measured m;
-  auto g = actors::evaluate(policy, config, eo);
-  if (!g) return g.status();
-  m.greedy = std::move(*g);
-  eo.temperature = static_cast<float>(config.algorithm.temperature);
-  auto s = actors::evaluate(policy, config, eo);
-  if (!s) return s.status();
-  m.sampled = std::move(*s);
-  return m;
-}
-
 int run(const RunArgs& args) {
   auto loaded = configs::load_config(args.file);
   if (!loaded) {
@@ -91,10 +74,43 @@ int run(const RunArgs& args) {
     std::cerr << "cannot create run directory \"" << run_dir << "\": " << ec.message() << "\n";
     return 1;
   }
+  const fs::path replay_dir = fs::path(run_dir) / "replay";
+  const fs::path checkpoint_dir = fs::path(run_dir) / "checkpoint";
   if (args.fresh) {
-    fs::remove_all(fs::path(run_dir) / "replay", ec);
+    fs::remove_all(replay_dir, ec);
     fs::remove_all(fs::path(run_dir) / "warmstart", ec);
-    fs::remove_all(fs::path(run_dir) / "checkpoint", ec);
+    fs::remove_all(checkpoint_dir, ec);
+  }
+  std::optional<actors::RunState> resume;
+  std::optional<model::Transformer> resumed_policy;
+  if (args.resume) {
+    auto rs = actors::load_run_state(checkpoint_dir.string());
+    if (!rs) {
+      std::cerr << "cannot resume " << run_dir << ": " << rs.status().message() << "\n";
+      return 1;
+    }
+    auto p = model::load_checkpoint(checkpoint_dir.string());
+    if (!p) {
+      std::cerr << "cannot resume " << run_dir << ": " << p.status().message() << "\n";
+      return 1;
+    }
+    rs->version = p->version();  // the weights' own version is the one to continue from
+    resume = std::move(*rs);
+    resumed_policy = std::move(*p);
+  } else if (fs::exists(replay_dir) || fs::exists(checkpoint_dir)) {
+    // A new RL phase from the warm start; the earlier one is kept aside, not mixed in.
+    const fs::path previous = fs::path(run_dir) / "previous";
+    fs::remove_all(previous, ec);
+    fs::create_directories(previous, ec);
+    if (fs::exists(replay_dir)) fs::rename(replay_dir, previous / "replay", ec);
+    if (!ec && fs::exists(checkpoint_dir)) fs::rename(checkpoint_dir, previous / "checkpoint", ec);
+    if (ec) {
+      std::cerr << "cannot move the earlier RL run in " << run_dir << " aside to " << previous.string() << ": "
+                << ec.message() << " (pass --resume to continue it, or --fresh to discard it)\n";
+      return 1;
+    }
+    std::cout << "the earlier RL run of " << run_dir << " was moved to " << previous.string()
+              << " (--resume continues a run instead)\n";
   }
 
   monitoring::Metrics metrics(config.run.name);
@@ -163,7 +179,7 @@ int run(const RunArgs& args) {
   }
 
   std::cout << "measuring the warm start on held-out seeds...\n";
-  auto before = measure(*warm, config, args.eval_cases);
+  auto before = actors::evaluate_greedy_and_sampled(*warm, config, args.eval_cases);
   if (!before) {
     std::cerr << before.status().message() << "\n";
     return 1;
@@ -171,34 +187,49 @@ int run(const RunArgs& args) {
 
   // ---- online RL ----
   actors::PipelineOptions po;
-  po.replay_path = (fs::path(run_dir) / "replay").string();
-  po.checkpoint_dir = (fs::path(run_dir) / "checkpoint").string();
+  po.replay_path = replay_dir.string();
+  po.checkpoint_dir = checkpoint_dir.string();
+  po.resume = resume;
+  if (resume) {
+    std::cout << "resuming from " << po.checkpoint_dir << " at policy version " << resume->version << "\n";
+  }
   po.max_seconds = args.max_minutes >= 0 ? args.max_minutes * 60 : (config.run.max_seconds > 0 ? config.run.max_seconds : 900);
   po.max_steps = static_cast<uint64_t>(config.run.max_steps);
-  po.on_progress = [](const actors::RunStatus& s, double t) {
+  // Rates and the pass rate over the last progress interval; reward, staleness and
+  // loss of the learner's last batch.
+  po.on_progress = [last_t = 0.0, last_rollouts = uint64_t{0}, last_tokens = uint64_t{0}, last_scored = uint64_t{0},
+                    last_passed = uint64_t{0}](const actors::RunStatus& s, double t) mutable {
     auto l = s.learner();
-    const double scored = static_cast<double>(s.scored.load());
-    progress_line(fmt::format("  rl {:4.0f}s  v{:<4} {:6.0f} rollouts/s {:7.0f} tok/s  pass {:5.1f}%  reward {:+.3f}  "
+    const uint64_t rollouts = s.rollouts.load(), tokens = s.tokens.load(), scored = s.scored.load(),
+                   passed = s.passed.load();
+    const double dt = std::max(1e-9, t - last_t);
+    const uint64_t window_scored = scored - last_scored;
+    progress_line(fmt::format("  rl {:4.0f}s  v{:<4} {:6.0f} rollouts/s {:7.0f} tok/s  pass {:5.1f}%  reward {:.3f}  "
                               "staleness {:.2f}  loss {:+.4f}  stored {}",
-                              t, l.version, static_cast<double>(s.rollouts.load()) / t,
-                              static_cast<double>(s.tokens.load()) / t,
-                              scored > 0 ? 100.0 * static_cast<double>(s.passed.load()) / scored : 0.0, l.mean_reward,
-                              l.staleness_mean, l.loss, s.stored.load()));
+                              t, l.version, static_cast<double>(rollouts - last_rollouts) / dt,
+                              static_cast<double>(tokens - last_tokens) / dt,
+                              window_scored ? 100.0 * static_cast<double>(passed - last_passed) / window_scored : 0.0,
+                              l.mean_raw_reward, l.staleness_mean, l.loss, s.stored.load()));
+    last_t = t;
+    last_rollouts = rollouts;
+    last_tokens = tokens;
+    last_scored = scored;
+    last_passed = passed;
   };
   std::cout << "online RL for at most " << po.max_seconds << " s (replay: " << po.replay_path << ")\n";
-  auto rl = actors::run_pipeline(config, *warm, &metrics, po);
+  auto rl = actors::run_pipeline(config, resumed_policy ? *resumed_policy : *warm, &metrics, po);
   end_progress();
   if (!rl) {
     std::cerr << rl.status().message() << "\n";
     return 1;
   }
-  Status saved = model::save_checkpoint(po.checkpoint_dir, rl->policy);
-  if (!saved) spdlog::warn("could not save the final checkpoint: {}", saved.message());
-  std::cout << "online RL: " << rl->learner_steps << " learner steps, " << rl->rollouts << " rollouts ("
-            << static_cast<int>(rl->rollouts / std::max(1.0, rl->seconds)) << "/s), " << rl->stored
-            << " stored durably, in " << static_cast<int>(rl->seconds) << " s\n";
+  std::cout << "online RL: " << rl->learner_steps << " learner steps (policy version " << rl->policy.version()
+            << "), " << rl->rollouts << " rollouts (" << static_cast<int>(rl->rollouts / std::max(1.0, rl->seconds))
+            << "/s), " << rl->stored << " stored durably, in " << static_cast<int>(rl->seconds) << " s; "
+            << rl->checkpoints << " checkpoints in " << po.checkpoint_dir
+            << (rl->checkpoint_errors ? fmt::format(" ({} failed)", rl->checkpoint_errors) : std::string()) << "\n";
 
-  auto after = measure(rl->policy, config, args.eval_cases);
+  auto after = actors::evaluate_greedy_and_sampled(rl->policy, config, args.eval_cases);
   if (!after) {
     std::cerr << after.status().message() << "\n";
     return 1;
@@ -209,6 +240,8 @@ int run(const RunArgs& args) {
   summary["config"] = args.file;
   summary["eval_cases_per_task"] = args.eval_cases;
   summary["rl_seconds"] = rl->seconds;
+  summary["policy_version"] = rl->policy.version();
+  summary["resumed_from_version"] = resume ? nlohmann::json(resume->version) : nlohmann::json(nullptr);
   summary["learner_steps"] = rl->learner_steps;
   summary["rollouts"] = rl->rollouts;
   std::printf("\nheld-out pass@1 (%d cases per task, seeds never trained on)\n", args.eval_cases);
@@ -248,6 +281,11 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--eval-cases", args->eval_cases, "held-out cases per task for the before/after table")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--fresh", args->fresh, "discard the run directory's warm start, replay and checkpoints first");
+  cmd->add_flag("--resume", args->resume,
+                "continue the run directory's RL phase from its last checkpoint and replay store (the policy "
+                "version, optimizer state, prompt ids and curriculum continue); without it, an earlier RL phase "
+                "is moved to RUN_DIR/previous and RL starts again from the warm start")
+      ->excludes("--fresh");
   cmd->callback([args, &exit_code] { exit_code = run(*args); });
 }
 

@@ -474,6 +474,9 @@ const Schema<WarmStartConfig>& warm_start_schema() {
   using W = WarmStartConfig;
   static const Schema<W> s = Schema<W>()
       .scalar("max_minutes", &W::max_minutes, {.doc = "wall-clock bound of supervised warm-up", .min = 0, .max = 1e4})
+      .scalar("max_steps", &W::max_steps,
+              {.doc = "bound on supervised steps (0 = only the time bound); reproducible where time is not",
+               .min = 0})
       .scalar("batch", &W::batch, {.doc = "sequences per supervised step", .min = 1, .max = 1 << 20})
       .scalar("lr", &W::lr, {.doc = "peak learning rate", .min = 0, .max = 1, .min_exclusive = true})
       .scalar("warmup_steps", &W::warmup_steps, {.doc = "linear warm-up steps", .min = 0})

@@ -38,6 +38,7 @@ struct ModelConfig {
 
 struct WarmStartConfig {
   double max_minutes = 5;               // wall-clock bound of supervised warm-up
+  int64_t max_steps = 0;                // step bound; 0 = only the time bound
   int64_t batch = 128;                  // sequences per step
   double lr = 1e-3;
   int64_t warmup_steps = 100;

@@ -94,4 +94,32 @@ void Curriculum::record(size_t task, int lvl, bool passed) {
   }
 }
 
+std::string Curriculum::restore(const CurriculumSnapshot& s) {
+  if (s.frontier.size() != tasks_.size() || s.levels.size() != tasks_.size()) {
+    return "the snapshot has " + std::to_string(s.frontier.size()) + " tasks, the curriculum " +
+           std::to_string(tasks_.size());
+  }
+  for (size_t t = 0; t < tasks_.size(); ++t) {
+    const auto& spec = tasks_[t];
+    if (s.levels[t].size() != levels_[t].size()) {
+      return "task " + spec.name + ": the snapshot has " + std::to_string(s.levels[t].size()) + " levels, expected " +
+             std::to_string(levels_[t].size());
+    }
+    if (s.frontier[t] < spec.min_level || s.frontier[t] > spec.max_level) {
+      return "task " + spec.name + ": frontier " + std::to_string(s.frontier[t]) + " outside [" +
+             std::to_string(spec.min_level) + ", " + std::to_string(spec.max_level) + "]";
+    }
+    for (const auto& lv : s.levels[t]) {
+      const size_t window = static_cast<size_t>(options_.window);
+      if (lv.ring.size() > window || (lv.next >= window && window > 0)) {
+        return "task " + spec.name + ": a level's verdict window does not fit window " + std::to_string(window);
+      }
+    }
+  }
+  frontier_ = s.frontier;
+  levels_ = s.levels;
+  rng_state_ = s.rng_state;
+  return "";
+}
+
 }  // namespace troupe::rl

@@ -43,6 +43,14 @@ struct LevelState {
   bool full(int window) const { return static_cast<int>(ring.size()) >= window; }
 };
 
+// Everything a curriculum has learned, for checkpoints: restoring it into a
+// curriculum over the same tasks and levels continues exactly where it stopped.
+struct CurriculumSnapshot {
+  std::vector<int> frontier;                     // per task
+  std::vector<std::vector<LevelState>> levels;   // [task][level - min_level]
+  uint64_t rng_state = 0;
+};
+
 class Curriculum {
  public:
   Curriculum(CurriculumOptions options, std::vector<CurriculumTask> tasks, uint64_t seed);
@@ -60,6 +68,11 @@ class Curriculum {
   const LevelState& level(size_t task, int level) const;
   const std::vector<CurriculumTask>& tasks() const { return tasks_; }
   bool exhausted() const { return exhausted_; }
+
+  CurriculumSnapshot snapshot() const { return {frontier_, levels_, rng_state_}; }
+  // Errors (returned as a message, empty on success): a snapshot of another task
+  // list shape (task count, level count, frontier out of range, ring longer than the window).
+  std::string restore(const CurriculumSnapshot& s);
 
  private:
   uint64_t next_random();

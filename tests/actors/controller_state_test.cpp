@@ -78,5 +78,43 @@ TEST(ControllerState, SeedsAreDistinctAndNeverEvaluationSeeds) {
   EXPECT_EQ(seeds.size(), issued.size());
 }
 
+TEST(ControllerState, FinishedPromptReportsItsTaskAndLevel) {
+  ControllerState s(config(4, 0, 100));
+  std::vector<PromptTicket> issued;
+  drain(s, &issued);
+  auto done = s.prompt_done(issued[1].prompt_id, {true});
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->prompt_id, issued[1].prompt_id);
+  EXPECT_EQ(done->level, issued[1].level);
+  EXPECT_EQ(done->task_name, "addition");
+  EXPECT_FALSE(s.prompt_done(issued[1].prompt_id, {true}).has_value()) << "a second answer is late";
+}
+
+TEST(ControllerState, RestoreContinuesPromptIdsCurriculumAndAdmission) {
+  ControllerState a(config(4, 1, 100));
+  std::vector<PromptTicket> issued;
+  drain(a, &issued);
+  for (auto& t : issued) a.prompt_done(t.prompt_id, std::vector<bool>(8, true));
+  const auto snap = a.snapshot();
+
+  ControllerState b(config(4, 1, 100));
+  ASSERT_EQ(b.restore(7, snap), "");
+  EXPECT_EQ(b.learner_version(), 7u);
+  std::vector<PromptTicket> more;
+  EXPECT_EQ(drain(b, &more), 8) << "as a fresh start: (1 + max_staleness) steps of prompts";
+  std::set<uint64_t> seeds;
+  for (auto& t : issued) seeds.insert(t.seed);
+  for (auto& t : more) EXPECT_EQ(seeds.count(t.seed), 0u) << "a resumed run never repeats a case";
+  EXPECT_EQ(b.curriculum().level(0, more[0].level).seen, a.curriculum().level(0, more[0].level).seen);
+
+  ControllerState busy(config(4, 1, 100));
+  drain(busy);
+  EXPECT_FALSE(busy.restore(1, snap).empty()) << "only before the first prompt";
+  configs::ExperimentConfig other = config(4, 1, 100);
+  other.tasks = {{"addition", 1.0, {1, 3}}};
+  ControllerState wrong(other);
+  EXPECT_NE(wrong.restore(1, snap).find("levels"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace troupe::actors

@@ -47,5 +47,37 @@ TEST(Curriculum, DisabledSamplesWholeRange) {
   EXPECT_EQ(seen, (std::set<int>{2, 3, 4}));
 }
 
+TEST(Curriculum, SnapshotRestoreContinuesWhereItStopped) {
+  Curriculum a({.window = 4, .raise_above = 0.7}, {{"add", 1.0, 1, 4}, {"mul", 2.0, 2, 3}}, 9);
+  for (int i = 0; i < 4; ++i) a.record(0, 1, true);
+  for (int i = 0; i < 3; ++i) a.record(0, 2, i == 0);
+  ASSERT_EQ(a.frontier(0), 2);
+  for (int i = 0; i < 5; ++i) a.next();
+  Curriculum b({.window = 4, .raise_above = 0.7}, {{"add", 1.0, 1, 4}, {"mul", 2.0, 2, 3}}, 1234);
+  ASSERT_EQ(b.restore(a.snapshot()), "");
+  EXPECT_EQ(b.frontier(0), 2);
+  EXPECT_EQ(b.level(0, 1).status, LevelStatus::kMastered);
+  EXPECT_EQ(b.level(0, 2).seen, 3);
+  for (int i = 0; i < 50; ++i) {  // the same draws from here on, the rng state included
+    auto pa = a.next(), pb = b.next();
+    ASSERT_EQ(pa.task, pb.task);
+    ASSERT_EQ(pa.level, pb.level);
+  }
+  a.record(0, 2, true);
+  b.record(0, 2, true);
+  EXPECT_EQ(a.frontier(0), b.frontier(0));
+}
+
+TEST(Curriculum, RestoreRejectsAnotherShape) {
+  Curriculum a({.window = 4}, {{"add", 1.0, 1, 4}}, 9);
+  Curriculum fewer_levels({.window = 4}, {{"add", 1.0, 1, 3}}, 9);
+  EXPECT_NE(fewer_levels.restore(a.snapshot()).find("levels"), std::string::npos);
+  Curriculum two_tasks({.window = 4}, {{"add", 1.0, 1, 4}, {"b", 1.0, 1, 1}}, 9);
+  EXPECT_NE(two_tasks.restore(a.snapshot()).find("tasks"), std::string::npos);
+  Curriculum narrower({.window = 2}, {{"add", 1.0, 1, 4}}, 9);
+  for (int i = 0; i < 4; ++i) a.record(0, 1, false);
+  EXPECT_NE(narrower.restore(a.snapshot()).find("window"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace troupe::rl
