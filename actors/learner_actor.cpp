@@ -171,6 +171,8 @@ void ask(caf::stateful_actor<LearnerState>* self) {
               if (r) {
                 s.samples.push_back(to_sample(**r));
                 s.raw_reward_sum += raw_mixed_reward(**r);
+              } else if (s.setup.metrics) {
+                s.setup.metrics->messages_invalid.Add({{"reason", "verify_failed"}}).Increment();
               }
             }
             if (s.samples.size() >= s.need) {

@@ -62,6 +62,7 @@ void generate(caf::stateful_actor<WorkerState>* self) {
   for (const auto& b : batch) {
     auto p = wire::read<wire::Prompt>(b);  // verified by the env actor's pack; re-checked, never trusted
     roots.push_back(p ? *p : nullptr);
+    if (!p && st.setup.metrics) st.setup.metrics->messages_invalid.Add({{"reason", "verify_failed"}}).Increment();
     if (!p) continue;
     auto toks = model::encode_prompt((*p)->text() ? (*p)->text()->string_view() : std::string_view());
     for (int g = 0; g < st.group_size; ++g) prompts.push_back(toks);

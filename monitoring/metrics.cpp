@@ -76,7 +76,9 @@ Metrics::Metrics(const std::string& run)
                                           "Reward model call errors, by source")),
       reward_agreement(family<Counter>(*registry_, run, "troupe_reward_agreement_total",
                                        "Rollouts scored by the rule and a model source, by whether they agree")) {
-  for (const char* reason : {"truncated", "looping", "equal_group", "stale"}) rollouts_dropped.Add({{"reason", reason}});
+  for (const char* reason : {"truncated", "looping", "equal_group", "stale", "duplicate"}) {
+    rollouts_dropped.Add({{"reason", reason}});
+  }
   for (const char* reason : {"verify_failed", "unknown_kind"}) messages_invalid.Add({{"reason", reason}});
   for (const char* role : kRoles) actor_restarts.Add({{"role", role}});
 }

@@ -56,7 +56,7 @@ class Metrics {
   // ---- rollouts and tasks ----
   Family<Counter>& rollouts;           // troupe_rollouts_total{task}: rollouts generated
   Family<Counter>& tokens;             // troupe_tokens_generated_total{task}: response tokens generated
-  Family<Counter>& rollouts_dropped;   // troupe_rollouts_dropped_total{reason}: truncated, looping, equal_group, stale
+  Family<Counter>& rollouts_dropped;   // troupe_rollouts_dropped_total{reason}: truncated, looping, equal_group, stale, duplicate
   Family<Histogram>& reward;           // troupe_reward{task,source}: per source (rule, verifier, preference) and total
   Family<Gauge>& pass_rate;            // troupe_pass_rate{task,difficulty}: moving pass rate
   Family<Histogram>& verify_seconds;   // troupe_env_verify_seconds{task}
