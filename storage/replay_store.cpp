@@ -961,7 +961,11 @@ uint64_t ReplayStore::disk_bytes() const {
   uint64_t total = 0;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(path_, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec)) total += it->file_size(ec);
+    if (!it->is_regular_file(ec)) continue;
+    // A file RocksDB deletes mid-scan (compaction) reports an error and size -1: skip it.
+    const uintmax_t size = it->file_size(ec);
+    if (!ec) total += size;
+    ec.clear();
   }
   return total;
 }
