@@ -39,20 +39,32 @@ PolicyTrainer::PolicyTrainer(model::Transformer policy, TrainerOptions options,
 Result<TrainStats> PolicyTrainer::step(const std::vector<TrainSample>& samples) {
   TrainStats st;
   st.samples = static_cast<int64_t>(samples.size());
+  Status valid = Status::ok();
   if (options_.loss.kl_coef > 0 && !reference_) {
-    return Status::invalid_argument("kl_coef > 0 needs a reference policy");
+    valid = Status::invalid_argument("kl_coef > 0 needs a reference policy");
   }
+  for (size_t i = 0; i < samples.size() && valid; ++i) {
+    const auto& s = samples[i];
+    if (s.behaviour_logprobs.size() != s.response_tokens.size()) {
+      valid = Status::invalid_argument("sample of prompt " + std::to_string(s.prompt_id) + " has " +
+                                       std::to_string(s.behaviour_logprobs.size()) + " behaviour log-probs for " +
+                                       std::to_string(s.response_tokens.size()) + " tokens");
+    }
+  }
+  if (options_.collective) {
+    // Replicas agree before any other collective: if one batch is malformed, every
+    // replica skips the step (none is left waiting for a peer that gave up).
+    std::vector<float> bad = {valid ? 0.0f : 1.0f};
+    TROUPE_RETURN_IF_ERROR(options_.collective->all_reduce_sum(bad));
+    if (valid && bad[0] > 0) return Status::invalid_argument("a peer learner's share of the batch was malformed");
+  }
+  if (!valid) return valid;
   // ---- filter and group ----
   std::map<uint64_t, Group> groups;
   for (size_t i = 0; i < samples.size(); ++i) {
     const auto& s = samples[i];
     st.mean_reward += s.reward;
     st.staleness_mean += static_cast<double>(version_ - std::min(version_, s.policy_version));
-    if (s.behaviour_logprobs.size() != s.response_tokens.size()) {
-      return Status::invalid_argument("sample of prompt " + std::to_string(s.prompt_id) + " has " +
-                                      std::to_string(s.behaviour_logprobs.size()) + " behaviour log-probs for " +
-                                      std::to_string(s.response_tokens.size()) + " tokens");
-    }
     groups[s.prompt_id];  // every prompt counts as a group, even if all its members are dropped
     if (options_.drop_looping && is_looping(std::span<const int>(s.response_tokens))) {
       ++st.dropped_looping;

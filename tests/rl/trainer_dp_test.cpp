@@ -129,6 +129,33 @@ TEST(DataParallelTrainer, AReplicaWithNothingInformativeStillSteps) {
   EXPECT_FALSE(std::equal(a.begin(), a.end(), before.begin())) << "the shared step moved the weights";
 }
 
+TEST(DataParallelTrainer, AMalformedShareFailsEveryReplicaWithoutWaiting) {
+  auto m0 = model::Transformer::create(tiny(), 2), m1 = model::Transformer::create(tiny(), 2);
+  ASSERT_TRUE(m0 && m1);
+  // A short timeout: were the good replica left waiting, it would fail by timeout instead.
+  auto handles = InProcessCollective::make_group(2, std::chrono::seconds(30));
+  TrainerOptions o0 = options(), o1 = options();
+  o0.collective = handles[0];
+  o1.collective = handles[1];
+  PolicyTrainer r0(std::move(*m0), o0), r1(std::move(*m1), o1);
+  auto good = batch(2, 4);
+  auto bad = batch(2, 5);
+  bad[3].behaviour_logprobs.pop_back();
+  Result<TrainStats> s1 = Status::internal("not run");
+  std::thread t([&] { s1 = r1.step(bad); });
+  auto s0 = r0.step(good);
+  t.join();
+  ASSERT_FALSE(s0);
+  ASSERT_FALSE(s1);
+  EXPECT_NE(s0.status().message().find("peer"), std::string::npos) << s0.status().message();
+  EXPECT_NE(s1.status().message().find("behaviour log-probs"), std::string::npos) << s1.status().message();
+  // The group is still in step: the next batch trains on both.
+  std::thread t2([&] { s1 = r1.step(batch(2, 6)); });
+  s0 = r0.step(good);
+  t2.join();
+  EXPECT_TRUE(s0 && s1);
+}
+
 TEST(InProcessCollective, SumsRefusesMismatchAndAborts) {
   auto handles = InProcessCollective::make_group(3);
   std::vector<std::vector<float>> bufs = {{1, 2}, {10, 20}, {100, 200}};
