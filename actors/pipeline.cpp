@@ -208,7 +208,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
               workers = live.workers;
               respawned_envs = live.envs;  // the originals too, when alive: exiting twice is harmless
             },
-                 [](caf::error&) { spdlog::warn("the controller did not confirm its stop"); });
+            [](caf::error&) { spdlog::warn("the controller did not confirm its stop"); });
   }
   {
     // Learners finish their step, write the final checkpoint (stop_atom) and exit. A
