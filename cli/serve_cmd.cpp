@@ -3,11 +3,13 @@
 // a policy answers completions, a verifier and a preference model answer
 // /v1/score (and a verifier answers the CompassVerifier chat prompt), so reward
 // models can run on other machines than the reward actor.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "cli/command.hpp"
 #include "kernels/matmul.hpp"
@@ -16,6 +18,9 @@
 
 namespace troupe::cli {
 namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;  // set by SIGINT/SIGTERM
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 struct ServeArgs {
   std::string checkpoint;
@@ -34,13 +39,6 @@ int run_serve(const ServeArgs& a) {
     std::cerr << "serve: " << m.status().message() << "\n";
     return 1;
   }
-  // Block the stop signals before the server's threads start, so they inherit
-  // the mask and this thread alone receives them in sigwait.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   rewards::ServerOptions o;
   o.host = a.host;
   o.port = a.port;
@@ -60,9 +58,11 @@ int run_serve(const ServeArgs& a) {
     std::ofstream(tmp) << (*server)->port() << "\n";
     std::filesystem::rename(tmp, a.port_file);  // readers never see a half-written file
   }
-  int sig = 0;
-  sigwait(&stop, &sig);
-  std::fprintf(stderr, "troupe serve: signal %d, stopping\n", sig);
+  // Whichever thread the signal lands on, the handler only sets the flag this loop polls.
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  while (g_stop_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::fprintf(stderr, "troupe serve: signal %d, stopping\n", int(g_stop_signal));
   server->reset();
   return 0;
 }

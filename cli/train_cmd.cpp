@@ -54,6 +54,7 @@ struct CommonArgs {
   int context = 128;        // Default: 128 (the verifier's input is at most ~125 bytes)
   uint64_t seed = 1;
   int threads = 1;          // Default: 1 (the machine is shared)
+  std::string init;         // Default: none; a checkpoint of this kind to continue training
 };
 
 void add_common(CLI::App* cmd, CommonArgs& a) {
@@ -69,6 +70,7 @@ void add_common(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--context", a.context, "context in bytes (default 128)");
   cmd->add_option("--seed", a.seed, "seed for initialisation and data (default 1)");
   cmd->add_option("--threads", a.threads, "CPU threads (default 1)");
+  cmd->add_option("--init", a.init, "continue from this checkpoint (its shape wins over the size options)");
 }
 
 std::vector<std::string> split_csv(const std::string& s) {
@@ -82,6 +84,13 @@ std::vector<std::string> split_csv(const std::string& s) {
 }
 
 Result<model::Transformer> make_model(const CommonArgs& a, int head_outputs) {
+  if (!a.init.empty()) {
+    auto m = model::load_checkpoint(a.init);
+    if (m && (!m->config().scalar_head || m->config().head_outputs != head_outputs)) {
+      return Status::invalid_argument(a.init + ": not a checkpoint of this kind of reward model");
+    }
+    return m;
+  }
   model::ModelConfig mc;
   mc.d_model = a.d_model;
   mc.n_layers = a.layers;
@@ -177,8 +186,11 @@ int run_verifier(const VerifierArgs& va) {
                m->config().num_parameters(), train->size(), train_tasks.size(), va.train_families.c_str(),
                held->size(), held_tasks.size());
   model::AdamW opt(*m, model::AdamWConfig{});
+  if (!a.init.empty() && !model::load_optimizer_state(a.init, *m, &opt).is_ok()) {
+    std::fprintf(stderr, "train verifier: no optimizer state in %s; fresh moments\n", a.init.c_str());
+  }
   Budget budget{a};
-  std::mt19937_64 rng(a.seed);
+  std::mt19937_64 rng(a.seed + uint64_t(opt.steps()));  // a continued run sees the data in another order
   std::vector<std::string> texts;
   for (const auto& e : *train) texts.push_back(rewards::verifier_text(e.question, e.reference, e.response));
   std::vector<size_t> order(train->size());

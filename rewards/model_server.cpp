@@ -10,8 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
+
 #include "model/sampler.hpp"
 #include "model/tokenizer.hpp"
+#include "rewards/http_client.hpp"
 #include "rewards/recipes.hpp"
 #include "rewards/reward_model.hpp"
 
@@ -24,7 +27,11 @@ struct ModelServer::Impl {
   std::string kind;  // policy | verifier | preference
   std::unique_ptr<model::Sampler> sampler;  // policy
   std::unique_ptr<ScoringModel> scorer;     // verifier, preference
-  std::mutex sampler_mu;
+  // The model runs here, not on civetweb's connection threads: their stacks are
+  // too small for the kernels (a forward pass on one crashed with a stack overflow).
+  std::unique_ptr<WorkerPool> model_thread = std::make_unique<WorkerPool>(1);
+  // Requests are handled here (default-size stacks), civetweb's threads only wait for them.
+  std::unique_ptr<WorkerPool> request_threads;
   std::atomic<uint64_t> next_id{1};
   mg_context* ctx = nullptr;
   int port = 0;
@@ -33,6 +40,15 @@ struct ModelServer::Impl {
 namespace {
 
 using Impl = ModelServer::Impl;
+
+// Runs f() on the model thread and waits for its result.
+template <typename F>
+auto on_model_thread(Impl& impl, F f) -> decltype(f()) {
+  std::packaged_task<decltype(f())()> task(std::move(f));
+  auto result = task.get_future();
+  impl.model_thread->submit([&task] { task(); });
+  return result.get();
+}
 
 struct HttpError {
   int status;
@@ -52,9 +68,11 @@ const char* reason(int status) {
 
 int send_json(mg_connection* conn, int status, const Json& body) {
   const std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-            status, reason(status), text.size());
-  mg_write(conn, text.data(), text.size());
+  // One write of header and body, formatted here: civetweb's mg_printf needs more stack than its threads have.
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+                    "\r\nConnection: close\r\n\r\n" + text;
+  mg_write(conn, out.data(), out.size());
   return status;
 }
 
@@ -71,11 +89,12 @@ std::optional<Json> read_body(mg_connection* conn, const Impl& impl, HttpError* 
     return std::nullopt;
   }
   std::string body;
-  char buf[16384];
+  // On the heap: civetweb's connection threads have small stacks (a 16 KiB array here overflowed one).
+  std::vector<char> buf(16384);
   for (;;) {
-    const int n = mg_read(conn, buf, sizeof buf);
+    const int n = mg_read(conn, buf.data(), buf.size());
     if (n <= 0) break;
-    body.append(buf, size_t(n));
+    body.append(buf.data(), size_t(n));
     if (int64_t(body.size()) > impl.options.max_body_bytes) {
       *err = {413, "request body over " + std::to_string(impl.options.max_body_bytes) + " bytes"};
       return std::nullopt;
@@ -124,7 +143,8 @@ Result<Completion> complete(Impl& impl, const std::string& prompt, const Json& r
       return Status::invalid_argument("this server holds a verifier: send the compass_verifier prompt "
                                       "(question, standard answer, candidate) or use /v1/score");
     }
-    auto p = impl.scorer->judge({fields->question}, {fields->reference}, {fields->response});
+    auto p = on_model_thread(
+        impl, [&] { return impl.scorer->judge({fields->question}, {fields->reference}, {fields->response}); });
     if (!p) return p.status();
     const auto& probs = (*p)[0];
     const auto best = std::max_element(probs.begin(), probs.end()) - probs.begin();
@@ -158,8 +178,7 @@ Result<Completion> complete(Impl& impl, const std::string& prompt, const Json& r
   const size_t room = size_t(context - params.max_new_tokens - 2);
   if (text.size() > room) text = text.substr(text.size() - room);
   auto tokens = model::encode_prompt(text);
-  std::lock_guard lock(impl.sampler_mu);
-  auto out = impl.sampler->sample({tokens}, params);
+  auto out = on_model_thread(impl, [&] { return impl.sampler->sample({tokens}, params); });
   if (!out) return out.status();
   const auto& r = (*out)[0];
   c.text = r.text;
@@ -259,7 +278,7 @@ int handle_score(mg_connection* conn, void* data) {
   }
   Json out = Json::array();
   if (impl.kind == "verifier") {
-    auto p = impl.scorer->judge(prompts, refs, responses);
+    auto p = on_model_thread(impl, [&] { return impl.scorer->judge(prompts, refs, responses); });
     if (!p) return send_error(conn, {400, p.status().message()});
     for (size_t i = 0; i < p->size(); ++i) {
       const auto& pr = (*p)[i];
@@ -268,7 +287,7 @@ int handle_score(mg_connection* conn, void* data) {
                      {"label", label_name(VerifierLabel(best))}, {"probs", {pr[0], pr[1], pr[2]}}});
     }
   } else {
-    auto s = impl.scorer->preference(prompts, responses);
+    auto s = on_model_thread(impl, [&] { return impl.scorer->preference(prompts, responses); });
     if (!s) return send_error(conn, {400, s.status().message()});
     for (size_t i = 0; i < s->size(); ++i) out.push_back({{"index", i}, {"object", "score"}, {"score", (*s)[i]}});
   }
@@ -286,6 +305,16 @@ int handle_models(mg_connection* conn, void* data) {
                    {{"object", "list"},
                     {"data", Json::array({{{"id", impl.options.model_name}, {"object", "model"},
                                            {"created", unix_seconds()}, {"owned_by", "troupe"}}})}});
+}
+
+// Runs handler H on a request thread while civetweb's connection thread waits.
+template <int (*H)(mg_connection*, void*)>
+int on_request_thread(mg_connection* conn, void* data) {
+  auto& impl = *static_cast<Impl*>(data);
+  std::packaged_task<int()> task([conn, data] { return H(conn, data); });
+  auto result = task.get_future();
+  impl.request_threads->submit([&task] { task(); });
+  return result.get();
 }
 
 int handle_other(mg_connection* conn, void*) {
@@ -323,14 +352,15 @@ Result<std::unique_ptr<ModelServer>> ModelServer::start(model::Transformer model
   const std::string threads = std::to_string(std::max(1, options.threads));
   const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
                         "request_timeout_ms", "60000", nullptr};  // 60 s: a long batch on a busy CPU
+  impl->request_threads = std::make_unique<WorkerPool>(std::max(1, options.threads));
   mg_callbacks callbacks{};
   impl->ctx = mg_start(&callbacks, nullptr, opts);
   if (!impl->ctx) return Status::unavailable("cannot listen on " + ports + " (in use, or not a local address?)");
-  mg_set_request_handler(impl->ctx, "/health", handle_health, impl.get());
-  mg_set_request_handler(impl->ctx, "/v1/models", handle_models, impl.get());
-  mg_set_request_handler(impl->ctx, "/v1/completions", handle_completions, impl.get());
-  mg_set_request_handler(impl->ctx, "/v1/chat/completions", handle_chat, impl.get());
-  mg_set_request_handler(impl->ctx, "/v1/score", handle_score, impl.get());
+  mg_set_request_handler(impl->ctx, "/health", on_request_thread<handle_health>, impl.get());
+  mg_set_request_handler(impl->ctx, "/v1/models", on_request_thread<handle_models>, impl.get());
+  mg_set_request_handler(impl->ctx, "/v1/completions", on_request_thread<handle_completions>, impl.get());
+  mg_set_request_handler(impl->ctx, "/v1/chat/completions", on_request_thread<handle_chat>, impl.get());
+  mg_set_request_handler(impl->ctx, "/v1/score", on_request_thread<handle_score>, impl.get());
   mg_set_request_handler(impl->ctx, "/", handle_other, impl.get());
   mg_server_port bound[4];
   const int n = mg_get_server_ports(impl->ctx, 4, bound);
