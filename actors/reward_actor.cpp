@@ -2,13 +2,16 @@
 #include "actors/reward_actor.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <unordered_set>
 
 #include "actors/messages.hpp"
+#include "actors/model_reward.hpp"
 #include "monitoring/metrics.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::actors::RuleVerdict>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<troupe::actors::ModelGroup>)
 
 namespace troupe::actors {
 namespace {
@@ -44,6 +47,7 @@ struct RewardState {
     }
     return true;
   }
+  std::shared_ptr<ModelRewards> models;  // null: rule-only recipes (actors/model_reward.hpp)
 
   const rl::Recipe& recipe(const std::string& task) const {
     auto it = recipes.find(task);
@@ -58,12 +62,21 @@ uint64_t now_ms() {
 }
 
 void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& prompt_bytes, const BytesList& rollouts,
-                  const std::vector<RuleVerdict>& verdicts) {
+                  const std::vector<RuleVerdict>& verdicts,
+                  const std::vector<std::vector<rl::SourceScore>>& model_scores = {}) {
   auto& st = self->state;
   auto prompt = wire::read<wire::Prompt>(prompt_bytes);
   if (!prompt) return;  // checked on arrival; cannot happen
   const std::string task = (*prompt)->task()->str();
-  auto scored = score_group(**prompt, rollouts, verdicts, {}, st.recipe(task), &st.running, now_ms());
+  if (st.models && st.models->needs_models(task) && model_scores.empty() && !rollouts.empty()) {
+    // Model sources score on ModelRewards' threads; the group comes back as a message.
+    auto g = std::make_shared<ModelGroup>(ModelGroup{prompt_bytes, rollouts, verdicts, {}});
+    st.models->score(std::move(g), [me = caf::actor_cast<caf::actor>(self)](std::shared_ptr<ModelGroup> done) {
+      caf::anon_send(me, scored_atom_v, std::move(done));
+    });
+    return;
+  }
+  auto scored = score_group(**prompt, rollouts, verdicts, model_scores, st.recipe(task), &st.running, now_ms());
   std::vector<int> passed;
   for (const auto& v : verdicts) passed.push_back(v.ok && v.score >= 1.0 ? 1 : 0);
   if (scored) {
@@ -83,9 +96,12 @@ void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& pro
 
 caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<std::string, caf::actor> envs,
                               std::map<std::string, rl::Recipe> recipes, rl::Recipe default_recipe, caf::actor replay,
-                              monitoring::Metrics* metrics, size_t seen_bound) {
+                              monitoring::Metrics* metrics, std::shared_ptr<ModelRewards> models, double window,
+                              size_t seen_bound) {
   auto& st = self->state;
   st.seen_bound = seen_bound;
+  st.models = std::move(models);
+  st.running = rl::RunningNormaliser(window);
   st.env_actors = std::move(envs);
   st.recipes = std::move(recipes);
   st.default_recipe = std::move(default_recipe);
@@ -95,6 +111,9 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
   return {
       [self](done_atom, caf::actor controller) { self->state.controller = std::move(controller); },
       [self](env_atom, const std::string& task, caf::actor env) { self->state.env_actors[task] = std::move(env); },
+      [self](scored_atom, std::shared_ptr<ModelGroup> g) {
+        finish_group(self, g->prompt, g->rollouts, g->verdicts, g->model_scores);
+      },
       [self, mailbox](group_atom, wire::Bytes prompt_bytes, BytesList rollouts) {
         if (mailbox) mailbox->Set(static_cast<double>(self->mailbox().size()));
         auto prompt = wire::read<wire::Prompt>(prompt_bytes);
@@ -145,8 +164,10 @@ caf::actor spawn_reward_actor(caf::actor_system& sys, const configs::ExperimentC
       }
     }
   }
+  auto models = ModelRewards::create(config, metrics);
+  if (!models) std::fprintf(stderr, "reward actor: model sources disabled: %s\n", models.status().message().c_str());
   return sys.spawn(reward_behavior, std::move(env_actors), std::move(recipes), def ? *def : rl::Recipe{},
-                   std::move(replay), metrics, seen_bound);
+                   std::move(replay), metrics, models ? *models : nullptr, config.rewards.running_window, seen_bound);
 }
 
 }  // namespace troupe::actors

@@ -60,6 +60,8 @@ Result<std::vector<wire::Bytes>> score_group(const wire::Prompt& prompt, const s
       comp->normalised = c.normalised;
       comp->weight = c.weight;
       comp->ok = c.ok;
+      comp->latency_ms = c.latency_ms;
+      comp->detail = c.detail;
       s.rewards->components.push_back(std::move(comp));
     }
     s.scored_unix_ms = now_unix_ms;

@@ -21,6 +21,8 @@ troupe_require(fmt "libfmt-dev" CONFIG)
 troupe_require(spdlog "libspdlog-dev" CONFIG)
 troupe_require(nlohmann_json "nlohmann-json3-dev" 3.11 CONFIG)
 troupe_require(GTest "libgtest-dev" CONFIG)
+troupe_require(CURL "libcurl4-openssl-dev")            # reward model clients (rewards/)
+troupe_require(civetweb "libcivetweb-dev" CONFIG)    # troupe serve (rewards/)
 find_path(OPENBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread)
 
 # CUDA: AUTO enables it when nvcc is found (on PATH or in /usr/local/cuda/bin).

@@ -529,9 +529,23 @@ const Schema<RewardSourceConfig>& reward_source_schema() {
       .scalar("weight", &RewardSourceConfig::weight, {.doc = "weight in the mixture", .min = 0, .max = 1e6})
       .scalar("endpoint", &RewardSourceConfig::endpoint,
               {.doc = "OpenAI-compatible base URL of a model source (verifier, preference)"})
-      .scalar("recipe", &RewardSourceConfig::recipe, {.doc = "named prompt recipe, e.g. compass_verifier"})
+      .scalar("recipe", &RewardSourceConfig::recipe,
+              {.doc = "how a model source is called: troupe (POST /v1/score, the default) or compass_verifier "
+                      "(chat completions with the CompassVerifier prompt, A/B/C)",
+               .one_of = {"", "troupe", "compass_verifier"}})
       .scalar("timeout_ms", &RewardSourceConfig::timeout_ms,
-              {.doc = "per-call timeout of a model source", .min = 1, .max = 3600000});
+              {.doc = "per-call timeout of a model source", .min = 1, .max = 3600000})
+      .scalar("model", &RewardSourceConfig::model, {.doc = "the model name sent in requests (empty: the server's one)"})
+      .scalar("max_batch", &RewardSourceConfig::max_batch,
+              {.doc = "items per scoring request of a model source", .min = 1, .max = 4096})
+      .scalar("concurrency", &RewardSourceConfig::concurrency,
+              {.doc = "requests in flight to a model source", .min = 1, .max = 256})
+      .scalar("retries", &RewardSourceConfig::retries,
+              {.doc = "retries of a failed call (connection, timeout, 429, 5xx), with backoff", .min = 0, .max = 20})
+      .scalar("backoff_ms", &RewardSourceConfig::backoff_ms,
+              {.doc = "wait before the first retry; doubles each retry", .min = 0, .max = 600000})
+      .scalar("relative", &RewardSourceConfig::relative,
+              {.doc = "preference: score relative to the task's reference response (POLAR-style)"});
   return s;
 }
 
@@ -542,14 +556,20 @@ const Schema<RewardRecipe>& recipe_schema() {
       .scalar("fallback", &RewardRecipe::fallback,
               {.doc = "source kinds tried in order when a source fails", .one_of = kSourceKinds})
       .scalar("normalise", &RewardRecipe::normalise,
-              {.doc = "how each component is normalised", .one_of = {"none", "group", "running"}});
+              {.doc = "how each component is normalised", .one_of = {"none", "group", "running"}})
+      .scalar("rule_fails_without_answer", &RewardRecipe::rule_fails_without_answer,
+              {.doc = "a response whose answer the rule verifier cannot extract counts as a rule failure, so the "
+                      "fallback (e.g. verifier) decides; a source of weight 0 is consulted only as a fallback"});
   return s;
 }
 
 const Schema<RewardsConfig>& rewards_schema() {
   static const Schema<RewardsConfig> s = Schema<RewardsConfig>()
       .object("default", &RewardsConfig::default_recipe, recipe_schema(), "the recipe of tasks without their own")
-      .map("per_task", &RewardsConfig::per_task, recipe_schema(), "recipes by task name");
+      .map("per_task", &RewardsConfig::per_task, recipe_schema(), "recipes by task name")
+      .scalar("running_window", &RewardsConfig::running_window,
+              {.doc = "effective length (rollouts) of the running mean and variance of normalise: running",
+               .min = 1, .max = 1e9});
   return s;
 }
 
@@ -715,6 +735,16 @@ void check_config(const ExperimentConfig& c, Ctx& ctx) {
     for (const auto& fb : r.fallback) {
       bool present = std::any_of(r.sources.begin(), r.sources.end(), [&](auto& s) { return s.kind == fb; });
       if (!present) ctx.fail_at(path + ".fallback", "fallback \"" + fb + "\" is not one of this recipe's sources");
+    }
+    for (size_t i = 0; i < r.sources.size(); ++i) {
+      const auto& src = r.sources[i];
+      if (src.kind != "rule" && src.endpoint.empty()) {
+        ctx.fail_at(path + ".sources[" + std::to_string(i) + "].endpoint",
+                    "a " + src.kind + " source needs an endpoint (e.g. http://127.0.0.1:8000 of `troupe serve`)");
+      }
+      if (src.kind == "preference" && src.recipe == "compass_verifier") {
+        ctx.fail_at(path + ".sources[" + std::to_string(i) + "].recipe", "compass_verifier is a verifier recipe");
+      }
     }
   };
   check_recipe(c.rewards.default_recipe, "rewards.default");

@@ -76,8 +76,14 @@ struct RewardSourceConfig {
   std::string kind = "rule";            // rule | verifier | preference
   double weight = 1.0;
   std::string endpoint;                 // OpenAI-compatible URL for model sources
-  std::string recipe;                   // named prompt recipe, e.g. "compass_verifier"
+  std::string recipe;                   // named prompt recipe: troupe (default) | compass_verifier
   int64_t timeout_ms = 10000;
+  std::string model;                    // the "model" field of requests (servers with several models)
+  int64_t max_batch = 32;               // items per scoring request
+  int64_t concurrency = 4;              // requests in flight to this endpoint
+  int64_t retries = 3;                  // retries after a failed attempt (connection, timeout, 429, 5xx)
+  int64_t backoff_ms = 100;             // wait before the first retry, doubling each time
+  bool relative = false;                // preference: score minus the reference response's score (POLAR-style)
   bool operator==(const RewardSourceConfig&) const = default;
 };
 
@@ -85,12 +91,15 @@ struct RewardRecipe {
   std::vector<RewardSourceConfig> sources{RewardSourceConfig{}};
   std::vector<std::string> fallback;    // source kinds tried in order when one fails
   std::string normalise = "group";      // none | group | running
+  bool rule_fails_without_answer = false;  // a response whose answer the rule verifier cannot extract
+                                           // counts as a rule failure, so the fallback decides
   bool operator==(const RewardRecipe&) const = default;
 };
 
 struct RewardsConfig {
   RewardRecipe default_recipe;          // key "default"
   std::map<std::string, RewardRecipe> per_task;
+  double running_window = 256;          // effective length (rollouts) of the running normaliser's EMA
   bool operator==(const RewardsConfig&) const = default;
 };
 

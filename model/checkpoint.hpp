@@ -19,7 +19,8 @@
 //   h.{l}.mlp.c_fc.weight (4d, d),    h.{l}.mlp.c_fc.bias (4d)
 //   h.{l}.mlp.c_proj.weight (d, 4d),  h.{l}.mlp.c_proj.bias (d)
 //   ln_f.weight, ln_f.bias (d)
-//   score_head.weight (d), score_head.bias (1)   only with scalar_head
+//   score_head.weight (d), score_head.bias (1)   only with scalar_head, head_outputs K = 1
+//   score_head.weight (K, d), score_head.bias (K)  with scalar_head and K > 1 (e.g. the 3-way verifier)
 // Metadata of model.safetensors: "format": "pt", "policy_version".
 //
 // Loading checks every byte count and shape: a truncated file, a header that

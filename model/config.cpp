@@ -11,6 +11,9 @@ Status ModelConfig::validate() const {
   if (d_model <= 0 || n_layers <= 0 || n_heads <= 0 || context <= 1) {
     return bad("d_model, n_layers, n_heads must be > 0 and context > 1");
   }
+  if (head_outputs < 1 || head_outputs > 4096) {  // 4096: far above any classifier head we train
+    return bad("head_outputs " + std::to_string(head_outputs) + " is outside [1, 4096]");
+  }
   if (d_model % n_heads != 0) {
     return bad("d_model " + std::to_string(d_model) + " is not divisible by n_heads " + std::to_string(n_heads));
   }
@@ -20,7 +23,7 @@ Status ModelConfig::validate() const {
 long ModelConfig::num_parameters() const {
   const long C = d_model;
   const long per_layer = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (4 * C * C + 4 * C) + (4 * C * C + C);
-  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + (scalar_head ? C + 1 : 0);
+  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + (scalar_head ? long(head_outputs) * (C + 1) : 0);
 }
 
 double ModelConfig::flops_per_token(int seq_len) const {
@@ -33,7 +36,7 @@ double ModelConfig::flops_per_token(int seq_len) const {
 std::string ModelConfig::to_json() const {
   nlohmann::json j = {{"vocab_size", vocab_size}, {"d_model", d_model},   {"n_layers", n_layers},
                       {"n_heads", n_heads},       {"context", context},   {"scalar_head", scalar_head},
-                      {"architecture", "troupe-gpt2"}};
+                      {"head_outputs", head_outputs}, {"architecture", "troupe-gpt2"}};
   return j.dump(2);
 }
 
@@ -57,6 +60,9 @@ Result<ModelConfig> ModelConfig::from_json(const std::string& text, const std::s
   if (j.contains("scalar_head")) {
     if (!j["scalar_head"].is_boolean()) return Status::invalid_argument(origin + ": key \"scalar_head\" must be a boolean");
     c.scalar_head = j["scalar_head"].get<bool>();
+  }
+  if (j.contains("head_outputs")) {  // absent in checkpoints written before K-way heads: K = 1
+    TROUPE_RETURN_IF_ERROR(get_int("head_outputs", &c.head_outputs));
   }
   Status s = c.validate();
   if (!s) return s.with_context(origin);

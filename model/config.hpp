@@ -16,8 +16,10 @@ struct ModelConfig {
   int n_heads = 4;        // Default: 4
   int context = 128;      // Default: 128 tokens, prompt + response
   bool scalar_head = false;  // a score head on the final hidden state (verifier/preference models). Default: off
+  int head_outputs = 1;      // K outputs of the score head: 1 = a scalar (preference/reward), 3 = the
+                             // verifier's correct/incorrect/invalid logits. Default: 1 (the original scalar head)
 
-  // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260.
+  // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260, head_outputs < 1.
   Status validate() const;
   // Parameters, embeddings included (the tied output head counts once).
   long num_parameters() const;

@@ -156,8 +156,15 @@ Result<Transformer> Transformer::create(const ModelConfig& config, uint64_t seed
   add("ln_f.weight", {C}, false, kOnes);
   add("ln_f.bias", {C}, false, kZeros);
   if (config.scalar_head) {
-    add("score_head.weight", {C}, true, kNormal);
-    add("score_head.bias", {1}, false, kZeros);
+    // K = 1 keeps the original shapes (d) and (1), so older checkpoints load unchanged.
+    const int64_t K = config.head_outputs;
+    if (K == 1) {
+      add("score_head.weight", {C}, true, kNormal);
+      add("score_head.bias", {1}, false, kZeros);
+    } else {
+      add("score_head.weight", {K, C}, true, kNormal);
+      add("score_head.bias", {K}, false, kZeros);
+    }
   }
   if (long(off) != config.num_parameters()) {
     return Status::internal("parameter count " + std::to_string(off) + " != config's " +
@@ -373,13 +380,16 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
   run_trunk(batch);
-  const int C = config_.d_model, T = batch.seq_len;
-  scores->resize(batch.batch);
+  const int C = config_.d_model, T = batch.seq_len, K = config_.head_outputs;
+  scores->resize(std::size_t(batch.batch) * K);
   for (int b = 0; b < batch.batch; ++b) {
     const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
-    double s = params_[score_b_];
-    for (int c = 0; c < C; ++c) s += double(h[c]) * params_[score_w_ + c];
-    (*scores)[b] = float(s);
+    for (int k = 0; k < K; ++k) {
+      const float* w = params_.data() + score_w_ + std::size_t(k) * C;
+      double s = params_[score_b_ + k];
+      for (int c = 0; c < C; ++c) s += double(h[c]) * w[c];
+      (*scores)[std::size_t(b) * K + k] = float(s);
+    }
   }
   last_lengths_ = batch.lengths;
   return Status::ok();
@@ -387,20 +397,25 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
 
 Status Transformer::score_backward(const std::vector<float>& dscores) {
   if (!config_.scalar_head) return Status::invalid_argument("score_backward: the model config has no scalar_head");
-  if (int(dscores.size()) != cur_B_ || int(last_lengths_.size()) != cur_B_) {
+  const int C = config_.d_model, T = cur_T_, K = config_.head_outputs;
+  if (dscores.size() != std::size_t(cur_B_) * K || int(last_lengths_.size()) != cur_B_) {
     return Status::invalid_argument("score_backward: dscores size does not match the last score_forward batch");
   }
-  const int C = config_.d_model, T = cur_T_;
   Activations& a = *acts_;
   a.dlnf.assign(std::size_t(cur_B_) * T * C, 0.0f);
   for (int b = 0; b < cur_B_; ++b) {
     const std::size_t row = std::size_t(b) * T + last_lengths_[b] - 1;
     const float* h = a.lnf.data() + row * C;
-    for (int c = 0; c < C; ++c) {
-      a.dlnf[row * C + c] = dscores[b] * params_[score_w_ + c];
-      grads_[score_w_ + c] += dscores[b] * h[c];
+    float* dh = a.dlnf.data() + row * C;
+    for (int k = 0; k < K; ++k) {
+      const float g = dscores[std::size_t(b) * K + k];
+      const std::size_t w = score_w_ + std::size_t(k) * C;
+      for (int c = 0; c < C; ++c) {
+        dh[c] += g * params_[w + c];
+        grads_[w + c] += g * h[c];
+      }
+      grads_[score_b_ + k] += g;
     }
-    grads_[score_b_] += dscores[b];
   }
   backward_trunk(a.dlnf.data());
   return Status::ok();

@@ -26,8 +26,12 @@
 //                                 KV cache, temperature, top-p, stop strings, seed;
 //                                 stage_weights(buffer, version) swaps weights between
 //                                 decode steps and each token records the version it used.
-//   Scalar head (cfg.scalar_head): score_forward(b, &scores) reads the final hidden
-//   state at each row's last token; score_backward(dscores) accumulates gradients.
+//   Score head (cfg.scalar_head, cfg.head_outputs = K): score_forward(b, &scores) reads
+//   the final hidden state h at each row's last token and writes scores (B,K) =
+//   h·W^T + bias; score_backward(dscores (B,K)) accumulates gradients. K = 1 is the
+//   scalar reward/preference head; K = 3 the verifier's correct/incorrect/invalid logits.
+//   Tensors: score_head.weight (d) and score_head.bias (1) when K = 1 (the original
+//   layout, so older checkpoints load), score_head.weight (K,d) and .bias (K) otherwise.
 //
 // Invariants: parameters and gradients are single contiguous buffers of
 // config().num_parameters() floats laid out as tensors(). forward() caches the
@@ -115,10 +119,10 @@ class Transformer {
   [[nodiscard]] Status backward(const std::vector<float>& dlogp);
   void zero_grad();
 
-  // Scalar head: scores (B) from the final hidden state at each row's last real token.
+  // Score head: scores (B,K) from the final hidden state at each row's last real token.
   // Errors: the config has no scalar head.
   [[nodiscard]] Status score_forward(const TokenBatch& batch, std::vector<float>* scores);
-  // dscores (B) for the batch of the last score_forward(); gradients +=.
+  // dscores (B,K) for the batch of the last score_forward(); gradients +=.
   [[nodiscard]] Status score_backward(const std::vector<float>& dscores);
 
   // Next-token logits (B, vocab) at each row's last real token, by a full

@@ -112,6 +112,7 @@ std::vector<MixedReward> mix_group(const Recipe& recipe, const std::string& task
       const auto* s = find_score(scores[i], k);
       c.ok = s && s->ok;
       c.raw = s ? s->raw : 0;
+      if (s) c.latency_ms = s->latency_ms, c.detail = s->detail;
       c.normalised = norm[static_cast<int>(k)][i];
       c.weight = wsum > 0 ? static_cast<float>(weight[static_cast<int>(k)] / wsum) : 0.0f;
       r.total += c.weight * c.normalised;

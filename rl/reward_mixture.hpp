@@ -41,6 +41,8 @@ struct SourceScore {
   RewardSourceKind kind;
   float raw = 0;
   bool ok = true;  // false: the source failed (timeout, error)
+  float latency_ms = 0;  // how long the source took (0 for the rule verifier)
+  std::string detail;    // e.g. the verifier's label, or why the source failed
 };
 
 struct MixedComponent {
@@ -49,6 +51,8 @@ struct MixedComponent {
   float normalised = 0;
   float weight = 0;   // effective weight after fallback and renormalisation (0 if unused)
   bool ok = true;
+  float latency_ms = 0;
+  std::string detail;
 };
 
 struct MixedReward {

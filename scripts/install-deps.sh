@@ -17,6 +17,7 @@ packages=(
   libopenblas-dev                  # CPU GEMM
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  libcurl4-openssl-dev libcivetweb-dev  # reward model clients and `troupe serve`
   clang libclang-rt-14-dev         # libFuzzer and sanitizer runtimes
 )
 

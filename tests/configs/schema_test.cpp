@@ -31,7 +31,7 @@ TEST(ConfigSchema, MinimalConfigFillsDefaults) {
 }
 
 TEST(ConfigSchema, ShippedConfigsAreValid) {
-  for (const char* f : {"/configs/local.yaml", "/configs/cluster-example.yaml"}) {
+  for (const char* f : {"/configs/local.yaml", "/configs/cluster-example.yaml", "/configs/mor.yaml"}) {
     auto c = load_config(std::string(TROUPE_SOURCE_DIR) + f);
     EXPECT_TRUE(c.is_ok()) << f << ": " << c.status().message();
   }
@@ -93,6 +93,31 @@ TEST(ConfigSchema, CrossFieldChecks) {
   EXPECT_NE(error_of(std::string(kMinimal) + "rewards:\n  per_task:\n    Sudoku: {}\n").find("not in the tasks"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(kMinimal) + "monitoring: {listen: nowhere}\n").find("HOST:PORT"), std::string::npos);
+}
+
+TEST(ConfigSchema, RewardModelSources) {
+  const std::string head = std::string(kMinimal) + "rewards:\n  default:\n    sources:\n";
+  // A model source needs an endpoint; the error points at it.
+  EXPECT_NE(error_of(head + "      - {kind: verifier, weight: 1}\n").find("rewards.default.sources[0].endpoint"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "      - {kind: preference, endpoint: 'http://h:1', recipe: compass_verifier}\n")
+                .find("verifier recipe"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "      - {kind: verifier, endpoint: 'http://h:1', recipe: nonsense}\n").find("compass_verifier"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "      - {kind: verifier, endpoint: 'http://h:1', concurrency: 0}\n").find("concurrency"),
+            std::string::npos);
+  auto c = parse(head + "      - {kind: rule}\n      - {kind: verifier, weight: 0, endpoint: 'http://h:1', max_batch: 8, "
+                        "retries: 1, backoff_ms: 10, relative: false}\n    fallback: [verifier]\n"
+                        "    rule_fails_without_answer: true\n  running_window: 64\n");
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_TRUE(c->rewards.default_recipe.rule_fails_without_answer);
+  EXPECT_EQ(c->rewards.default_recipe.sources[1].max_batch, 8);
+  EXPECT_EQ(c->rewards.default_recipe.sources[1].concurrency, 4);  // the default
+  EXPECT_DOUBLE_EQ(c->rewards.running_window, 64);
+  auto back = parse(to_yaml(*c));
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_EQ(*back, *c);
 }
 
 TEST(ConfigSchema, PlacementChecks) {

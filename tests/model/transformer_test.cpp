@@ -164,6 +164,53 @@ TEST(Transformer, ScoreHeadGradientsMatchFiniteDifferences) {
   EXPECT_FALSE(plain->score_forward(*b, &scores).is_ok());
 }
 
+TEST(Transformer, KWayHeadGradientsMatchFiniteDifferences) {
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto m = Transformer::create(c, 21);
+  ASSERT_TRUE(m.is_ok());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng) * 0.5f;
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  std::vector<float> scores, dscores = {0.7f, -1.3f, 0.2f, 0.5f, -0.4f, 1.1f};
+  ASSERT_TRUE(m->score_forward(*b, &scores).is_ok());
+  ASSERT_EQ(scores.size(), 6u);  // (B,K) = (2,3)
+  m->zero_grad();
+  ASSERT_TRUE(m->score_backward(dscores).is_ok());
+  EXPECT_FALSE(m->score_backward({1.0f, 2.0f}).is_ok());  // (B) is not (B,K)
+  auto loss = [&] {
+    std::vector<float> s;
+    EXPECT_TRUE(m->score_forward(*b, &s).is_ok());
+    double v = 0.0;
+    for (std::size_t i = 0; i < s.size(); ++i) v += double(s[i]) * dscores[i];
+    return v;
+  };
+  check_model_gradients(*m, loss, "score3");
+  // The head's tensors are (K,d) and (K); K = 1 keeps the scalar shapes (d) and (1).
+  EXPECT_EQ(m->tensors().back().shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(m->tensors()[m->tensors().size() - 2].shape, (std::vector<int64_t>{3, c.d_model}));
+  auto scalar = Transformer::create(tiny(true), 1);
+  EXPECT_EQ(scalar->tensors().back().shape, (std::vector<int64_t>{1}));
+  EXPECT_EQ(scalar->tensors()[scalar->tensors().size() - 2].shape, (std::vector<int64_t>{c.d_model}));
+}
+
+TEST(ModelConfigJson, HeadOutputsRoundTripsAndDefaultsToOne) {
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto back = ModelConfig::from_json(c.to_json(), "test");
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->head_outputs, 3);
+  // A config.json written before K-way heads existed has no key: a scalar head.
+  auto old = ModelConfig::from_json(
+      R"({"vocab_size":260,"d_model":16,"n_layers":1,"n_heads":4,"context":12,"scalar_head":true})", "old");
+  ASSERT_TRUE(old.is_ok());
+  EXPECT_EQ(old->head_outputs, 1);
+  c.head_outputs = 0;
+  EXPECT_FALSE(c.validate().is_ok());
+}
+
 TEST(Transformer, PaddingDoesNotChangeLogprobs) {
   auto m = Transformer::create(tiny(), 13);
   ASSERT_TRUE(m.is_ok());

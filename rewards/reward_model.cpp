@@ -1,0 +1,191 @@
+// Reward model training and scoring (see reward_model.hpp).
+#include "rewards/reward_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/tokenizer.hpp"
+
+namespace troupe::rewards {
+
+std::vector<int> encode_text(std::string_view text, int context) {
+  const size_t room = size_t(std::max(1, context - 1));
+  if (text.size() > room) text = text.substr(text.size() - room);
+  std::vector<int> out{model::kBos};
+  auto bytes = model::encode_bytes(text);
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  if (out.size() < 2) out.push_back(model::kSep);  // a sequence needs two tokens
+  return out;
+}
+
+std::vector<int> encode_preference(std::string_view prompt, std::string_view response, int context) {
+  // The prompt gets at most a third of the context: what is judged is the response.
+  const size_t prompt_room = size_t(std::max(0, context / 3));
+  if (prompt.size() > prompt_room) prompt = prompt.substr(prompt.size() - prompt_room);
+  const size_t room = size_t(std::max(0, context - 2 - int(prompt.size())));
+  if (response.size() > room) response = response.substr(0, room);
+  std::vector<int> out{model::kBos};
+  for (int t : model::encode_bytes(prompt)) out.push_back(t);
+  out.push_back(model::kSep);
+  for (int t : model::encode_bytes(response)) out.push_back(t);
+  return out;
+}
+
+std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits) {
+  std::vector<std::array<float, 3>> out(logits.size() / 3);
+  for (size_t b = 0; b < out.size(); ++b) {
+    const float* l = logits.data() + b * 3;
+    const float m = std::max({l[0], l[1], l[2]});
+    double e[3], s = 0;
+    for (int k = 0; k < 3; ++k) s += e[k] = std::exp(double(l[k] - m));
+    for (int k = 0; k < 3; ++k) out[b][size_t(k)] = float(e[k] / s);
+  }
+  return out;
+}
+
+Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, float lr,
+                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels) {
+  if (m.config().head_outputs != 3 || texts.empty() || texts.size() != labels.size()) {
+    return Status::invalid_argument("verifier_train_step: needs a 3-way head and one label per text");
+  }
+  std::vector<std::vector<int>> seqs;
+  for (const auto& t : texts) seqs.push_back(encode_text(t, m.config().context));
+  auto batch = model::TokenBatch::from_sequences(seqs, m.config().context, m.config().vocab_size);
+  if (!batch) return batch.status();
+  std::vector<float> logits;
+  TROUPE_RETURN_IF_ERROR(m.score_forward(*batch, &logits));
+  auto p = softmax3(logits);
+  std::vector<float> d(logits.size());
+  double loss = 0;
+  const float inv = 1.0f / float(texts.size());
+  for (size_t b = 0; b < p.size(); ++b) {
+    const int y = int(labels[b]);
+    loss -= std::log(std::max(1e-12, double(p[b][size_t(y)])));  // 1e-12: keeps a confident miss finite
+    for (int k = 0; k < 3; ++k) d[b * 3 + size_t(k)] = (p[b][size_t(k)] - (k == y ? 1.0f : 0.0f)) * inv;
+  }
+  m.zero_grad();
+  TROUPE_RETURN_IF_ERROR(m.score_backward(d));
+  auto st = opt.step(m, lr);
+  if (!st) return st.status();
+  return loss / double(texts.size());
+}
+
+Result<double> preference_train_step(model::Transformer& m, model::AdamW& opt, float lr,
+                                     const std::vector<std::vector<int>>& chosen,
+                                     const std::vector<std::vector<int>>& rejected) {
+  if (m.config().head_outputs != 1 || chosen.empty() || chosen.size() != rejected.size()) {
+    return Status::invalid_argument("preference_train_step: needs a scalar head and as many rejected as chosen");
+  }
+  std::vector<std::vector<int>> seqs = chosen;
+  seqs.insert(seqs.end(), rejected.begin(), rejected.end());
+  auto batch = model::TokenBatch::from_sequences(seqs, m.config().context, m.config().vocab_size);
+  if (!batch) return batch.status();
+  std::vector<float> s;
+  TROUPE_RETURN_IF_ERROR(m.score_forward(*batch, &s));
+  const size_t n = chosen.size();
+  std::vector<float> d(2 * n);
+  double loss = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double margin = double(s[i]) - double(s[n + i]);
+    // -log sigmoid(x) = log(1 + e^-x), written to stay finite for large |x|.
+    loss += margin > 0 ? std::log1p(std::exp(-margin)) : -margin + std::log1p(std::exp(margin));
+    const float g = float(1.0 / (1.0 + std::exp(margin)));  // sigmoid(-margin) = -d loss / d margin
+    d[i] = -g / float(n);
+    d[n + i] = g / float(n);
+  }
+  m.zero_grad();
+  TROUPE_RETURN_IF_ERROR(m.score_backward(d));
+  auto st = opt.step(m, lr);
+  if (!st) return st.status();
+  return loss / double(n);
+}
+
+Result<std::vector<float>> score_sequences(model::Transformer& m, const std::vector<std::vector<int>>& seqs,
+                                           int batch) {
+  std::vector<float> out;
+  for (size_t i = 0; i < seqs.size(); i += size_t(batch)) {
+    std::vector<std::vector<int>> part(seqs.begin() + long(i),
+                                       seqs.begin() + long(std::min(seqs.size(), i + size_t(batch))));
+    auto b = model::TokenBatch::from_sequences(part, m.config().context, m.config().vocab_size);
+    if (!b) return b.status();
+    std::vector<float> s;
+    TROUPE_RETURN_IF_ERROR(m.score_forward(*b, &s));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+void VerifierReport::add(VerifierLabel truth, VerifierLabel predicted) {
+  const int t = int(truth), p = int(predicted);
+  ++n;
+  ++confusion[size_t(t)][size_t(p)];
+  ++classes[size_t(t)].support;
+  if (t == p) {
+    ++correct;
+    ++classes[size_t(t)].tp;
+  } else {
+    ++classes[size_t(t)].fn;
+    ++classes[size_t(p)].fp;
+  }
+  if (truth != VerifierLabel::kInvalid) {
+    ++equivalence_n;
+    equivalence_correct += t == p;
+  }
+}
+
+Result<VerifierReport> evaluate_verifier(model::Transformer& m, const std::vector<VerifierExample>& examples) {
+  std::vector<std::vector<int>> seqs;
+  for (const auto& e : examples) {
+    seqs.push_back(encode_text(verifier_text(e.question, e.reference, e.response), m.config().context));
+  }
+  auto logits = score_sequences(m, seqs);
+  if (!logits) return logits.status();
+  auto p = softmax3(*logits);
+  VerifierReport r;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto best = std::max_element(p[i].begin(), p[i].end()) - p[i].begin();
+    r.add(examples[i].label, VerifierLabel(best));
+  }
+  return r;
+}
+
+ScoringModel::ScoringModel(model::Transformer model)
+    : model_(std::move(model)),
+      kind_(model_.config().head_outputs == 3 ? RewardModelKind::kVerifier : RewardModelKind::kPreference) {}
+
+Result<std::vector<std::array<float, 3>>> ScoringModel::judge(const std::vector<std::string>& questions,
+                                                              const std::vector<std::string>& references,
+                                                              const std::vector<std::string>& responses) {
+  if (kind_ != RewardModelKind::kVerifier || !model_.config().scalar_head) {
+    return Status::invalid_argument("this checkpoint is not a verifier (it needs a 3-way score head)");
+  }
+  if (questions.size() != responses.size() || references.size() != responses.size()) {
+    return Status::invalid_argument("judge: questions, references and responses differ in number");
+  }
+  std::vector<std::vector<int>> seqs;
+  for (size_t i = 0; i < responses.size(); ++i) {
+    seqs.push_back(encode_text(verifier_text(questions[i], references[i], responses[i]), model_.config().context));
+  }
+  std::lock_guard lock(mu_);
+  if (seqs.empty()) return std::vector<std::array<float, 3>>{};
+  auto logits = score_sequences(model_, seqs);
+  if (!logits) return logits.status();
+  return softmax3(*logits);
+}
+
+Result<std::vector<float>> ScoringModel::preference(const std::vector<std::string>& prompts,
+                                                    const std::vector<std::string>& responses) {
+  if (kind_ != RewardModelKind::kPreference || !model_.config().scalar_head) {
+    return Status::invalid_argument("this checkpoint is not a preference model (it needs a scalar score head)");
+  }
+  if (prompts.size() != responses.size()) return Status::invalid_argument("preference: prompts and responses differ in number");
+  std::vector<std::vector<int>> seqs;
+  for (size_t i = 0; i < responses.size(); ++i) {
+    seqs.push_back(encode_preference(prompts[i], responses[i], model_.config().context));
+  }
+  std::lock_guard lock(mu_);
+  if (seqs.empty()) return std::vector<float>{};
+  return score_sequences(model_, seqs);
+}
+
+}  // namespace troupe::rewards

@@ -1,0 +1,99 @@
+// Reward models on the policy's transformer trunk: the verifier (a three-way
+// head: correct / incorrect / invalid, model/transformer.hpp head_outputs = 3)
+// and the Bradley-Terry preference model (a scalar head, head_outputs = 1).
+//
+// Inputs are byte strings: the verifier reads verifier_text(question, reference,
+// response) (rewards/verifier_data.hpp); the preference model reads
+// preference_text(prompt, response). Text longer than the context keeps its
+// tail (the verifier's answer) or the prompt's tail and the response's head
+// (the preference model), so any input scores.
+//
+// Training steps are plain functions over a Transformer and its AdamW; the
+// ScoringModel wrapper serialises inference with a mutex, so one loaded model
+// may serve many threads (the HTTP server's).
+#pragma once
+
+#include <array>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.hpp"
+#include "model/optimizer.hpp"
+#include "model/transformer.hpp"
+#include "rewards/verifier_data.hpp"
+
+namespace troupe::rewards {
+
+enum class RewardModelKind { kVerifier, kPreference };
+
+// The preference model's input: the tail of the prompt, SEP, the response.
+// Bytes only; the separator is the tokenizer's SEP, inserted by encode_pair.
+std::vector<int> encode_preference(std::string_view prompt, std::string_view response, int context);
+// BOS + the text's bytes, keeping the tail when it does not fit.
+std::vector<int> encode_text(std::string_view text, int context);
+
+// Softmax probabilities (B,3) from verifier logits (B,3).
+std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits);
+
+// One cross-entropy step of the verifier on (text, label) pairs; returns the mean loss.
+// REQUIRES: model has head_outputs == 3; texts.size() == labels.size() > 0.
+Result<double> verifier_train_step(model::Transformer& model, model::AdamW& opt, float lr,
+                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels);
+
+// One Bradley-Terry step on preference pairs: loss = mean -log sigmoid(s(chosen) - s(rejected)).
+// REQUIRES: model has head_outputs == 1; chosen.size() == rejected.size() > 0 (token sequences).
+Result<double> preference_train_step(model::Transformer& model, model::AdamW& opt, float lr,
+                                     const std::vector<std::vector<int>>& chosen,
+                                     const std::vector<std::vector<int>>& rejected);
+
+// Scores of token sequences (B,K) in batches of at most `batch` rows.
+Result<std::vector<float>> score_sequences(model::Transformer& model, const std::vector<std::vector<int>>& seqs,
+                                           int batch = 64);
+
+// Per-class counts and the figures derived from them.
+struct ClassReport {
+  int64_t tp = 0, fp = 0, fn = 0, support = 0;
+  double precision() const { return tp + fp ? double(tp) / double(tp + fp) : 0.0; }
+  double recall() const { return tp + fn ? double(tp) / double(tp + fn) : 0.0; }
+  double f1() const {
+    const double p = precision(), r = recall();
+    return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+  }
+};
+struct VerifierReport {
+  int64_t n = 0, correct = 0;
+  std::array<ClassReport, 3> classes;
+  std::array<std::array<int64_t, 3>, 3> confusion{};  // [truth][predicted]
+  // Answer equivalence only: examples labelled correct or incorrect, judged right.
+  int64_t equivalence_n = 0, equivalence_correct = 0;
+  double accuracy() const { return n ? double(correct) / double(n) : 0.0; }
+  double equivalence_accuracy() const { return equivalence_n ? double(equivalence_correct) / double(equivalence_n) : 0.0; }
+  void add(VerifierLabel truth, VerifierLabel predicted);
+};
+
+// Runs the verifier on examples and tallies the report.
+Result<VerifierReport> evaluate_verifier(model::Transformer& model, const std::vector<VerifierExample>& examples);
+
+// A loaded reward model that many threads may call (one at a time inside).
+class ScoringModel {
+ public:
+  explicit ScoringModel(model::Transformer model);
+  RewardModelKind kind() const { return kind_; }
+  const model::ModelConfig& config() const { return model_.config(); }
+  // Verifier: P(correct), P(incorrect), P(invalid) per item. Errors: not a verifier.
+  Result<std::vector<std::array<float, 3>>> judge(const std::vector<std::string>& questions,
+                                                  const std::vector<std::string>& references,
+                                                  const std::vector<std::string>& responses);
+  // Preference: a scalar per (prompt, response). Errors: not a preference model.
+  Result<std::vector<float>> preference(const std::vector<std::string>& prompts,
+                                        const std::vector<std::string>& responses);
+
+ private:
+  std::mutex mu_;
+  model::Transformer model_;
+  RewardModelKind kind_;
+};
+
+}  // namespace troupe::rewards

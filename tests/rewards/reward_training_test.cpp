@@ -1,0 +1,113 @@
+// Tiny reward models on small data learn: the verifier beats the majority-class
+// rate on a task family it never saw, the preference model beats a coin on
+// held-out pairs. Steps are counted, not timed; the sizes keep each test to
+// seconds on one core.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "kernels/matmul.hpp"
+#include "rewards/preference_data.hpp"
+#include "rewards/reward_model.hpp"
+#include "rewards/verifier_data.hpp"
+
+namespace troupe::rewards {
+namespace {
+
+model::ModelConfig tiny(int head_outputs) {
+  model::ModelConfig c;
+  c.d_model = 32;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.context = 128;
+  c.scalar_head = true;
+  c.head_outputs = head_outputs;
+  return c;
+}
+
+TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
+  kernels::cpu::set_cpu_threads(1);
+  VerifierDataOptions o;
+  o.cases_per_task = 100;
+  o.seed = 11;
+  auto train = build_verifier_examples(
+      {"addition", "subtraction", "multiplication", "count_char", "sort_numbers", "reverse"}, o);
+  o.cases_per_task = 40;
+  o.seed = 12;
+  auto held = build_verifier_examples({"word_problem", "program_trace"}, o);  // family "reasoning"
+  ASSERT_TRUE(train.is_ok() && held.is_ok());
+  auto m = model::Transformer::create(tiny(3), 5);
+  ASSERT_TRUE(m.is_ok());
+  auto before = evaluate_verifier(*m, *held);
+  ASSERT_TRUE(before.is_ok());
+  model::AdamW opt(*m, model::AdamWConfig{});
+  std::mt19937_64 rng(1);
+  constexpr int kSteps = 300, kBatch = 32;
+  for (int step = 0; step < kSteps; ++step) {
+    std::vector<std::string> texts;
+    std::vector<VerifierLabel> labels;
+    for (int i = 0; i < kBatch; ++i) {
+      const auto& e = (*train)[std::uniform_int_distribution<size_t>(0, train->size() - 1)(rng)];
+      texts.push_back(verifier_text(e.question, e.reference, e.response));
+      labels.push_back(e.label);
+    }
+    auto loss = verifier_train_step(*m, opt, 3e-3f, texts, labels);
+    ASSERT_TRUE(loss.is_ok()) << loss.status().message();
+  }
+  auto after = evaluate_verifier(*m, *held);
+  ASSERT_TRUE(after.is_ok());
+  int64_t majority = 0;
+  for (const auto& c : after->classes) majority = std::max(majority, c.support);
+  const double baseline = double(majority) / double(after->n);
+  // 0.1 above always answering the most common class (and above a third): clearly better than chance.
+  // (Measured: ~0.58 against ~0.40 after these 300 steps; the full-size figures come from `troupe train verifier`.)
+  EXPECT_GT(after->accuracy(), std::max(baseline, 1.0 / 3) + 0.1)
+      << "held-out accuracy " << after->accuracy() << " vs majority rate " << baseline << " (untrained "
+      << before->accuracy() << ")";
+  EXPECT_GT(after->classes[2].f1(), 0.65) << "invalid responses are the easiest class (measured ~0.8)";
+}
+
+TEST(RewardTraining, TinyPreferenceModelBeatsACoinOnHeldOutPairs) {
+  kernels::cpu::set_cpu_threads(1);
+  auto pairs = generate_preference_pairs(700, 3);
+  const size_t n_train = 500;
+  auto m = model::Transformer::create(tiny(1), 9);
+  ASSERT_TRUE(m.is_ok());
+  std::vector<std::vector<int>> c, r;
+  for (const auto& p : pairs) {
+    c.push_back(encode_preference(p.prompt, p.chosen, 128));
+    r.push_back(encode_preference(p.prompt, p.rejected, 128));
+  }
+  model::AdamW opt(*m, model::AdamWConfig{});
+  std::mt19937_64 rng(2);
+  for (int step = 0; step < 120; ++step) {  // measured: ~0.9 held-out pairwise accuracy after 120 steps
+    std::vector<std::vector<int>> bc, br;
+    for (int i = 0; i < 32; ++i) {
+      const size_t k = std::uniform_int_distribution<size_t>(0, n_train - 1)(rng);
+      bc.push_back(c[k]);
+      br.push_back(r[k]);
+    }
+    auto loss = preference_train_step(*m, opt, 3e-3f, bc, br);
+    ASSERT_TRUE(loss.is_ok()) << loss.status().message();
+  }
+  std::vector<std::vector<int>> hc(c.begin() + n_train, c.end()), hr(r.begin() + n_train, r.end());
+  auto sc = score_sequences(*m, hc), sr = score_sequences(*m, hr);
+  ASSERT_TRUE(sc.is_ok() && sr.is_ok());
+  int right = 0;
+  for (size_t i = 0; i < sc->size(); ++i) right += (*sc)[i] > (*sr)[i];
+  const double acc = double(right) / double(sc->size());
+  EXPECT_GT(acc, 0.75) << "held-out pairwise accuracy";  // a coin gets 0.5; 200 pairs make 0.75 far from luck
+}
+
+TEST(RewardTraining, StepsRejectMismatchedHeads) {
+  auto v = model::Transformer::create(tiny(3), 1);
+  auto p = model::Transformer::create(tiny(1), 1);
+  model::AdamW ov(*v, {}), op(*p, {});
+  EXPECT_FALSE(preference_train_step(*v, ov, 1e-3f, {{256, 1}}, {{256, 2}}).is_ok());
+  EXPECT_FALSE(verifier_train_step(*p, op, 1e-3f, {"x"}, {VerifierLabel::kCorrect}).is_ok());
+  EXPECT_FALSE(verifier_train_step(*v, ov, 1e-3f, {"x", "y"}, {VerifierLabel::kCorrect}).is_ok());
+}
+
+}  // namespace
+}  // namespace troupe::rewards
