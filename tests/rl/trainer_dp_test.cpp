@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -50,6 +51,23 @@ TrainerOptions options() {
   o.passes = 2;
   o.lr = 1e-3f;
   return o;
+}
+
+// Two replicas joined by an in-process all-reduce, both starting from `init`'s weights.
+struct ReplicaPair {
+  std::unique_ptr<PolicyTrainer> r0, r1;
+};
+ReplicaPair replicas(const model::Transformer& init, std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+  auto handles = InProcessCollective::make_group(2, timeout);
+  ReplicaPair p;
+  for (int r = 0; r < 2; ++r) {
+    auto m = model::Transformer::create(tiny(), 0);
+    EXPECT_TRUE(m && m->load_parameters(init.parameters(), 0));
+    TrainerOptions o = options();
+    o.collective = handles[static_cast<size_t>(r)];
+    (r == 0 ? p.r0 : p.r1) = std::make_unique<PolicyTrainer>(std::move(*m), o);
+  }
+  return p;
 }
 
 TEST(DataParallelTrainer, TwoHalvesTakeTheWholeBatchStep) {
@@ -105,53 +123,41 @@ TEST(DataParallelTrainer, TwoHalvesTakeTheWholeBatchStep) {
 TEST(DataParallelTrainer, AReplicaWithNothingInformativeStillSteps) {
   auto init = model::Transformer::create(tiny(), 5);
   ASSERT_TRUE(init);
-  auto m0 = model::Transformer::create(tiny(), 0), m1 = model::Transformer::create(tiny(), 0);
-  ASSERT_TRUE(m0 && m1);
-  ASSERT_TRUE(m0->load_parameters(init->parameters(), 0));
-  ASSERT_TRUE(m1->load_parameters(init->parameters(), 0));
-  auto handles = InProcessCollective::make_group(2);
-  TrainerOptions o0 = options(), o1 = options();
-  o0.collective = handles[0];
-  o1.collective = handles[1];
-  PolicyTrainer r0(std::move(*m0), o0), r1(std::move(*m1), o1);
+  auto [r0, r1] = replicas(*init);
   auto informative = batch(2, 9);
   auto equal = batch(2, 10);
   for (auto& s : equal) s.reward = 1.0f;  // every group all-equal: dropped
   Result<TrainStats> s1 = Status::internal("not run");
-  std::thread t([&] { s1 = r1.step(equal); });
-  auto s0 = r0.step(informative);
+  std::thread t([&] { s1 = r1->step(equal); });
+  auto s0 = r0->step(informative);
   t.join();
   ASSERT_TRUE(s0 && s1);
   EXPECT_EQ(s1->groups_used, 0);
-  const auto a = r0.policy().parameters(), b = r1.policy().parameters();
+  const auto a = r0->policy().parameters(), b = r1->policy().parameters();
   EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << "the idle replica applies the shared step";
   const auto before = init->parameters();
   EXPECT_FALSE(std::equal(a.begin(), a.end(), before.begin())) << "the shared step moved the weights";
 }
 
 TEST(DataParallelTrainer, AMalformedShareFailsEveryReplicaWithoutWaiting) {
-  auto m0 = model::Transformer::create(tiny(), 2), m1 = model::Transformer::create(tiny(), 2);
-  ASSERT_TRUE(m0 && m1);
+  auto init = model::Transformer::create(tiny(), 2);
+  ASSERT_TRUE(init);
   // A short timeout: were the good replica left waiting, it would fail by timeout instead.
-  auto handles = InProcessCollective::make_group(2, std::chrono::seconds(30));
-  TrainerOptions o0 = options(), o1 = options();
-  o0.collective = handles[0];
-  o1.collective = handles[1];
-  PolicyTrainer r0(std::move(*m0), o0), r1(std::move(*m1), o1);
+  auto [r0, r1] = replicas(*init, std::chrono::seconds(30));
   auto good = batch(2, 4);
   auto bad = batch(2, 5);
   bad[3].behaviour_logprobs.pop_back();
   Result<TrainStats> s1 = Status::internal("not run");
-  std::thread t([&] { s1 = r1.step(bad); });
-  auto s0 = r0.step(good);
+  std::thread t([&] { s1 = r1->step(bad); });
+  auto s0 = r0->step(good);
   t.join();
   ASSERT_FALSE(s0);
   ASSERT_FALSE(s1);
   EXPECT_NE(s0.status().message().find("peer"), std::string::npos) << s0.status().message();
   EXPECT_NE(s1.status().message().find("behaviour log-probs"), std::string::npos) << s1.status().message();
   // The group is still in step: the next batch trains on both.
-  std::thread t2([&] { s1 = r1.step(batch(2, 6)); });
-  s0 = r0.step(good);
+  std::thread t2([&] { s1 = r1->step(batch(2, 6)); });
+  s0 = r0->step(good);
   t2.join();
   EXPECT_TRUE(s0 && s1);
 }
