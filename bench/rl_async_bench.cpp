@@ -48,7 +48,7 @@ long peak_rss_mib() {
 }
 
 Result<ModeResult> run_mode(const configs::ExperimentConfig& config, const model::Transformer& warm,
-                            const fs::path& replay, double seconds, int eval_cases, int cpu_threads) {
+                            const fs::path& replay, double seconds, int eval_cases, int cpu_threads, int workers) {
   fs::remove_all(replay);
   std::error_code ec;
   fs::create_directories(replay.parent_path(), ec);
@@ -56,6 +56,7 @@ Result<ModeResult> run_mode(const configs::ExperimentConfig& config, const model
   po.replay_path = replay.string();
   po.max_seconds = seconds;
   po.cpu_threads = cpu_threads;
+  po.policy_workers = workers;
   po.progress_every_s = 10;
   po.on_progress = [](const actors::RunStatus& s, double t) {
     std::printf("    %4.0fs  v%-4llu %6.0f rollouts/s\n", t, static_cast<unsigned long long>(s.learner().version),
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
   int eval_cases = 400;
   int64_t staleness = -1;
   bool supervised_arm = true;
+  int workers = 1;
   app.add_option("CONFIG", config_path, "experiment config (YAML)")->capture_default_str();
   app.add_option("--warm", warm_dir, "warm-start checkpoint directory (default: run.output_dir/warmstart)");
   app.add_option("--seconds", seconds, "wall time of each mode")->capture_default_str()->check(CLI::PositiveNumber);
@@ -121,6 +123,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--staleness", staleness, "max_staleness of the asynchronous mode (default: the config's, 2 if 0)");
   app.add_flag("!--no-supervised", supervised_arm, "skip the arm that continues supervised training instead");
+  app.add_option("--workers", workers, "policy workers in every mode (each one kernel thread in the asynchronous mode)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = configs::load_config(config_path);
@@ -141,14 +146,15 @@ int main(int argc, char** argv) {
   }
   const int64_t async_staleness = staleness >= 0 ? staleness : (config.async.max_staleness > 0 ? config.async.max_staleness : 2);
   const fs::path tmp = fs::temp_directory_path() / fmt::format("troupe_rl_async_bench_{}", ::getpid());
-  std::printf("RL loop, %s: %lld prompts x %lld, %s, %.0f s per mode, pass@1 on %d held-out cases per task\n",
+  std::printf("RL loop, %s: %lld prompts x %lld, %s, %d policy worker(s), %.0f s per mode, pass@1 on %d held-out "
+              "cases per task\n",
               config_path.c_str(), static_cast<long long>(config.algorithm.prompts_per_step),
-              static_cast<long long>(config.algorithm.group_size), config.algorithm.objective.c_str(), seconds,
-              eval_cases);
+              static_cast<long long>(config.algorithm.group_size), config.algorithm.objective.c_str(), workers,
+              seconds, eval_cases);
 
   config.async.max_staleness = async_staleness;
   std::printf("  asynchronous (max_staleness %lld)\n", static_cast<long long>(async_staleness));
-  auto a = run_mode(config, *warm, tmp / "async", seconds, eval_cases, 1);
+  auto a = run_mode(config, *warm, tmp / "async", seconds, eval_cases, 1, workers);
   if (!a) {
     std::cerr << "asynchronous run: " << a.status().message() << "\n";
     return 1;
@@ -160,7 +166,7 @@ int main(int argc, char** argv) {
   int sync_threads = 1;
   for (int threads : {1, 2}) {
     std::printf("  synchronous (max_staleness 0), %d kernel thread%s per actor\n", threads, threads > 1 ? "s" : "");
-    auto r = run_mode(config, *warm, tmp / "sync", seconds, eval_cases, threads);
+    auto r = run_mode(config, *warm, tmp / "sync", seconds, eval_cases, threads, workers);
     if (!r) {
       std::cerr << "synchronous run: " << r.status().message() << "\n";
       return 1;
