@@ -221,11 +221,14 @@ struct Broadcast {
     };
     r1 = std::make_unique<Child>(with("r1", {"--connect", at(ps)}), kToken);
     uint16_t p1 = port_of(*r1);
-    std::vector<std::string> r2x = {"--connect", at(ps), "--connect", at(p1)};
+    // Each receiver connects to the source LAST: the source starts broadcasting once all receivers are
+    // connected to it, and by then every receiver's links down the chain are up (otherwise r2 could be
+    // asked to forward to an r3 it has not registered yet: "peer r3 is not connected").
+    std::vector<std::string> r2x = {"--connect", at(p1), "--connect", at(ps)};
     if (!r2_stall.empty()) r2x.insert(r2x.end(), {"--stall-after", r2_stall});
     r2 = std::make_unique<Child>(with("r2", r2x), kToken);
     uint16_t p2 = port_of(*r2);
-    r3 = std::make_unique<Child>(with("r3", {"--connect", at(ps), "--connect", at(p1), "--connect", at(p2)}), kToken);
+    r3 = std::make_unique<Child>(with("r3", {"--connect", at(p1), "--connect", at(p2), "--connect", at(ps)}), kToken);
   }
 };
 
