@@ -23,26 +23,16 @@
 
 #include "storage/replay_store.hpp"
 #include "tests/integration/storage_crash_spec.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "troupe-storage-crash-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+// One fresh directory per test (tests/temp_dir.hpp).
+struct TempDir : troupe::testing::TempDir {
+  TempDir() : troupe::testing::TempDir("troupe-storage-crash") {}
 };
 
 // Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived, and

@@ -16,6 +16,7 @@
 #include "cli/replay_cmd.hpp"
 #include "storage/replay_store.hpp"
 #include "storage/synthetic_rollouts.hpp"
+#include "tests/temp_dir.hpp"
 
 // cli/replay_cmd.cpp registers itself with the command registry main.cpp defines;
 // this test is its own main, so it defines the registry.
@@ -51,20 +52,9 @@ CliRun replay(std::vector<std::string> args) {
   return {code, out.str(), err.str()};
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "troupe-storage-cli-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+// One fresh directory per test (tests/temp_dir.hpp).
+struct TempDir : troupe::testing::TempDir {
+  TempDir() : troupe::testing::TempDir("troupe-storage-cli") {}
 };
 
 SyntheticSpec spec(uint64_t rid) {

@@ -15,26 +15,16 @@
 #include <set>
 
 #include "storage/synthetic_rollouts.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "troupe-storage-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+// One fresh directory per test (tests/temp_dir.hpp).
+struct TempDir : troupe::testing::TempDir {
+  TempDir() : troupe::testing::TempDir("troupe-storage-test") {}
 };
 
 ReplayOptions fast_options() {
