@@ -9,6 +9,9 @@
 //
 // Thread-safety: `deliver` and `on_peer_down` may be called from any thread (the transport's
 // callbacks); `sum` blocks its caller and must not run on the transport's progress thread.
+// Segments that arrive before `sum` is called are kept, but only once the object exists and the
+// transport's message callback feeds it: construct it before connecting to the ring's peers, or a
+// predecessor that starts first sends its opening segment to nobody.
 #pragma once
 
 #include <chrono>

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -92,7 +93,10 @@ struct Inbox {
 
 int run(const Args& a) {
   Inbox inbox;
-  RingAllReduce* ring = nullptr;  // fed directly from the progress thread
+  // Fed directly from the progress thread. Set before the first connection: a predecessor may send
+  // its first segment the moment it sees us up, before this process has seen every peer.
+  std::atomic<RingAllReduce*> ring{nullptr};
+  std::unique_ptr<RingAllReduce> ring_owner;
   TransportOptions o;
   o.name = a.name;
   o.listen_port = a.port;
@@ -100,11 +104,11 @@ int run(const Args& a) {
   o.busy_poll = std::chrono::microseconds(a.busy_poll_us);
   if (a.role == "source" || a.role == "receiver") o.prefault_heap_bytes = 2 * o.max_queued_bytes;
   o.on_message = [&](Envelope&& e) {
-    if (ring != nullptr && e.dst == "allreduce") return ring->deliver(std::move(e));
+    if (RingAllReduce* r = ring.load(); r != nullptr && e.dst == "allreduce") return r->deliver(std::move(e));
     inbox.push(std::move(e));
   };
   o.on_peer_event = [&](const PeerEvent& e) {
-    if (ring != nullptr && e.kind == PeerEvent::Kind::kDown) ring->on_peer_down(e.peer);
+    if (RingAllReduce* r = ring.load(); r != nullptr && e.kind == PeerEvent::Kind::kDown) r->on_peer_down(e.peer);
     inbox.push(e);
   };
   auto t = Transport::start(o);
@@ -114,6 +118,12 @@ int run(const Args& a) {
   }
   Transport& tr = **t;
   say("PORT %u", tr.port());
+  if (a.role == "allreduce") {
+    size_t rank = 0;
+    while (rank < a.expect.size() && a.expect[rank] != a.name) ++rank;
+    ring_owner = std::make_unique<RingAllReduce>(tr, a.expect, rank);
+    ring.store(ring_owner.get());
+  }
   for (auto& [host, port] : a.connect) {
     auto peer = tr.connect(host, port);
     if (!peer) {
@@ -328,15 +338,13 @@ int run(const Args& a) {
 
   if (a.role == "allreduce") {
     if (!await_peers(a.expect)) return say("TIMEOUT waiting for peers"), 3;
+    RingAllReduce& r = *ring_owner;
     size_t rank = 0;
     while (rank < a.expect.size() && a.expect[rank] != a.name) ++rank;
-    RingAllReduce r(tr, a.expect, rank);
-    ring = &r;
     // Small integers sum exactly in fp32, so every rank can check the exact total.
     std::vector<float> v(a.floats);
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i + 3 * rank) % 17);
     Status s = r.sum(v, 1);
-    ring = nullptr;
     if (!s) return say("ALLREDUCE_FAILED %s", s.to_string().c_str()), 5;
     bool exact = true;
     for (size_t i = 0; i < v.size(); ++i) {
