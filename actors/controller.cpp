@@ -2,6 +2,7 @@
 #include "actors/controller.hpp"
 
 #include <chrono>
+#include <deque>
 
 #include "actors/messages.hpp"
 #include "actors/run_status.hpp"
@@ -23,7 +24,34 @@ struct ControllerActorState {
   std::map<uint64_t, size_t> worker_of;  // prompt id -> worker index
   size_t next_worker = 0;
   bool stopping = false;
+  std::vector<bool> available;           // per worker: takes prompts now
+  // Prompts made while no worker was available, oldest first (they count as in flight, so
+  // the controller's in-flight bound bounds this queue).
+  std::deque<std::pair<uint64_t, wire::Bytes>> waiting;
 };
+
+// Hands a made prompt to the next available worker, round robin; keeps it while none is.
+void hand_out(caf::stateful_actor<ControllerActorState>* self, uint64_t id, wire::Bytes prompt) {
+  auto& s = self->state;
+  const size_t n = s.setup.workers.size();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t w = s.next_worker++ % n;
+    if (!s.available[w]) continue;
+    s.worker_of[id] = w;
+    self->send(s.setup.workers[w], prompt_atom_v, std::move(prompt));
+    return;
+  }
+  s.waiting.emplace_back(id, std::move(prompt));
+}
+
+// The prompts of worker `i` are lost: each is re-issued once (lost_atom).
+void orphan(caf::stateful_actor<ControllerActorState>* self, size_t i) {
+  std::vector<uint64_t> orphans;
+  for (const auto& [id, w] : self->state.worker_of) {
+    if (w == i) orphans.push_back(id);
+  }
+  for (auto id : orphans) self->send(self, lost_atom_v, id);
+}
 
 void issue(caf::stateful_actor<ControllerActorState>* self);
 
@@ -34,11 +62,8 @@ void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicke
   self->request(env->second, kGenerateTimeout, generate_atom_v, t)
       .then(
           [self, id = t.prompt_id](const wire::Bytes& prompt) {
-            auto& s = self->state;
-            if (s.setup.workers.empty()) return;
-            const size_t w = s.next_worker++ % s.setup.workers.size();
-            s.worker_of[id] = w;
-            self->send(s.setup.workers[w], prompt_atom_v, prompt);
+            if (self->state.setup.workers.empty()) return;
+            hand_out(self, id, prompt);
           },
           [self, id = t.prompt_id](caf::error&) { self->send(self, lost_atom_v, id); });
 }
@@ -69,6 +94,8 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
   auto& st = self->state;
   st.core.reset(new ControllerState(std::move(*core)));
   st.setup = std::move(setup);
+  st.available = st.setup.available;
+  st.available.resize(st.setup.workers.size(), true);
   for (const auto& w : st.setup.workers) self->monitor(w);
   for (const auto& [_, e] : st.setup.env_actors) self->monitor(e);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -92,11 +119,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
         s.setup.workers[i] = s.setup.respawn_worker(static_cast<int>(i));
         self->monitor(s.setup.workers[i]);
       }
-      std::vector<uint64_t> orphans;
-      for (const auto& [id, w] : s.worker_of) {
-        if (w == i) orphans.push_back(id);
-      }
-      for (auto id : orphans) self->send(self, lost_atom_v, id);
+      orphan(self, i);
     }
   });
   self->send(self, tick_atom_v);
@@ -127,6 +150,15 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
           if (!s.stopping) dispatch(self, *again);
         }
         issue(self);
+      },
+      [self](worker_atom, uint64_t index, bool up) {
+        auto& s = self->state;
+        if (index >= s.available.size() || s.available[index] == up) return;
+        s.available[index] = up;
+        if (!up) return orphan(self, index);
+        auto waiting = std::move(s.waiting);
+        s.waiting.clear();
+        for (auto& [id, prompt] : waiting) hand_out(self, id, std::move(prompt));
       },
       [self](weights_atom, uint64_t version) {
         self->state.core->learner_version(version);

@@ -8,7 +8,9 @@
 // (lost_atom, prompt_id) re-issues a prompt once. A policy worker that dies is
 // respawned and its prompts re-issued exactly once; an env actor that dies is
 // respawned (its prompts fail their generate request and are re-issued once, to
-// the new actor). (stop_atom) stops issuing and answers the live workers and env
+// the new actor). (worker_atom, index, up) marks a worker on another node reachable or gone: prompts
+// go only to reachable workers (and wait while none is), and a gone worker's prompts are re-issued
+// exactly once. (stop_atom) stops issuing and answers the live workers and env
 // actors (LiveActors) once the run status holds its final resumable state.
 // All bookkeeping lives in ControllerState (tested without CAF).
 #pragma once
@@ -38,6 +40,9 @@ class RunStatus;
 struct ControllerSetup {
   std::map<std::string, caf::actor> env_actors;
   std::vector<caf::actor> workers;
+  // Which workers take prompts from the start (empty = all). Remote workers start unavailable and
+  // become available with (worker_atom, index, true) once their node holds weights.
+  std::vector<bool> available;
   // Makes a replacement for worker `index` after it died.
   std::function<caf::actor(int index)> respawn_worker;
   // Makes a replacement for a task's env actor after it died; the reward actor is

@@ -76,6 +76,9 @@ std::optional<PromptTicket> ControllerState::prompt_lost(uint64_t prompt_id) {
   if (it->second.attempt >= 1) {
     in_flight_.erase(it);
     ++dropped_;
+    // A dropped prompt never yields a group: it gives its admission slot back, or the learner
+    // would wait for a step's last groups for ever (at once in the synchronous mode).
+    --issued_;
     return std::nullopt;
   }
   it->second.attempt += 1;

@@ -74,7 +74,8 @@ class ControllerState {
   size_t max_in_flight_;
   uint64_t learner_version_ = 0;
   uint64_t next_id_ = 1;
-  uint64_t issued_ = 0;      // distinct prompts issued (re-issues not counted)
+  uint64_t issued_ = 0;      // distinct prompts issued that may still yield a group (re-issues and
+                             // dropped prompts not counted)
   uint64_t completed_ = 0;
   uint64_t dropped_ = 0;
   std::map<uint64_t, PromptTicket> in_flight_;

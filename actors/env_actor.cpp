@@ -7,7 +7,6 @@
 #include "envs/registry.hpp"
 #include "monitoring/metrics.hpp"
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::actors::RuleVerdict>)
 
 namespace troupe::actors {
 namespace {

@@ -45,7 +45,8 @@ struct Gateway::Impl {
       return;
     }
     ++delivered;
-    caf::anon_send(target, WireMessage{std::move(e.dst), std::move(e.src), e.kind, std::move(e.payload)});
+    caf::anon_send(target,
+                   WireMessage{std::move(e.dst), std::move(e.src), e.kind, std::move(e.payload), std::move(e.peer)});
   }
 
   void peer_event(const wire::PeerEvent& e) {
@@ -85,7 +86,7 @@ caf::behavior proxy_actor(caf::event_based_actor* self, caf::actor gateway, std:
         if (m.dst == name) {
           self->send(gateway, forward_atom::value, node, m);
         } else {
-          self->send(gateway, forward_atom::value, node, WireMessage{name, m.src, m.kind, m.payload});
+          self->send(gateway, forward_atom::value, node, WireMessage{name, m.src, m.kind, m.payload, {}});
         }
       },
   };
@@ -137,6 +138,8 @@ void Gateway::unregister_local(const std::string& name) {
 Status Gateway::add_route(const std::string& pattern, const std::string& node) {
   return impl_->directory.add_route(pattern, node);
 }
+
+Result<Location> Gateway::locate(const std::string& name) const { return impl_->directory.lookup(name); }
 
 Result<caf::actor> Gateway::resolve(const std::string& name) {
   auto where = impl_->directory.lookup(name);

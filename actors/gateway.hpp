@@ -55,6 +55,8 @@ class Gateway {
   void unregister_local(const std::string& name);
   // Routes names (exact, or a prefix ending in '*') to a peer node.
   Status add_route(const std::string& pattern, const std::string& node);
+  // Where `name` lives: here, or on which peer node (routes as add_route set them).
+  Result<Location> locate(const std::string& name) const;
   // The local actor, or a proxy (one per name, cached) forwarding through the gateway.
   Result<caf::actor> resolve(const std::string& name);
   // `listener` receives (peer_atom, std::string node, bool up) for every peer event.

@@ -18,6 +18,8 @@
 //   weight sync(weights_atom, WeightSet)             -> (forwards to every policy worker and the controller)
 //   controller (stop_atom)                           -> LiveActors (no prompt is issued after the reply)
 //   reward     (env_atom, task, actor)               -> (a respawned env actor replaces the task's old one)
+//   controller (worker_atom, index, up)              -> (a remote policy worker became reachable and holds
+//                                                        weights, or its node went down: its prompts are re-issued)
 #pragma once
 
 #include <caf/all.hpp>
@@ -71,6 +73,7 @@ CAF_ADD_ATOM(troupe, troupe::atoms, stop_atom, "stop")
 CAF_ADD_ATOM(troupe, troupe::atoms, train_atom, "train")
 CAF_ADD_ATOM(troupe, troupe::atoms, stats_atom, "stats")
 CAF_ADD_ATOM(troupe, troupe::atoms, env_atom, "env")
+CAF_ADD_ATOM(troupe, troupe::atoms, worker_atom, "worker")
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::wire::Bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BytesList)
@@ -79,3 +82,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::BatchAsk)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::LiveActors)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::PromptTicket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::RuleVerdict)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::actors::RuleVerdict>)

@@ -13,6 +13,8 @@
 #include "actors/env_actor.hpp"
 #include "actors/learner_actor.hpp"
 #include "actors/messages.hpp"
+#include "actors/node.hpp"
+#include "actors/placement.hpp"
 #include "actors/policy_worker.hpp"
 #include "actors/replay_actor.hpp"
 #include "actors/reward_actor.hpp"
@@ -84,29 +86,90 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   cfg.set("logger.console", caf::atom("none"));
   caf::actor_system sys{cfg};
 
+  // Cluster mode: this node's network, and where each named actor lives.
+  std::unique_ptr<NodeNet> net;
+  const ClusterPlan* plan = options.cluster ? options.cluster->plan : nullptr;
+  if (plan) {
+    auto started = NodeNet::start(sys, *plan, options.cluster->node, options.cluster->token, metrics,
+                                  config.limits.weight_chunk_bytes);
+    if (!started) return started.status().with_context("starting the head's network");
+    net = std::move(*started);
+    // Members dial the head as soon as it listens; the loop starts once they are all here (or
+    // without the late ones, which join when they connect).
+    net->await_peers(std::chrono::seconds(30));
+  }
+  std::unique_ptr<ClusterHead> cluster_head;
+  if (net) {
+    auto h = ClusterHead::start(sys, *net, board, metrics, options.cluster->heartbeat_grace);
+    if (!h) return h.status().with_context("starting the head's cluster duties");
+    cluster_head = std::move(*h);
+  }
+  auto here = [&](const std::string& name) { return !plan || plan->node_of.at(name) == options.cluster->node; };
+  // Local actors are exposed to the other nodes; a failure here is a bug in the plan (names are unique).
+  auto expose = [&](const std::string& name, const caf::actor& a) {
+    if (net) {
+      Status s = net->remote().expose(name, a);
+      if (!s) spdlog::error("cannot expose {}: {}", name, s.message());
+    }
+    return a;
+  };
+  // Every name of the plan has a route (NodeNet adds them), so this cannot fail; a null handle
+  // would only drop messages, never hang the shutdown below.
+  auto reach = [&](const std::string& name) {
+    auto a = net->remote().resolve(name);
+    if (!a) spdlog::error("cannot reach {}: {}", name, a.status().message());
+    return a ? *a : caf::actor{};
+  };
+
   std::map<std::string, caf::actor> envs;
   for (const auto& t : config.tasks) {
-    envs[t.name] = spawn_env_actor(sys, t.name, static_cast<int>(config.algorithm.group_size), metrics);
+    const std::string name = "env/" + t.name;
+    if (here(name)) {
+      envs[t.name] = expose(name, spawn_env_actor(sys, t.name, static_cast<int>(config.algorithm.group_size), metrics));
+    } else {
+      envs[t.name] = reach(name);
+    }
   }
-  auto replay = spawn_replay_actor(sys, store, status, metrics);
-  auto reward = spawn_reward_actor(sys, config, envs, replay, metrics);
+  auto replay = expose("replay", spawn_replay_actor(sys, store, status, metrics));
+  std::vector<caf::actor> rewards, local_rewards;
+  for (int i = 0; i < (plan ? plan->rewards : 1); ++i) {
+    const std::string name = "reward/" + std::to_string(i);
+    if (here(name)) {
+      rewards.push_back(expose(name, spawn_reward_actor(sys, config, envs, replay, metrics)));
+      local_rewards.push_back(rewards.back());
+    } else {
+      rewards.push_back(reach(name));
+    }
+  }
   auto sync = spawn_weight_sync(sys, board, metrics);
 
-  auto make_worker = [&sys, &config, &initial, reward, board, status, metrics, &options](int index) {
+  auto make_worker = [&sys, &config, &initial, &rewards, board, status, metrics, &options, &expose](int index) {
     PolicyWorkerSetup setup;
     setup.name = "policy/" + std::to_string(index);
     setup.index = index;
     setup.rows = options.worker_rows;
-    setup.reward = reward;
+    setup.reward = rewards[static_cast<size_t>(reward_for_worker(index, static_cast<int>(rewards.size())))];
     setup.board = board;
     setup.status = status;
     setup.metrics = metrics;
     setup.cpu_threads = options.cpu_threads;
-    return spawn_policy_worker(sys, config, initial, std::move(setup));
+    std::string name = setup.name;
+    return expose(name, spawn_policy_worker(sys, config, initial, std::move(setup)));
   };
   std::vector<caf::actor> workers;
+  std::vector<bool> available;         // remote workers wait for their node's weights
   std::vector<caf::actor> respawned_envs;  // the env actors alive at the stop (the controller's list)
-  for (int i = 0; i < std::max(1, options.policy_workers); ++i) workers.push_back(make_worker(i));
+  const int n_workers = plan ? plan->policy_workers : std::max(1, options.policy_workers);
+  for (int i = 0; i < n_workers; ++i) {
+    const std::string name = "policy/" + std::to_string(i);
+    if (here(name)) {
+      workers.push_back(make_worker(i));
+      available.push_back(true);
+    } else {
+      workers.push_back(reach(name));
+      available.push_back(false);
+    }
+  }
 
   LearnerSetup ls;
   ls.replay = replay;
@@ -166,17 +229,19 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   ControllerSetup cs;
   cs.env_actors = envs;
   cs.workers = workers;
+  cs.available = available;
   cs.respawn_worker = make_worker;
-  cs.respawn_env = [&sys, &config, metrics](const std::string& task) {
-    return spawn_env_actor(sys, task, static_cast<int>(config.algorithm.group_size), metrics);
+  cs.respawn_env = [&sys, &config, metrics, &expose](const std::string& task) {
+    return expose("env/" + task, spawn_env_actor(sys, task, static_cast<int>(config.algorithm.group_size), metrics));
   };
-  cs.reward = reward;
+  if (!local_rewards.empty()) cs.reward = local_rewards.front();
   cs.status = status;
   cs.metrics = metrics;
   cs.resume = options.resume;
   // The state was checked above, so spawning cannot fail here.
-  caf::actor controller = *spawn_controller(sys, config, std::move(cs));
-  caf::anon_send(reward, done_atom_v, controller);
+  caf::actor controller = expose("controller", *spawn_controller(sys, config, std::move(cs)));
+  for (auto& r : local_rewards) caf::anon_send(r, done_atom_v, controller);
+  if (cluster_head) cluster_head->set_controller(controller);
   caf::anon_send(sync, done_atom_v, controller);
   for (auto& l : learners) caf::anon_send(l, train_atom_v);
 
@@ -196,6 +261,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     }
     if (options.max_seconds > 0 && t >= options.max_seconds) break;
     if (options.max_steps > 0 && status->learner_steps.load() >= options.max_steps) break;
+    if (options.stop_requested && options.stop_requested->load()) break;
   }
   {
     // The controller first, and wait for it: the learner's final checkpoint must
@@ -233,9 +299,13 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
                     });
     }
   }
-  for (auto* a : {&controller, &reward, &sync, &replay}) {
+  if (cluster_head) cluster_head->stop_members();
+  cluster_head.reset();
+  net.reset();  // closes the connections; proxies and ingresses exit
+  for (auto* a : {&controller, &sync, &replay}) {
     caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   }
+  for (auto& r : local_rewards) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   for (auto& [_, e] : envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
   for (auto& e : respawned_envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
@@ -249,7 +319,8 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   if (last.params && last.version >= latest.version) latest = last;
   TROUPE_RETURN_IF_ERROR(result.policy.load_parameters(*latest.params, latest.version));
   result.learner_steps = status->learner_steps.load();
-  result.rollouts = status->rollouts.load();
+  // Remote policy workers count nothing here; every group they make is scored through the controller.
+  result.rollouts = std::max(status->rollouts.load(), status->scored.load());
   result.tokens = status->tokens.load();
   result.stored = status->stored.load();
   result.store_errors = status->store_errors.load();

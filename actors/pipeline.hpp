@@ -9,6 +9,8 @@
 // by the config's limits (prompt queue, store queue) and the batch size.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +27,18 @@ class Metrics;
 }
 
 namespace troupe::actors {
+
+struct ClusterPlan;
+
+// Set when this process is the head of a cluster run (troupe node on the controller's host): the
+// roles `plan` places on other nodes are reached over the wire, the head's actors are exposed to
+// them, and the member nodes are told to stop when the loop ends (actors/node.hpp).
+struct ClusterRole {
+  const ClusterPlan* plan = nullptr;
+  std::string node;   // this node: the plan's head
+  std::string token;  // the cluster's shared secret
+  std::chrono::milliseconds heartbeat_grace{5000};
+};
 
 struct PipelineOptions {
   std::string replay_path;          // the RocksDB store (created if missing)
@@ -48,6 +62,10 @@ struct PipelineOptions {
   // loop (0 = never). The controller must respawn it and re-issue its prompts once.
   double kill_worker_after_s = 0;
   bool kill_env_too = false;        // ... and the first task's env actor at the same moment
+  // Set from outside (a signal handler) to end the loop early, as the time bound would.
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Cluster mode (null: every actor in this process).
+  const ClusterRole* cluster = nullptr;
   // Called on the caller's thread every progress_every_s with the live figures.
   std::function<void(const RunStatus&, double elapsed_s)> on_progress;
 };

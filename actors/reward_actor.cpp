@@ -10,7 +10,6 @@
 #include "actors/model_reward.hpp"
 #include "monitoring/metrics.hpp"
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<troupe::actors::RuleVerdict>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<troupe::actors::ModelGroup>)
 
 namespace troupe::actors {

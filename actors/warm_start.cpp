@@ -36,6 +36,15 @@ std::string corrupt(std::string answer, uint64_t r) {
 
 }  // namespace
 
+model::ModelConfig policy_config(const configs::ExperimentConfig& c) {
+  model::ModelConfig m;
+  m.d_model = static_cast<int>(c.model.d_model);
+  m.n_layers = static_cast<int>(c.model.n_layers);
+  m.n_heads = static_cast<int>(c.model.n_heads);
+  m.context = static_cast<int>(c.model.context);
+  return m;
+}
+
 Result<WarmStartResult> warm_start(const configs::ExperimentConfig& config, model::Transformer initial,
                                    const std::function<void(const WarmStartProgress&)>& on_progress) {
   const auto& ws = config.warm_start;

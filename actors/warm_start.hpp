@@ -36,6 +36,9 @@ struct WarmStartResult {
   bool plateaued = false;     // stopped because the held-out pass rate stopped rising
 };
 
+// The policy's shape as the config's `model` section gives it (every node builds the same one).
+model::ModelConfig policy_config(const configs::ExperimentConfig& config);
+
 Result<WarmStartResult> warm_start(const configs::ExperimentConfig& config, model::Transformer initial,
                                    const std::function<void(const WarmStartProgress&)>& on_progress);
 

@@ -14,6 +14,7 @@ struct WireMessage {
   std::string src;  // the sender's name, for replies
   wire::MessageKind kind = wire::MessageKind::kControl;
   wire::Bytes payload;
+  std::string peer;  // the node it arrived from; empty when it did not cross a process
 };
 
 }  // namespace troupe::actors

@@ -14,6 +14,7 @@ const char* kind_name(MessageKind kind) {
     case MessageKind::kWeightChunk: return "WeightChunk";
     case MessageKind::kHeartbeat: return "Heartbeat";
     case MessageKind::kControl: return "Control";
+    case MessageKind::kActor: return "ActorMessage";
   }
   return "unknown";
 }
@@ -67,6 +68,7 @@ Result<MessageKind> identify(std::span<const uint8_t> bytes) {
   TROUPE_TRY(WeightChunk)
   TROUPE_TRY(Heartbeat)
   TROUPE_TRY(Control)
+  TROUPE_TRY(ActorMessage)
 #undef TROUPE_TRY
   return Status::corruption("unknown file identifier \"" + std::string(reinterpret_cast<const char*>(p) + 4, 4) +
                             "\"");
@@ -86,6 +88,7 @@ Result<MessageKind> verify_any(std::span<const uint8_t> bytes) {
     case MessageKind::kWeightChunk: s = read<WeightChunk>(bytes).status(); break;
     case MessageKind::kHeartbeat: s = read<Heartbeat>(bytes).status(); break;
     case MessageKind::kControl: s = read<Control>(bytes).status(); break;
+    case MessageKind::kActor: s = read<ActorMessage>(bytes).status(); break;
   }
   if (!s) return s;
   return *kind;

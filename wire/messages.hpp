@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.hpp"
+#include "wire/schema/actor_message_generated.h"
 #include "wire/schema/batch_generated.h"
 #include "wire/schema/batch_request_generated.h"
 #include "wire/schema/common_generated.h"
@@ -49,8 +50,10 @@ class Bytes {
 
 enum class MessageKind : uint8_t {
   kPrompt, kRollout, kScoredRollout, kBatchRequest, kBatch,
-  kWeightManifest, kWeightChunk, kHeartbeat, kControl,
+  kWeightManifest, kWeightChunk, kHeartbeat, kControl, kActor,
 };
+// The last kind: a header naming a larger one is malformed.
+inline constexpr MessageKind kLastMessageKind = MessageKind::kActor;
 const char* kind_name(MessageKind kind);
 
 template <class T> struct MessageTraits;
@@ -70,6 +73,7 @@ TROUPE_WIRE_TRAITS(WeightManifest, kWeightManifest)
 TROUPE_WIRE_TRAITS(WeightChunk, kWeightChunk)
 TROUPE_WIRE_TRAITS(Heartbeat, kHeartbeat)
 TROUPE_WIRE_TRAITS(Control, kControl)
+TROUPE_WIRE_TRAITS(ActorMessage, kActor)
 #undef TROUPE_WIRE_TRAITS
 
 // Which message the bytes claim to be, from their file identifier. Not verified.

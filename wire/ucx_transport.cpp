@@ -112,7 +112,7 @@ bool decode_header(const void* data, size_t len, Header* out) {
   if (data == nullptr || len < kHeaderFixed) return false;
   const auto* p = static_cast<const uint8_t*>(data);
   if (get_u32(p) != kHeaderMagic) return false;
-  if (p[4] > static_cast<uint8_t>(MessageKind::kControl)) return false;
+  if (p[4] > static_cast<uint8_t>(kLastMessageKind)) return false;
   size_t dl = get_u16(p + 6), sl = get_u16(p + 8);
   if (dl > kMaxNameBytes || sl > kMaxNameBytes || kHeaderFixed + dl + sl != len) return false;
   out->kind = static_cast<MessageKind>(p[4]);
@@ -799,6 +799,10 @@ struct Transport::Impl {
 
   Status init() {
     host_id = read_host_id();
+    // A node restarted on its fixed port must bind while the old one's connections sit in TIME_WAIT
+    // (UCX's default refuses for a minute). The user's UCX_TCP_CM_REUSEADDR, if set, stands. (Through
+    // the environment: it configures UCT's TCP connection manager, which ucp_config_modify cannot.)
+    ::setenv("UCX_TCP_CM_REUSEADDR", "y", 0);
     ucp_config_t* config = nullptr;
     ucs_status_t s = ucp_config_read(nullptr, nullptr, &config);
     if (s != UCS_OK) return Status::io_error(ucx_error("reading the UCX configuration", s));

@@ -64,6 +64,19 @@ TEST(ControllerState, LostPromptReissuedExactlyOnce) {
   EXPECT_FALSE(s.prompt_lost(issued[0].prompt_id).has_value()) << "an unknown prompt is not re-issued";
 }
 
+TEST(ControllerState, DroppedPromptFreesItsAdmissionSlot) {
+  // Synchronous: 4 prompts per step. One is lost twice (dropped): a replacement is admitted, so the
+  // learner still gets the step's 4 groups.
+  ControllerState s(config(4, 0, 100));
+  std::vector<PromptTicket> issued;
+  EXPECT_EQ(drain(s, &issued), 4);
+  ASSERT_TRUE(s.prompt_lost(issued[0].prompt_id).has_value());
+  ASSERT_FALSE(s.prompt_lost(issued[0].prompt_id).has_value());
+  std::vector<PromptTicket> more;
+  EXPECT_EQ(drain(s, &more), 1);
+  EXPECT_NE(more[0].prompt_id, issued[0].prompt_id) << "a new prompt, not the dropped one again";
+}
+
 TEST(ControllerState, SeedsAreDistinctAndNeverEvaluationSeeds) {
   ControllerState s(config(64, 0, 1000));
   std::vector<PromptTicket> issued;

@@ -46,5 +46,20 @@ int main(int argc, char** argv) {
   write(dir, "heartbeat", pack(h));
   write(dir, "control", pack(ControlT{}));
   write(dir, "batch_request", pack(BatchRequestT{}));
+  ActorMessageT group;
+  group.request_id = 7;
+  RolloutGroupT g;
+  g.prompt = std::make_unique<BlobT>();
+  g.prompt->bytes = {1, 2, 3, 4, 5, 6, 7, 8};
+  g.rollouts.push_back(std::make_unique<BlobT>());
+  g.rollouts.back()->bytes = {9, 10};
+  group.body.Set(std::move(g));
+  write(dir, "actor_group", pack(group));
+  ActorMessageT verify;
+  VerifyReplyT v;
+  v.verdicts.push_back(std::make_unique<VerdictT>());
+  v.verdicts.back()->extracted_answer = "24";
+  verify.body.Set(std::move(v));
+  write(dir, "actor_verify", pack(verify));
   return 0;
 }

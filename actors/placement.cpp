@@ -1,0 +1,145 @@
+// The cluster plan behind actors/placement.hpp.
+#include "actors/placement.hpp"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace troupe::actors {
+
+bool NodePlan::hosts(const std::string& role) const {
+  return std::any_of(actors.begin(), actors.end(), [&](const ActorSlot& a) { return a.role == role; });
+}
+
+std::vector<const ActorSlot*> NodePlan::of_role(const std::string& role) const {
+  std::vector<const ActorSlot*> out;
+  for (const auto& a : actors) {
+    if (a.role == role) out.push_back(&a);
+  }
+  return out;
+}
+
+const NodePlan* ClusterPlan::find(const std::string& node) const {
+  for (const auto& n : nodes) {
+    if (n.node == node) return &n;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ClusterPlan::worker_nodes(const std::string& except) const {
+  std::vector<std::string> out;
+  for (const auto& n : nodes) {
+    if (n.node != except && n.hosts("policy_worker")) out.push_back(n.node);
+  }
+  return out;
+}
+
+Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
+  const auto& p = config.placement;
+  if (p.hosts.empty()) {
+    return Status::invalid_argument("the config has no placement.hosts: it runs in one process (troupe run)");
+  }
+  ClusterPlan plan;
+  std::map<std::string, size_t> index_of;
+  for (const auto& h : p.hosts) {
+    index_of[h.name] = plan.nodes.size();
+    NodePlan n;
+    n.node = h.name;
+    n.host = h;
+    for (const auto& earlier : plan.nodes) n.connect_to.push_back(earlier.node);
+    plan.nodes.push_back(std::move(n));
+  }
+  std::set<std::string> all_tasks;
+  for (const auto& t : config.tasks) all_tasks.insert(t.name);
+  std::set<std::string> named_tasks;  // tasks some env entry lists explicitly
+  for (const auto& r : p.roles) {
+    if (r.role == "env") named_tasks.insert(r.tasks.begin(), r.tasks.end());
+  }
+  std::map<std::string, int> counts;
+  std::set<std::string> learner_hosts;
+  std::map<std::string, std::string> env_host;  // task -> host
+  for (const auto& r : p.roles) {
+    auto it = index_of.find(r.host);
+    if (it == index_of.end()) return Status::invalid_argument("placement names an unknown host \"" + r.host + "\"");
+    NodePlan& node = plan.nodes[it->second];
+    auto add = [&](const std::string& name, const std::string& task = {}) {
+      ActorSlot slot{r.role, name, counts[r.role]++, task, r.gpus};
+      plan.node_of[name] = node.node;
+      node.actors.push_back(std::move(slot));
+    };
+    if (r.role == "controller" || r.role == "replay") {
+      if (counts[r.role] > 0 || r.count != 1) {
+        return Status::invalid_argument("placement: exactly one " + r.role + " runs in a cluster");
+      }
+      add(r.role);
+      if (r.role == "controller") plan.head = node.node;
+    } else if (r.role == "env") {
+      // One env actor per task: an entry hosts its `tasks`, or every task no entry names.
+      std::vector<std::string> tasks = r.tasks;
+      if (tasks.empty()) {
+        for (const auto& t : config.tasks) {
+          if (!named_tasks.count(t.name)) tasks.push_back(t.name);
+        }
+      }
+      for (const auto& t : tasks) {
+        if (!all_tasks.count(t)) return Status::invalid_argument("placement: env task \"" + t + "\" is not in the mixture");
+        if (env_host.count(t)) {
+          return Status::invalid_argument("placement: task \"" + t + "\" has env actors on both " + env_host[t] +
+                                          " and " + node.node + "; one per task");
+        }
+        env_host[t] = node.node;
+        add("env/" + t, t);
+      }
+    } else if (r.role == "learner") {
+      learner_hosts.insert(node.node);
+      for (int64_t k = 0; k < r.count; ++k) add("learner/" + std::to_string(counts["learner"]));
+    } else if (r.role == "reward") {
+      for (int64_t k = 0; k < r.count; ++k) add("reward/" + std::to_string(counts["reward"]));
+    } else if (r.role == "policy_worker") {
+      for (int64_t k = 0; k < r.count; ++k) add("policy/" + std::to_string(counts["policy_worker"]));
+    } else {
+      return Status::invalid_argument("placement: unknown role \"" + r.role + "\"");
+    }
+  }
+  for (const auto& t : all_tasks) {
+    if (!env_host.count(t)) return Status::invalid_argument("placement: task \"" + t + "\" has no env actor");
+  }
+  for (const char* role : {"controller", "replay", "learner", "reward", "policy_worker"}) {
+    if (counts[role] == 0) return Status::invalid_argument(std::string("placement: no ") + role + " is placed");
+  }
+  if (learner_hosts.size() != 1) {
+    return Status::invalid_argument("placement: learners run on one host (they all-reduce in one process)");
+  }
+  if (plan.node_of["replay"] != plan.head || *learner_hosts.begin() != plan.head) {
+    return Status::invalid_argument("placement: the controller, the replay store and the learners share one host "
+                                    "(the head); controller on " + plan.head + ", replay on " +
+                                    plan.node_of["replay"] + ", learners on " + *learner_hosts.begin());
+  }
+  plan.policy_workers = counts["policy_worker"];
+  plan.rewards = counts["reward"];
+  plan.learners = counts["learner"];
+  return plan;
+}
+
+std::string describe(const ClusterPlan& plan, const configs::ExperimentConfig& config) {
+  std::ostringstream out;
+  out << "plan: " << plan.nodes.size() << " nodes, head " << plan.head << "; " << plan.policy_workers
+      << " policy workers, " << plan.rewards << " reward actors, " << plan.learners << " learners, "
+      << config.tasks.size() << " env actors\n";
+  for (const auto& n : plan.nodes) {
+    out << "  " << n.node << " (" << n.host.address << ":" << n.host.port << ", via " << n.host.via;
+    if (n.host.via == "ssh") out << " " << n.host.ssh_target;
+    out << ", metrics :" << n.host.metrics_port << ")";
+    if (n.node == plan.head) out << " [head]";
+    out << "\n    ";
+    for (size_t i = 0; i < n.actors.size(); ++i) out << (i ? ", " : "") << n.actors[i].name;
+    if (!n.connect_to.empty()) {
+      out << "\n    connects to ";
+      for (size_t i = 0; i < n.connect_to.size(); ++i) out << (i ? ", " : "") << n.connect_to[i];
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace troupe::actors
