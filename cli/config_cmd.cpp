@@ -2,6 +2,7 @@
 // every default filled in, or list every key with its meaning.
 #include <iostream>
 
+#include "actors/placement.hpp"
 #include "cli/command.hpp"
 #include "configs/schema.hpp"
 
@@ -23,8 +24,19 @@ void setup(CLI::App& root, int& exit_code) {
       exit_code = 1;
       return;
     }
+    if (!c->placement.hosts.empty()) {
+      // Beyond each key's rules: the placement as a whole must make a runnable cluster.
+      auto plan = actors::make_plan(*c);
+      if (!plan) {
+        std::cerr << *file << ": " << plan.status().message() << "\n";
+        exit_code = 1;
+        return;
+      }
+    }
     std::cout << *file << ": ok (" << c->tasks.size() << " tasks, objective " << c->algorithm.objective
-              << ", max_staleness " << c->async.max_staleness << ")\n";
+              << ", max_staleness " << c->async.max_staleness;
+    if (!c->placement.hosts.empty()) std::cout << "; " << c->placement.hosts.size() << " hosts: troupe launch runs it";
+    std::cout << ")\n";
   });
 
   auto* show = config->add_subcommand("show", "Print FILE as YAML with every default filled in");

@@ -1,138 +1,24 @@
 // Multi-process wire tests on 127.0.0.1: real wire_node processes (tests/integration/wire_node.cpp)
 // started by the test, talking over UCX, killed by PID. Every wait is bounded; every child is
 // killed and reaped when a test ends, pass or fail.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-extern char** environ;
+#include "tests/child_process.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-// One child process whose stdout lines are collected by a reader thread.
-class Child {
+// A wire_node child with the cluster token in its environment.
+class Child : public troupe::testing::Child {
  public:
-  Child(std::vector<std::string> args, const std::string& token) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    std::vector<std::string> env_store;
-    for (char** e = environ; *e; ++e) {
-      if (std::strncmp(*e, "TROUPE_CLUSTER_TOKEN=", 21) != 0) env_store.emplace_back(*e);
-    }
-    env_store.push_back("TROUPE_CLUSTER_TOKEN=" + token);
-    std::vector<char*> envp, argv;
-    for (auto& s : env_store) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    args.insert(args.begin(), WIRE_NODE_PATH);
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, WIRE_NODE_PATH, &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    fd_ = fds[0];
-    reader_ = std::thread([this] { read_lines(); });
-  }
-  ~Child() {
-    kill();
-    reap(5s);
-    if (reader_.joinable()) reader_.join();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool started() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
-  void kill() {
-    if (pid_ > 0 && !reaped_) ::kill(pid_, SIGKILL);
-  }
-  // Waits for the process to end; returns its exit status (-1 on timeout or signal).
-  int reap(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return -1;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!reaped_) {
-      int st = 0;
-      pid_t r = ::waitpid(pid_, &st, WNOHANG);
-      if (r == pid_) {
-        reaped_ = true;
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(10ms);
-    }
-    return status_;
-  }
-  // The first line starting with `prefix` (after the `skip` earlier ones); empty on timeout.
-  std::string wait_line(const std::string& prefix, std::chrono::milliseconds timeout = 30s, int skip = 0) {
-    std::unique_lock lk(m_);
-    std::string found;
-    cv_.wait_for(lk, timeout, [&] {
-      int seen = 0;
-      for (auto& l : lines_) {
-        if (l.rfind(prefix, 0) == 0 && seen++ == skip) {
-          found = l;
-          return true;
-        }
-      }
-      return eof_;
-    });
-    return found;
-  }
-  std::vector<std::string> lines() {
-    std::lock_guard lk(m_);
-    return lines_;
-  }
-  std::string dump() {
-    std::string s;
-    for (auto& l : lines()) s += "  | " + l + "\n";
-    return s;
-  }
-
- private:
-  void read_lines() {
-    std::string buf;
-    char tmp[4096];
-    while (true) {
-      ssize_t n = ::read(fd_, tmp, sizeof tmp);
-      if (n <= 0) break;
-      buf.append(tmp, static_cast<size_t>(n));
-      size_t nl;
-      while ((nl = buf.find('\n')) != std::string::npos) {
-        std::lock_guard lk(m_);
-        lines_.push_back(buf.substr(0, nl));
-        buf.erase(0, nl + 1);
-        cv_.notify_all();
-      }
-    }
-    std::lock_guard lk(m_);
-    eof_ = true;
-    cv_.notify_all();
-  }
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool reaped_ = false;
-  int status_ = -1;
-  std::thread reader_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
-  bool eof_ = false;
+  Child(std::vector<std::string> args, const std::string& token)
+      : troupe::testing::Child(WIRE_NODE_PATH, std::move(args), {{"TROUPE_CLUSTER_TOKEN", token}}) {}
 };
 
 uint16_t port_of(Child& c) {

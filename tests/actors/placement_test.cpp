@@ -1,0 +1,110 @@
+// The cluster plan: names, indices across hosts, who dials whom, and the placements it refuses.
+#include "actors/placement.hpp"
+
+#include <gtest/gtest.h>
+
+namespace troupe::actors {
+namespace {
+
+configs::ExperimentConfig config(const std::string& roles) {
+  std::string text = R"(
+tasks:
+  - {name: copy, weight: 1.0}
+  - {name: reverse, weight: 1.0}
+  - {name: addition, weight: 1.0}
+placement:
+  hosts:
+    - {name: a, port: 13370, metrics_port: 9470, gpus: [0, 1]}
+    - {name: b, port: 13371, metrics_port: 9471}
+    - {name: c, port: 13372, metrics_port: 9472}
+  roles:
+)" + roles;
+  auto c = configs::parse_config(text, "placement_test.yaml");
+  EXPECT_TRUE(c) << c.status().message();
+  return c ? *c : configs::ExperimentConfig{};
+}
+
+const std::string kRunnable = R"(    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a, count: 2, gpus: [0, 1]}
+    - {role: reward, host: b}
+    - {role: env, host: b, tasks: [reverse]}
+    - {role: env, host: c}
+    - {role: policy_worker, host: b, count: 2}
+    - {role: policy_worker, host: c}
+)";
+
+TEST(Placement, NamesAndIndicesCountAcrossHosts) {
+  auto plan = make_plan(config(kRunnable));
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->head, "a");
+  EXPECT_EQ(plan->policy_workers, 3);
+  EXPECT_EQ(plan->learners, 2);
+  EXPECT_EQ(plan->rewards, 1);
+  EXPECT_EQ(plan->node_of.at("policy/0"), "b");
+  EXPECT_EQ(plan->node_of.at("policy/1"), "b");
+  EXPECT_EQ(plan->node_of.at("policy/2"), "c");
+  EXPECT_EQ(plan->node_of.at("learner/1"), "a");
+  // reverse is named for b; the other tasks go to the entry without a task list.
+  EXPECT_EQ(plan->node_of.at("env/reverse"), "b");
+  EXPECT_EQ(plan->node_of.at("env/copy"), "c");
+  EXPECT_EQ(plan->node_of.at("env/addition"), "c");
+  EXPECT_EQ(plan->worker_nodes("a"), (std::vector<std::string>{"b", "c"}));
+}
+
+TEST(Placement, EachNodeDialsTheOnesListedBeforeIt) {
+  auto plan = make_plan(config(kRunnable));
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->find("a")->connect_to.empty());
+  EXPECT_EQ(plan->find("b")->connect_to, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(plan->find("c")->connect_to, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Placement, RefusesWhatCannotRun) {
+  auto refused = [](const std::string& roles, const std::string& why) {
+    auto plan = make_plan(config(roles));
+    ASSERT_FALSE(plan) << "accepted:\n" << roles;
+    EXPECT_NE(plan.status().message().find(why), std::string::npos) << plan.status().message();
+  };
+  refused(R"(    - {role: controller, host: a}
+    - {role: replay, host: b}
+    - {role: learner, host: a}
+    - {role: reward, host: a}
+    - {role: env, host: a}
+    - {role: policy_worker, host: a}
+)", "share one host");
+  refused(R"(    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a}
+    - {role: reward, host: a}
+    - {role: env, host: a, tasks: [copy]}
+    - {role: policy_worker, host: a}
+)", "has no env actor");
+  refused(R"(    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a}
+    - {role: reward, host: a}
+    - {role: env, host: a}
+    - {role: env, host: b, tasks: [copy]}
+    - {role: env, host: c, tasks: [copy]}
+    - {role: policy_worker, host: a}
+)", "one per task");
+  refused(R"(    - {role: controller, host: a, count: 2}
+    - {role: replay, host: a}
+    - {role: learner, host: a}
+    - {role: reward, host: a}
+    - {role: env, host: a}
+    - {role: policy_worker, host: a}
+)", "exactly one controller");
+}
+
+TEST(Placement, AnEmptyPlacementIsTheOneProcessRun) {
+  auto c = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\n", "one.yaml");
+  ASSERT_TRUE(c);
+  auto plan = make_plan(*c);
+  ASSERT_FALSE(plan);
+  EXPECT_NE(plan.status().message().find("troupe run"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace troupe::actors
