@@ -238,6 +238,25 @@ TEST_F(ClusterTest, KilledWorkerNodeIsRestartedAndNoGroupIsLostOrDuplicated) {
   EXPECT_GE(run->count_containing("started w2 pid "), 2) << "w2 was started again";
 }
 
+TEST_F(ClusterTest, CtrlCStopsTheRunCleanlyAndLeavesNoProcessBehind) {
+  auto run = launch(write_config(1000000, 120));
+  ASSERT_FALSE(run->wait_containing("policy workers on w2 take prompts", 120s).empty()) << run->dump();
+  ASSERT_FALSE(run->wait_containing("rl ", 60s).empty()) << run->dump();
+  std::vector<pid_t> nodes;
+  for (const auto& l : run->lines()) {
+    if (l.find("[launch] started ") == 0) nodes.push_back(static_cast<pid_t>(std::stol(l.substr(l.rfind(' ') + 1))));
+  }
+  ASSERT_EQ(nodes.size(), 3u) << run->dump();
+  run->kill(SIGINT);
+  // The head stops early with a checkpoint, evaluates, and stops the others; the launcher waits for all.
+  EXPECT_EQ(run->reap(120s), 0) << run->dump();
+  EXPECT_GE(run->count_containing("stopped early by a signal"), 1) << run->dump();
+  for (pid_t p : nodes) {
+    EXPECT_NE(::kill(p, 0), 0) << "node process " << p << " outlived the launcher";
+  }
+  EXPECT_TRUE(fs::exists(fs::path(run_dir()) / "checkpoint" / "run_state.json")) << "the stop left a checkpoint";
+}
+
 TEST_F(ClusterTest, ResumeContinuesThePolicyVersionAndPromptIds) {
   const std::string config = write_config(12);
   {
