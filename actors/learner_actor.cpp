@@ -139,6 +139,9 @@ void train_step(caf::stateful_actor<LearnerState>* self) {
     m->learner_lr.Add({{"learner", l}}).Set(stats->lr);
     m->policy_version.Add({{"actor", l}}).Set(static_cast<double>(st.trainer->version()));
     if (stats->dropped_looping) m->rollouts_dropped.Add({{"reason", "looping"}}).Increment(stats->dropped_looping);
+    if (stats->dropped_truncated) {
+      m->rollouts_dropped.Add({{"reason", "truncated"}}).Increment(static_cast<double>(stats->dropped_truncated));
+    }
     const int64_t equal = stats->groups - stats->groups_used;
     if (equal > 0) m->rollouts_dropped.Add({{"reason", "equal_group"}}).Increment(static_cast<double>(equal));
   }
