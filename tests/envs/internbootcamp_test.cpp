@@ -315,5 +315,53 @@ TEST(InternBootcampGridDeviations, LiteralSubsetAndAsciiIntegers) {
   EXPECT_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]4\xc2\xa0" "3 5 0_0[/answer]")), 1.0);
 }
 
+
+TEST(InternBootcampMinesweeper, ListOfPairsAsASet) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Minesweeperbootcamp";
+  const Json id = {{"rows", 5}, {"cols", 5}, {"mines", {{1, 3}, {4, 3}, {1, 1}, {0, 0}, {3, 1}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n[[0, 0], [1, 1], [1, 3], [3, 1], [4, 3], [0, 0]]\n[/answer]")), 1.0);  // a set
+  EXPECT_EQ(score(t, id, respond("[answer][[1.0, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer]")), 1.0);  // 1.0 == 1
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 2]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer][answer][][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 3), (4, 3), (1, 1), (0, 0), (3, 1)][/answer]"), 0.5), 0.0);  // tuples: None
+}
+
+TEST(InternBootcampMinesweeper, DeviationAnyMinesGivingTheSameCounts) {
+  // One row of three cells, a mine in the first: the counts are 0 1 0, and a mine in the
+  // last cell gives the same counts. Upstream wants the stored mine only.
+  const Json id = {{"rows", 1}, {"cols", 3}, {"mines", {{0, 0}}}};
+  EXPECT_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 2]][/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 1]][/answer]"), 0.5), 0.5);
+}
+
+TEST(InternBootcampTents, OneBasedTuplesMeetingTheRules) {
+  const std::string t = "Tentsbootcamp";
+  // Trees at (0, 1) and (2, 1) (0-based) in upstream's shape; two placements are right.
+  const Json id = {{"grid", {{0, 1, 0}, {0, 0, 0}, {0, 1, 0}}}, {"row_clues", {1, 0, 1}}, {"col_clues", {1, 0, 1}},
+                   {"solution", {{0, 0}, {2, 2}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][(1, 1), (3, 3)][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n[(1, 3), (3, 1)]\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 1), (2, 1)][/answer]"), 0.5), 0.5);  // touching tents
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 0), (2, 2)][/answer]"), 0.5), 0.5);  // 0-based: outside
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 1), (3, 3), (1, 1)][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1.0, 1), (3, 3)][/answer]"), 0.5), 0.5);  // a float cannot index
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 1], [3, 3]][/answer]"), 0.5), 0.0);  // lists: None
+}
+
+TEST(InternBootcampThermometers, SquareOfRowsRisingAlongThermometers) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Thermometersbootcamp";
+  const Json id = {{"size", 4},
+                   {"thermometers", {{{"bulb", {2, 2}}, {"path", {{2, 2}, {1, 2}}}}, {{"bulb", {0, 2}}, {"path", {{0, 2}, {1, 2}}}}}},
+                   {"enforce_latin", true}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 1 4 3\n3 4 1 2\n4 3 2 1\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n4 3 2 1\n3 4 1 2\n2 1 4 3\n1 2 3 4\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 1 4 3\n3 4 1 2\n[/answer]"), 0.5), 0.0);  // not square: None
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][/answer]"), 0.5), 0.0);
+}
+
 }  // namespace
 }  // namespace troupe::envs
