@@ -46,20 +46,19 @@ uint32_t decode_code_point(std::string_view s, size_t i, size_t* len) {
   return cp;
 }
 
-namespace {
-
-// The byte length of the whitespace code point at s[i], or 0 when it is not one.
-size_t space_at(std::string_view s, size_t i) {
+size_t py_space_len(std::string_view s, size_t i) {
   const unsigned char c = static_cast<unsigned char>(s[i]);
   if (c < 0x80) return py_isspace(c) ? 1 : 0;
   size_t len = 1;
   return py_isspace(decode_code_point(s, i, &len)) ? len : 0;
 }
 
+namespace {
+
 // The byte length of a whitespace code point ending at s[end-1], or 0.
 size_t space_before(std::string_view s, size_t end) {
   for (size_t n = 1; n <= 3 && n <= end; ++n) {  // U+0085..U+3000 are 2 or 3 bytes in UTF-8
-    if (space_at(s, end - n) == n) return n;
+    if (py_space_len(s, end - n) == n) return n;
   }
   return 0;
 }
@@ -68,7 +67,7 @@ size_t space_before(std::string_view s, size_t end) {
 
 std::string_view py_strip(std::string_view s) {
   size_t a = 0, n = 0;
-  while (a < s.size() && (n = space_at(s, a)) > 0) a += n;
+  while (a < s.size() && (n = py_space_len(s, a)) > 0) a += n;
   size_t e = s.size();
   while (e > a && (n = space_before(s, e)) > 0) e -= n;
   return s.substr(a, e - a);
@@ -78,13 +77,13 @@ std::vector<std::string_view> py_split(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;
   while (i < s.size()) {
-    size_t n = space_at(s, i);
+    size_t n = py_space_len(s, i);
     if (n > 0) {
       i += n;
       continue;
     }
     const size_t start = i;
-    while (i < s.size() && space_at(s, i) == 0) {
+    while (i < s.size() && py_space_len(s, i) == 0) {
       size_t len = 1;
       if (static_cast<unsigned char>(s[i]) >= 0x80) decode_code_point(s, i, &len);
       i += len;

@@ -28,6 +28,10 @@ bool py_isspace(uint32_t cp);
 // sequence is one byte, returned as 0xFFFD (never a space).
 uint32_t decode_code_point(std::string_view s, size_t i, size_t* len);
 
+// The byte length of the whitespace code point starting at s[i] (regex \s, str.isspace),
+// or 0 when there is none there. REQUIRES: i < s.size()
+size_t py_space_len(std::string_view s, size_t i);
+
 // str.strip() with no argument.
 std::string_view py_strip(std::string_view s);
 

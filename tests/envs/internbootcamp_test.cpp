@@ -363,5 +363,75 @@ TEST(InternBootcampThermometers, SquareOfRowsRisingAlongThermometers) {
   EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][/answer]"), 0.5), 0.0);
 }
 
+
+TEST(InternBootcampStarbattle, LastJsonFenceWithOneBasedPairs) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Starbattlebootcamp";
+  const Json id = {{"input_grid", {{"E", "E", "C", "C", "C"}, {"E", "A", "A", "A", "C"}, {"E", "A", "A", "A", "A"},
+                                   {"B", "B", "A", "D", "D"}, {"B", "B", "B", "D", "D"}}}};
+  const std::string right = "{'E': [(1, 2)], 'C': [(2, 5)], 'A': [(3, 3)], 'B': [(4, 1)], 'D': [(5, 4)]}";
+  EXPECT_EQ(score(t, id, respond("Final-answer: ```json\n" + right + "\n```")), 1.0);
+  EXPECT_EQ(score(t, id, respond("```json {\"A\": [[3, 3]], \"B\": [[4, 1]], \"C\": [[2, 5]], \"D\": [[5, 4]], \"E\": [[1, 2]]} ```")), 1.0);
+  // The identity as a JSON string is read too.
+  EXPECT_EQ(score(t, {{"input_grid", id.at("input_grid").dump()}}, respond("```json\n" + right + "\n```")), 1.0);
+  const std::string wrong = "{'E': [(1, 2)], 'C': [(2, 4)], 'A': [(3, 3)], 'B': [(4, 1)], 'D': [(5, 5)]}";  // (2, 4) is in A
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + wrong + "\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + right + "\n``` or ```json\n" + wrong + "\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n{'A': [(1, 2)] oops}\n```"), 0.5), 0.5);  // matched, not JSON
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + right.substr(0, right.size() - 1) + "\n```"), 0.5), 0.0);  // no match
+}
+
+TEST(InternBootcampStarbattle, DeviationEveryRegionRowAndColumnNeedsItsStar) {
+  // Upstream checks only the regions, rows and columns the answer names: {} and partial
+  // placements score 1 there.
+  const Json id = {{"input_grid", {{"E", "E", "C", "C", "C"}, {"E", "A", "A", "A", "C"}, {"E", "A", "A", "A", "A"},
+                                   {"B", "B", "A", "D", "D"}, {"B", "B", "B", "D", "D"}}}};
+  EXPECT_DOUBLE_EQ(score("Starbattlebootcamp", id, respond("```json\n{}\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score("Starbattlebootcamp", id, respond("```json\n{'E': [(1, 2)], 'C': [(2, 5)]}\n```"), 0.5), 0.5);
+}
+
+TEST(InternBootcampHitori, ZeroBasedTuplesOfShadedCells) {
+  const std::string t = "Hitoribootcamp";
+  const Json id = {{"grid", {{1, 2, 1}, {2, 3, 1}, {3, 1, 2}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][(0, 2)][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer][(0.0, 2)][/answer]")), 1.0);  // (0.0, 2) == (0, 2) in Python
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 0)][/answer]"), 0.5), 0.5);          // column 2 repeats 1
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2), (1, 2)][/answer]"), 0.5), 0.5);  // touching
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2), (0, 2)][/answer]"), 0.5), 0.5);  // listed twice
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2)][/answer][answer][][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[0, 2]][/answer]"), 0.5), 0.0);  // lists: None
+}
+
+TEST(InternBootcampKillerSudoku, CommaRowsMeetingCagesAndBoxes) {
+  // Upstream's shape, 4x4: cages are the pairs of neighbours along each row.
+  const std::string t = "Killersudokubootcamp";
+  Json cages = Json::array();
+  const int sums[4][2] = {{3, 7}, {7, 3}, {3, 7}, {7, 3}};
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 2; ++k) cages.push_back({{"cells", {{r, 2 * k}, {r, 2 * k + 1}}}, {"sum", sums[r][k]}});
+  }
+  const Json id = {{"solution", {{1, 2, 3, 4}, {3, 4, 1, 2}, {2, 1, 4, 3}, {4, 3, 2, 1}}}, {"cages", cages}, {"size", 4},
+                   {"subgrid_size", 2}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n1,2,3,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n2,1,4,3\n4,3,2,1\n1,2,3,4\n3,4,1,2\n[/answer]")), 1.0);  // another valid grid
+  EXPECT_EQ(score(t, id, respond("[answer]\n1, 2, 3, 4\n\n3, 4, 1, 2\n2, 1, 4, 3\n4, 3, 2, 1[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n3,4,1,2\n1,2,3,4\n2,1,4,3\n4,3,2,1\n[/answer]"), 0.5), 0.5);  // cage sums
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n3 4 1 2\n2 1 4 3\n4 3 2 1\n[/answer]"), 0.5), 0.0);  // not commas
+}
+
+TEST(InternBootcampKillerSudoku, DeviationExactlyNRowsOfNNumbers) {
+  // Upstream compares sets of the first n rows' entries: an extra row, or an extra number
+  // repeating one already in the row, still scores 1 there.
+  Json cages = Json::array();
+  const int sums[4][2] = {{3, 7}, {7, 3}, {3, 7}, {7, 3}};
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 2; ++k) cages.push_back({{"cells", {{r, 2 * k}, {r, 2 * k + 1}}}, {"sum", sums[r][k]}});
+  }
+  const Json id = {{"solution", {{1, 2, 3, 4}, {3, 4, 1, 2}, {2, 1, 4, 3}, {4, 3, 2, 1}}}, {"cages", cages}, {"size", 4},
+                   {"subgrid_size", 2}};
+  EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n1,1,1,1\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n[/answer]"), 0.5), 0.5);
+}
+
 }  // namespace
 }  // namespace troupe::envs
