@@ -8,7 +8,8 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <unordered_map>
+#include <algorithm>
+#include <cstring>
 
 namespace troupe::envs {
 
@@ -73,38 +74,30 @@ std::string_view py_strip(std::string_view s) {
   return s.substr(a, e - a);
 }
 
+void PyTokens::iterator::advance() {
+  while (start_ < s_.size()) {
+    const size_t n = py_space_len(s_, start_);
+    if (n == 0) break;
+    start_ += n;
+  }
+  end_ = start_;
+  while (end_ < s_.size() && py_space_len(s_, end_) == 0) {
+    size_t len = 1;
+    if (static_cast<unsigned char>(s_[end_]) >= 0x80) decode_code_point(s_, end_, &len);
+    end_ += len;
+  }
+}
+
 std::vector<std::string_view> py_split(std::string_view s) {
   std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t n = py_space_len(s, i);
-    if (n > 0) {
-      i += n;
-      continue;
-    }
-    const size_t start = i;
-    while (i < s.size() && py_space_len(s, i) == 0) {
-      size_t len = 1;
-      if (static_cast<unsigned char>(s[i]) >= 0x80) decode_code_point(s, i, &len);
-      i += len;
-    }
-    out.push_back(s.substr(start, i - start));
-  }
+  for (auto token : PyTokens(s)) out.push_back(token);
   return out;
 }
 
 std::vector<std::string_view> py_split_on(std::string_view s, char sep) {
   std::vector<std::string_view> out;
-  size_t i = 0;
-  while (true) {
-    const size_t j = s.find(sep, i);
-    if (j == std::string_view::npos) {
-      out.push_back(s.substr(i));
-      return out;
-    }
-    out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
+  for (auto piece : PyPieces(s, sep)) out.push_back(piece);
+  return out;
 }
 
 std::string_view py_strip_chars(std::string_view s, std::string_view chars) {
@@ -169,39 +162,79 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
-// A canonical text for a hashable value, equal exactly when Python's == (and so hash
-// and dict lookup) says equal; nullopt for unhashable values (list, dict, set).
-std::optional<std::string> hash_key(const PyValue& v) {
+uint64_t mix(uint64_t h, uint64_t x) {
+  h ^= x + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);  // boost-style combine
+  return h * 0xBF58476D1CE4E5B9ull;
+}
+
+// A hash consistent with Python's == (1, 1.0 and True hash alike; list != tuple); nullopt
+// for unhashable values (list, dict, set), whose use as a key or set member is a TypeError.
+std::optional<uint64_t> py_hash(const PyValue& v) {
   switch (v.kind) {
     case Kind::kNone:
-      return "N";
+      return 0x4E6F6E65ull;
     case Kind::kBool:
     case Kind::kInt:
-      return "i" + std::to_string(v.i);
+      return mix(1, static_cast<uint64_t>(v.i));
     case Kind::kFloat: {
-      if (std::isfinite(v.f) && v.f == std::trunc(v.f) && std::fabs(v.f) < 9.2e18) {
-        return "i" + std::to_string(static_cast<int64_t>(v.f));
-      }
-      char buf[40];
-      auto r = std::to_chars(buf, buf + sizeof(buf), v.f);
-      return "f" + std::string(buf, r.ptr);
+      if (v.f == std::trunc(v.f) && std::fabs(v.f) < 9.2e18) return mix(1, static_cast<uint64_t>(static_cast<int64_t>(v.f)));
+      uint64_t bits = 0;
+      std::memcpy(&bits, &v.f, sizeof(bits));
+      return mix(2, bits);
     }
     case Kind::kStr:
-      return "s" + std::to_string(v.s.size()) + ":" + v.s;
-    case Kind::kBytes:
-      return "b" + std::to_string(v.s.size()) + ":" + v.s;
+    case Kind::kBytes: {
+      uint64_t h = v.kind == Kind::kStr ? 3 : 4;
+      for (unsigned char c : v.s) h = (h ^ c) * 0x100000001b3ull;  // FNV-1a
+      return mix(h, v.s.size());
+    }
     case Kind::kTuple: {
-      std::string out = "t(";
+      uint64_t h = 5;
       for (const auto& item : v.items) {
-        auto k = hash_key(item);
+        auto k = py_hash(item);
         if (!k) return std::nullopt;
-        out += std::to_string(k->size()) + ":" + *k;
+        h = mix(h, *k);
       }
-      return out + ")";
+      return h;
     }
     default:
       return std::nullopt;
   }
+}
+
+// One distinct member of a set or dict: its hash, the index of its first occurrence in
+// items and of its last (whose value a dict display keeps).
+struct Member {
+  uint64_t hash;
+  size_t first, last;
+};
+
+// The distinct members of v (its items, or a dict's keys), sorted by hash; nullopt when a
+// member is unhashable. Members are compared with py_equal only within equal hashes.
+std::optional<std::vector<Member>> distinct_members(const PyValue& v) {
+  const size_t step = v.kind == Kind::kDict ? 2 : 1;
+  std::vector<std::pair<uint64_t, size_t>> h;
+  for (size_t k = 0; k < v.items.size(); k += step) {
+    auto x = py_hash(v.items[k]);
+    if (!x) return std::nullopt;
+    h.push_back({*x, k});
+  }
+  std::stable_sort(h.begin(), h.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Member> out;
+  for (size_t i = 0; i < h.size();) {
+    size_t j = i;
+    while (j < h.size() && h[j].first == h[i].first) ++j;
+    const size_t run_start = out.size();
+    for (size_t k = i; k < j; ++k) {  // in source order within the run
+      bool seen = false;
+      for (size_t m = run_start; m < out.size() && !seen; ++m) {
+        if (py_equal(v.items[out[m].first], v.items[h[k].second])) seen = true, out[m].last = h[k].second;
+      }
+      if (!seen) out.push_back({h[k].first, h[k].second, h[k].second});
+    }
+    i = j;
+  }
+  return out;
 }
 
 class LiteralParser {
@@ -254,7 +287,7 @@ class LiteralParser {
         p_ += 2;
         if (t_[p_ - 1] == '\r' && peek() == '\n') ++p_;
       } else if (c == '\n' || c == '\r') {
-        if (depth_ > 0) {
+        if (depth_ > 0 || !started_) {  // inside brackets, or blank and comment lines before the expression
           ++p_;
           continue;
         }
@@ -277,7 +310,10 @@ class LiteralParser {
     }
   }
 
-  bool count_node() { return ++nodes_ <= kMaxNodes; }
+  bool count_node() {
+    started_ = true;
+    return ++nodes_ <= kMaxNodes;
+  }
 
   // An expression literal_eval accepts: an atom, or a sign directly on a numeric
   // constant (parentheses around the constant allowed, nothing else). `constant` is
@@ -287,6 +323,7 @@ class LiteralParser {
     const char c = peek();
     if (c == '+' || c == '-') {
       ++p_;
+      started_ = true;
       bool inner_constant = false;
       auto v = atom(&inner_constant);
       if (!v || !inner_constant) return std::nullopt;
@@ -421,39 +458,28 @@ class LiteralParser {
       out.items.push_back(std::move(*first));
       if (!sequence_tail(out, '}')) return std::nullopt;
       for (const auto& item : out.items) {
-        if (!hash_key(item)) return std::nullopt;  // unhashable: TypeError
+        if (!py_hash(item)) return std::nullopt;  // unhashable: TypeError
       }
       return out;
     }
-    std::unordered_map<std::string, size_t> slot;  // key text -> index of the key in out.items
-    auto add = [&](PyValue key, PyValue value) {
-      auto k = hash_key(key);
-      if (!k) return false;
-      auto [it, fresh] = slot.emplace(*k, out.items.size());
-      if (fresh) {
-        out.items.push_back(std::move(key));
-        out.items.push_back(std::move(value));
-      } else {
-        out.items[it->second + 1] = std::move(value);
-      }
-      return true;
-    };
     PyValue key = std::move(*first);
     while (true) {
       ++p_;  // ':'
       auto value = expr(&constant);
-      if (!value || !add(std::move(key), std::move(*value))) return std::nullopt;
+      if (!value) return std::nullopt;
+      out.items.push_back(std::move(key));
+      out.items.push_back(std::move(*value));
       skip_space();
       if (peek() == '}') {
         ++p_;
-        return out;
+        return dedupe_keys(std::move(out));
       }
       if (peek() != ',') return std::nullopt;
       ++p_;
       skip_space();
       if (peek() == '}') {
         ++p_;
-        return out;
+        return dedupe_keys(std::move(out));
       }
       auto next = expr(&constant);
       if (!next) return std::nullopt;
@@ -461,6 +487,21 @@ class LiteralParser {
       skip_space();
       if (peek() != ':') return std::nullopt;
     }
+  }
+
+  // A dict display with its repeated keys folded: first position, last value.
+  static std::optional<PyValue> dedupe_keys(PyValue d) {
+    auto members = distinct_members(d);
+    if (!members) return std::nullopt;  // unhashable key: TypeError
+    if (members->size() * 2 == d.items.size()) return d;
+    std::sort(members->begin(), members->end(), [](const Member& a, const Member& b) { return a.first < b.first; });
+    PyValue out;
+    out.kind = Kind::kDict;
+    for (const Member& m : *members) {
+      out.items.push_back(std::move(d.items[m.first]));
+      out.items.push_back(std::move(d.items[m.last + 1]));
+    }
+    return out;
   }
 
   // A number token: decimal/hex/octal/binary integers and floats, with single
@@ -689,6 +730,7 @@ class LiteralParser {
   size_t p_ = 0;
   int depth_ = 0;
   size_t nodes_ = 0;
+  bool started_ = false;  // a token has been read: from then on a newline outside brackets ends the expression
 };
 
 }  // namespace
@@ -740,19 +782,18 @@ bool py_equal(const PyValue& a, const PyValue& b) {
       return true;
     case Kind::kSet:
     case Kind::kDict: {
-      // Unordered: compare through the canonical key texts.
-      const size_t step = a.kind == Kind::kDict ? 2 : 1;
-      auto distinct = [&](const PyValue& v) {
-        std::unordered_map<std::string, const PyValue*> m;
-        for (size_t k = 0; k < v.items.size(); k += step) m[*hash_key(v.items[k])] = step == 2 ? &v.items[k + 1] : nullptr;
-        return m;
-      };
-      const auto ma = distinct(a), mb = distinct(b);
-      if (ma.size() != mb.size()) return false;
-      for (const auto& [key, value] : ma) {
-        auto it = mb.find(key);
-        if (it == mb.end()) return false;
-        if (step == 2 && !py_equal(*value, *it->second)) return false;
+      // Unordered: the distinct members must match one to one (and, for dicts, their values).
+      auto ma = distinct_members(a), mb = distinct_members(b);
+      if (!ma || !mb || ma->size() != mb->size()) return false;
+      for (const Member& x : *ma) {
+        auto it = std::lower_bound(mb->begin(), mb->end(), x.hash, [](const Member& m, uint64_t h) { return m.hash < h; });
+        bool found = false;
+        for (; it != mb->end() && it->hash == x.hash && !found; ++it) {
+          if (!py_equal(a.items[x.first], b.items[it->first])) continue;
+          if (a.kind == Kind::kDict && !py_equal(a.items[x.last + 1], b.items[it->last + 1])) return false;
+          found = true;
+        }
+        if (!found) return false;
       }
       return true;
     }

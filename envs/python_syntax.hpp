@@ -35,10 +35,70 @@ size_t py_space_len(std::string_view s, size_t i);
 // str.strip() with no argument.
 std::string_view py_strip(std::string_view s);
 
-// str.split() with no argument: runs of whitespace separate, empty pieces dropped.
-std::vector<std::string_view> py_split(std::string_view s);
+// str.split() with no argument, as a range that allocates nothing:
+//   for (std::string_view token : PyTokens(line)) ...
+// Runs of whitespace separate; empty pieces are dropped.
+class PyTokens {
+ public:
+  explicit PyTokens(std::string_view s) : s_(s) {}
+  class iterator {
+   public:
+    iterator(std::string_view s, size_t pos) : s_(s), start_(pos) { advance(); }
+    std::string_view operator*() const { return s_.substr(start_, end_ - start_); }
+    iterator& operator++() {
+      start_ = end_;
+      advance();
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return start_ != other.start_; }
 
-// str.split(sep) for a one-byte separator: every piece, empty ones included.
+   private:
+    void advance();  // skips whitespace from start_, then sets end_ after the token
+    std::string_view s_;
+    size_t start_, end_ = 0;
+  };
+  iterator begin() const { return iterator(s_, 0); }
+  iterator end() const { return iterator(s_, s_.size()); }
+
+ private:
+  std::string_view s_;
+};
+
+// str.split(sep) for a one-byte separator, as a range that allocates nothing: every
+// piece, empty ones included ("a,,b" gives "a", "", "b"; "" gives one empty piece).
+class PyPieces {
+ public:
+  PyPieces(std::string_view s, char sep) : s_(s), sep_(sep) {}
+  class iterator {
+   public:
+    iterator(std::string_view s, char sep, size_t pos) : s_(s), sep_(sep), start_(pos) { find_end(); }
+    std::string_view operator*() const { return s_.substr(start_, end_ - start_); }
+    iterator& operator++() {
+      start_ = end_ + 1;
+      find_end();
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return start_ != other.start_; }
+
+   private:
+    void find_end() {
+      const size_t e = start_ <= s_.size() ? s_.find(sep_, start_) : std::string_view::npos;
+      end_ = e == std::string_view::npos ? s_.size() : e;
+    }
+    std::string_view s_;
+    char sep_;
+    size_t start_, end_ = 0;
+  };
+  iterator begin() const { return iterator(s_, sep_, 0); }
+  iterator end() const { return iterator(s_, sep_, s_.size() + 1); }  // one past the last piece's end
+
+ private:
+  std::string_view s_;
+  char sep_;
+};
+
+// The same, collected (for callers that index the pieces).
+std::vector<std::string_view> py_split(std::string_view s);
 std::vector<std::string_view> py_split_on(std::string_view s, char sep);
 
 // str.strip(chars) for ASCII `chars`.

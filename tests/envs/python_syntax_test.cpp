@@ -115,6 +115,8 @@ TEST(PythonSyntax, LiteralEvalContainers) {
   EXPECT_EQ(lit("[1]\n"), "[1]");
   EXPECT_EQ(lit("[1]  # done"), "[1]");
   EXPECT_EQ(lit("1\n2"), "FAIL");
+  EXPECT_EQ(lit("#c\n\n[1]"), "[1]");  // blank and comment lines may precede the expression
+  EXPECT_EQ(lit("-\n1"), "FAIL");
   EXPECT_EQ(lit("[1] [0]"), "FAIL");
   EXPECT_EQ(lit("(1, 2) (3)"), "FAIL");
   EXPECT_EQ(lit("[1]*2"), "FAIL");

@@ -17,7 +17,7 @@ namespace {
 
 std::optional<std::vector<int64_t>> read_levels(std::string_view block) {
   std::vector<int64_t> out;
-  for (auto tok : py_split(block)) {
+  for (auto tok : PyTokens(block)) {
     auto v = py_int(tok);
     if (!v) return std::nullopt;
     out.push_back(*v);

@@ -48,9 +48,9 @@ bool valid_binairo(const IntGrid& g) {
 
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
-  for (auto line : py_split_on(py_strip(block), '\n')) {
+  for (auto line : PyPieces(py_strip(block), '\n')) {
     out.emplace_back();
-    for (auto tok : py_split(line)) {
+    for (auto tok : PyTokens(line)) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
       out.back().push_back(*v);

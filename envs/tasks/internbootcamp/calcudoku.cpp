@@ -27,9 +27,9 @@ constexpr int64_t kMaxGroups = 52;
 // Upstream's extract_output: nullopt where it returns None.
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
-  for (auto row : py_split_on(block, ',')) {
+  for (auto row : PyPieces(block, ',')) {
     out.emplace_back();
-    for (auto tok : py_split(py_strip(py_strip_chars(row, "[] ")))) {
+    for (auto tok : PyTokens(py_strip(py_strip_chars(row, "[] ")))) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
       out.back().push_back(*v);

@@ -10,7 +10,9 @@
 // Right (as upstream): every key names a white cell, every value is within 1..9, and
 // every clue's run has the clue's length, is fully answered, sums to the clue and
 // holds distinct digits. White cells outside every clued run are not checked.
-#include <map>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include "envs/grid_puzzle.hpp"
 #include "envs/internbootcamp_task.hpp"
@@ -143,42 +145,47 @@ class Kakuro final : public InternBootcampTask {
     if (answer.empty()) return 0.0;
     const Json& grid = identity.at("grid");
     const int64_t rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());
-    auto type = [&](int64_t r, int64_t c) {
-      const Json& cell = grid.at(static_cast<size_t>(r)).at(static_cast<size_t>(c));
-      return cell.contains("type") ? cell.at("type").get<std::string>() : std::string();
-    };
+    // Cell types read once: 'w' white, 'b' black, '?' anything else.
+    std::vector<std::string> type(static_cast<size_t>(rows));
     std::vector<std::vector<bool>> white(static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < static_cast<int64_t>(grid.at(static_cast<size_t>(r)).size()); ++c) {
-        white[static_cast<size_t>(r)].push_back(type(r, c) == "white");
+      for (const Json& cell : grid.at(static_cast<size_t>(r))) {
+        auto it = cell.find("type");
+        const std::string* t = it != cell.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+        const char kind = t && *t == "white" ? 'w' : (t && *t == "black" ? 'b' : '?');
+        type[static_cast<size_t>(r)].push_back(kind);
+        white[static_cast<size_t>(r)].push_back(kind == 'w');
       }
     }
-    std::map<Coord, double> value;
+    if (rows * cols > (1 << 20)) throw std::invalid_argument("grid larger than 2^20 cells");  // bounds a hostile identity
+    // The answered values on a flat grid; NaN marks a cell the answer leaves out.
+    std::vector<double> value(static_cast<size_t>(rows * cols), std::numeric_limits<double>::quiet_NaN());
     for (const auto& [coord, v] : answer) {
       const auto [r, c] = coord;
-      if (r < 0 || c < 0 || r >= rows || c >= cols || type(r, c) != "white") return 0.0;
+      if (r < 0 || c < 0 || r >= rows || c >= cols || type[static_cast<size_t>(r)].at(static_cast<size_t>(c)) != 'w') return 0.0;
       auto x = py_number(v);
       if (!x || !(*x >= 1 && *x <= 9)) return 0.0;  // a non-number fails upstream's comparison (format_score)
-      value[coord] = *x;
+      value[static_cast<size_t>(r * cols + c)] = *x;
     }
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < static_cast<int64_t>(white[static_cast<size_t>(r)].size()); ++c) {
-        if (type(r, c) != "black") continue;
+      for (int64_t c = 0; c < static_cast<int64_t>(type[static_cast<size_t>(r)].size()); ++c) {
+        if (type[static_cast<size_t>(r)][static_cast<size_t>(c)] != 'b') continue;
         const Json& cell = grid.at(static_cast<size_t>(r)).at(static_cast<size_t>(c));
         for (bool down : {false, true}) {
-          const char* key = down ? "down" : "right";
-          if (!cell.contains(key)) continue;
-          const double sum = cell.at(key).at(0).get<double>();
-          const auto length = cell.at(key).at(1).get<int64_t>();
+          auto clue = cell.find(down ? "down" : "right");
+          if (clue == cell.end()) continue;
+          const double sum = clue->at(0).get<double>();
+          const auto length = clue->at(1).get<int64_t>();
           const auto run = run_after(white, r, c, down);
           if (static_cast<int64_t>(run.size()) != length) return 0.0;
           double total = 0;
           std::vector<double> seen;
-          for (const auto& coord : run) {
-            auto it = value.find(coord);
-            if (it == value.end()) return 0.0;
-            total += it->second;
-            if (std::find(seen.begin(), seen.end(), it->second) == seen.end()) seen.push_back(it->second);
+          for (const auto& [i, j] : run) {
+            if (j >= cols) return 0.0;  // a ragged row longer than the first: upstream never reads it either
+            const double x = value[static_cast<size_t>(i * cols + j)];
+            if (std::isnan(x)) return 0.0;
+            total += x;
+            if (std::find(seen.begin(), seen.end(), x) == seen.end()) seen.push_back(x);
           }
           if (total != sum || static_cast<int64_t>(seen.size()) != length) return 0.0;
         }

@@ -39,7 +39,7 @@ std::string clue_text(const std::vector<int64_t>& clue) {
 // Upstream's reading of the block: rows of shaded flags ('1'/'0'), blank lines dropped.
 std::string normalise(std::string_view block) {
   std::string out;
-  for (auto line : py_split_on(py_strip(block), '\n')) {
+  for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
     if (!out.empty()) out.push_back('\n');

@@ -45,11 +45,11 @@ Views views_of(const IntGrid& g) {
 
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
-  for (auto line : py_split_on(py_strip(block), '\n')) {
+  for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
     out.emplace_back();
-    for (auto part : py_split(line)) {
+    for (auto part : PyTokens(line)) {
       if (part.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
       auto v = py_int(part);
       if (!v) return std::nullopt;

@@ -16,11 +16,11 @@ namespace {
 
 std::optional<IntGrid> read_square(std::string_view block) {
   IntGrid out;
-  for (auto line : py_split_on(py_strip(block), '\n')) {
+  for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
     out.emplace_back();
-    for (auto tok : py_split(line)) {
+    for (auto tok : PyTokens(line)) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
       out.back().push_back(*v);
