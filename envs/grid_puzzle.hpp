@@ -98,8 +98,8 @@ inline bool is_latin(const IntGrid& g, int64_t n) {
   return true;
 }
 
-inline constexpr int kDr[4] = {-1, 1, 0, 0};  // the four orthogonal neighbours
-inline constexpr int kDc[4] = {0, 0, -1, 1};
+inline constexpr int kOrthoDr[4] = {-1, 1, 0, 0};  // the four orthogonal neighbours
+inline constexpr int kOrthoDc[4] = {0, 0, -1, 1};
 
 // A partition of a rows x cols grid into 4-connected regions, one id (0, 1, ...) per
 // cell, ids in order of their first cell in a random scan. Each region grows from a
@@ -119,7 +119,7 @@ inline IntGrid random_regions(Rng& rng, int64_t rows, int64_t cols, int64_t max_
       std::vector<std::pair<int64_t, int64_t>> frontier;
       for (auto [r, c] : cells) {
         for (int d = 0; d < 4; ++d) {
-          const int64_t nr = r + kDr[d], nc = c + kDc[d];
+          const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
           if (nr < 0 || nc < 0 || nr >= rows || nc >= cols || id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) continue;
           if (std::find(frontier.begin(), frontier.end(), std::make_pair(nr, nc)) != frontier.end()) continue;
           if (!may_join || may_join(cells, nr, nc)) frontier.push_back({nr, nc});
@@ -147,7 +147,7 @@ inline IntGrid regions_from_seeds(Rng& rng, int64_t rows, int64_t cols, const st
       for (int64_t c = 0; c < cols; ++c) {
         if (id[static_cast<size_t>(r)][static_cast<size_t>(c)] >= 0) continue;
         for (int d = 0; d < 4; ++d) {
-          const int64_t nr = r + kDr[d], nc = c + kDc[d];
+          const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
           if (nr >= 0 && nc >= 0 && nr < rows && nc < cols && id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) {
             free_next_to_region.push_back({r, c});
             break;
@@ -159,7 +159,7 @@ inline IntGrid regions_from_seeds(Rng& rng, int64_t rows, int64_t cols, const st
     const auto [r, c] = rng.pick(free_next_to_region);
     std::vector<int64_t> neighbours;
     for (int d = 0; d < 4; ++d) {
-      const int64_t nr = r + kDr[d], nc = c + kDc[d];
+      const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
       if (nr >= 0 && nc >= 0 && nr < rows && nc < cols && id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) {
         neighbours.push_back(id[static_cast<size_t>(nr)][static_cast<size_t>(nc)]);
       }
@@ -199,6 +199,6 @@ std::optional<std::string> last_readable_block(std::string_view response, Read r
 }
 
 // ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
-inline std::optional<PyValue> literal_of_block(std::string_view block) { return parse_python_literal(py_strip(block)); }
+inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
 
 }  // namespace troupe::envs

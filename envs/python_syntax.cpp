@@ -47,9 +47,7 @@ uint32_t decode_code_point(std::string_view s, size_t i, size_t* len) {
   return cp;
 }
 
-size_t py_space_len(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return py_isspace(c) ? 1 : 0;
+size_t py_space_len_multibyte(std::string_view s, size_t i) {
   size_t len = 1;
   return py_isspace(decode_code_point(s, i, &len)) ? len : 0;
 }
@@ -312,7 +310,7 @@ class LiteralParser {
 
   bool count_node() {
     started_ = true;
-    return ++nodes_ <= kMaxNodes;
+    return ++nodes_ <= kLiteralMaxValues;
   }
 
   // An expression literal_eval accepts: an atom, or a sign directly on a numeric
@@ -347,7 +345,7 @@ class LiteralParser {
     if (at_end() || !count_node()) return std::nullopt;
     const char c = t_[p_];
     if (c == '(' || c == '[' || c == '{') {
-      if (++depth_ > kMaxDepth) return std::nullopt;
+      if (++depth_ > kLiteralMaxDepth) return std::nullopt;
       auto v = c == '(' ? paren(constant) : (c == '[' ? list() : brace());
       --depth_;
       return v;
@@ -735,7 +733,7 @@ class LiteralParser {
 
 }  // namespace
 
-std::optional<PyValue> parse_python_literal(std::string_view text) {
+std::optional<PyValue> py_literal_eval(std::string_view text) {
   // literal_eval strips leading spaces and tabs before parsing (an indented line would
   // otherwise be an IndentationError).
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);

@@ -6,8 +6,8 @@
 //
 // literal_eval subset, and where it stops (each stop reads as "not a literal", i.e.
 // upstream's SyntaxError/ValueError path): complex numbers, integers outside int64,
-// \N{...} escapes, f-strings, `set()`, and anything nested deeper than kMaxDepth or
-// holding more than kMaxNodes values -- bounds that keep a 1 MiB hostile block cheap.
+// \N{...} escapes, f-strings, `set()`, and anything nested deeper than kLiteralMaxDepth or
+// holding more than kLiteralMaxValues values -- bounds that keep a 1 MiB hostile block cheap.
 // Everything here is a pure function of its input, linear in its length, and safe
 // for any bytes (invalid UTF-8 is never rejected: Python never sees it, so each bad
 // byte counts as one non-space character).
@@ -29,8 +29,14 @@ bool py_isspace(uint32_t cp);
 uint32_t decode_code_point(std::string_view s, size_t i, size_t* len);
 
 // The byte length of the whitespace code point starting at s[i] (regex \s, str.isspace),
-// or 0 when there is none there. REQUIRES: i < s.size()
-size_t py_space_len(std::string_view s, size_t i);
+// or 0 when there is none there. Inline for the ASCII bytes that make up nearly all text.
+// REQUIRES: i < s.size()
+size_t py_space_len_multibyte(std::string_view s, size_t i);
+inline size_t py_space_len(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) ? 1 : 0;
+  return py_space_len_multibyte(s, i);
+}
 
 // str.strip() with no argument.
 std::string_view py_strip(std::string_view s);
@@ -124,13 +130,13 @@ struct PyValue {
   const PyValue& dict_value(size_t k) const { return items[2 * k + 1]; }
 };
 
-inline constexpr int kMaxDepth = 100;        // Python's parser gives up near 200 nested brackets
-inline constexpr size_t kMaxNodes = 1 << 16;  // far above any grid answer (a 30x30 grid is 931 values)
+inline constexpr int kLiteralMaxDepth = 100;        // Python's parser gives up near 200 nested brackets
+inline constexpr size_t kLiteralMaxValues = 1 << 16;  // far above any grid answer (a 30x30 grid is 931 values)
 
 // ast.literal_eval(text) over the subset above; nullopt where it would raise (or the
 // subset stops). Dict keys must be hashable (numbers, strings, bytes, None, tuples of
 // those); a repeated key keeps its first position and its last value, as in Python.
-std::optional<PyValue> parse_python_literal(std::string_view text);
+std::optional<PyValue> py_literal_eval(std::string_view text);
 
 // Python's ==: numbers compare by value across bool/int/float; list != tuple;
 // dicts and sets compare as unordered collections.

@@ -42,7 +42,7 @@ std::string describe(const PyValue& v) {
 }
 
 std::string lit(std::string_view text) {
-  auto v = parse_python_literal(text);
+  auto v = py_literal_eval(text);
   return v ? describe(*v) : "FAIL";
 }
 
@@ -127,29 +127,29 @@ TEST(PythonSyntax, LiteralEvalContainers) {
 }
 
 TEST(PythonSyntax, LiteralEvalBoundsHostileInput) {
-  // Nesting past kMaxDepth and more than kMaxNodes values stop instead of recursing or growing.
-  const std::string deep = std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']');
+  // Nesting past kLiteralMaxDepth and more than kLiteralMaxValues values stop instead of recursing or growing.
+  const std::string deep = std::string(kLiteralMaxDepth + 1, '[') + std::string(kLiteralMaxDepth + 1, ']');
   EXPECT_EQ(lit(deep), "FAIL");
-  const std::string ok = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  const std::string ok = std::string(kLiteralMaxDepth, '[') + std::string(kLiteralMaxDepth, ']');
   EXPECT_NE(lit(ok), "FAIL");
   std::string many = "[";
-  for (size_t k = 0; k <= kMaxNodes; ++k) many += "1,";
+  for (size_t k = 0; k <= kLiteralMaxValues; ++k) many += "1,";
   EXPECT_EQ(lit(many + "]"), "FAIL");
   EXPECT_EQ(lit(std::string(1 << 20, '[')), "FAIL");
   EXPECT_EQ(lit("[\xff\xfe]"), "FAIL");
 }
 
 TEST(PythonSyntax, EqualityFollowsPython) {
-  auto eq = [](std::string_view a, std::string_view b) { return py_equal(*parse_python_literal(a), *parse_python_literal(b)); };
+  auto eq = [](std::string_view a, std::string_view b) { return py_equal(*py_literal_eval(a), *py_literal_eval(b)); };
   EXPECT_TRUE(eq("1", "1.0"));
   EXPECT_TRUE(eq("True", "1"));
   EXPECT_FALSE(eq("[1]", "(1,)"));
   EXPECT_TRUE(eq("{1: 2, 3: 4}", "{3.0: 4, 1: 2}"));
   EXPECT_TRUE(eq("{1, 2}", "{2, 1, 1}"));
   EXPECT_FALSE(eq("'1'", "1"));
-  EXPECT_EQ(py_integral(*parse_python_literal("2.0")), 2);
-  EXPECT_EQ(py_integral(*parse_python_literal("2.5")), std::nullopt);
-  EXPECT_EQ(py_index(*parse_python_literal("2.0")), std::nullopt);
+  EXPECT_EQ(py_integral(*py_literal_eval("2.0")), 2);
+  EXPECT_EQ(py_integral(*py_literal_eval("2.5")), std::nullopt);
+  EXPECT_EQ(py_index(*py_literal_eval("2.0")), std::nullopt);
 }
 
 TEST(PythonSyntax, WhitespaceIntAndSplit) {

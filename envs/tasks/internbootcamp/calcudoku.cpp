@@ -194,7 +194,7 @@ class Calcudoku final : public InternBootcampTask {
     const auto [r, c] = singles.empty() ? std::make_pair(int64_t{0}, int64_t{0}) : rng.pick(singles);
     std::vector<int64_t> neighbours;
     for (int d = 0; d < 4; ++d) {
-      const int64_t nr = r + kDr[d], nc = c + kDc[d];
+      const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
       if (nr >= 0 && nc >= 0 && nr < n && nc < n) neighbours.push_back(group[static_cast<size_t>(nr)][static_cast<size_t>(nc)]);
     }
     const int64_t gone = group[static_cast<size_t>(r)][static_cast<size_t>(c)];

@@ -45,7 +45,7 @@ bool unshaded_connected(int64_t n, const std::set<Cell>& shaded) {
     const auto [r, c] = stack.back();
     stack.pop_back();
     for (int d = 0; d < 4; ++d) {
-      const Cell next{r + kDr[d], c + kDc[d]};
+      const Cell next{r + kOrthoDr[d], c + kOrthoDc[d]};
       if (next.first < 0 || next.second < 0 || next.first >= n || next.second >= n || shaded.count(next) || seen.count(next)) continue;
       seen.insert(next);
       stack.push_back(next);
@@ -56,7 +56,7 @@ bool unshaded_connected(int64_t n, const std::set<Cell>& shaded) {
 
 bool adjacent_to(const std::set<Cell>& cells, Cell cell) {
   for (int d = 0; d < 4; ++d) {
-    if (cells.count({cell.first + kDr[d], cell.second + kDc[d]})) return true;
+    if (cells.count({cell.first + kOrthoDr[d], cell.second + kOrthoDc[d]})) return true;
   }
   return false;
 }

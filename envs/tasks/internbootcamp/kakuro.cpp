@@ -239,9 +239,9 @@ class Kakuro final : public InternBootcampTask {
       const auto [r, c] = cells[k];
       std::vector<bool> used(10, false);
       for (int d = 0; d < 4; ++d) {  // walk the across and down runs through (r, c)
-        for (int64_t i = r + kDr[d], j = c + kDc[d];
+        for (int64_t i = r + kOrthoDr[d], j = c + kOrthoDc[d];
              i >= 0 && j >= 0 && i < n && j < n && white[static_cast<size_t>(i)][static_cast<size_t>(j)];
-             i += kDr[d], j += kDc[d]) {
+             i += kOrthoDr[d], j += kOrthoDc[d]) {
           used[static_cast<size_t>(digits[static_cast<size_t>(i)][static_cast<size_t>(j)])] = true;
         }
       }

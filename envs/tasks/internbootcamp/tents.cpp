@@ -66,11 +66,11 @@ class Tents final : public InternBootcampTask {
       const int64_t r = k / cols, c = k % cols;
       if (tree_at(r, c) || tents.count({r, c}) || touches_tent(r, c, true)) continue;
       bool next_to_tree = false;
-      for (int dir = 0; dir < 4; ++dir) next_to_tree = next_to_tree || tree_at(r + kDr[dir], c + kDc[dir]);
+      for (int dir = 0; dir < 4; ++dir) next_to_tree = next_to_tree || tree_at(r + kOrthoDr[dir], c + kOrthoDc[dir]);
       if (next_to_tree) continue;
       std::vector<Cell> spots;
       for (int dir = 0; dir < 4; ++dir) {
-        const int64_t tr = r + kDr[dir], tc = c + kDc[dir];
+        const int64_t tr = r + kOrthoDr[dir], tc = c + kOrthoDc[dir];
         if (inside(tr, tc) && !tree_at(tr, tc) && !tents.count({tr, tc}) && !touches_tent(tr, tc, false)) spots.push_back({tr, tc});
       }
       // The first feasible pair is always taken, so every case has a tent.
@@ -141,7 +141,7 @@ class Tents final : public InternBootcampTask {
     for (auto [r, c] : tents) {
       bool beside_tree = false;
       for (int d = 0; d < 4; ++d) {
-        const int64_t nr = r + kDr[d], nc = c + kDc[d];
+        const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
         if (nr >= 0 && nc >= 0 && nr < rows && nc < cols && tree(nr, nc)) beside_tree = true, ++tents_beside[{nr, nc}];
       }
       if (!beside_tree) return 0.0;

@@ -67,7 +67,7 @@ class Thermometers final : public InternBootcampTask {
           const auto [r, c] = path.back();
           std::vector<std::pair<int64_t, int64_t>> next;
           for (int dir = 0; dir < 4; ++dir) {
-            const int64_t nr = r + kDr[dir], nc = c + kDc[dir];
+            const int64_t nr = r + kOrthoDr[dir], nc = c + kOrthoDc[dir];
             if (nr < 0 || nc < 0 || nr >= n || nc >= n || std::find(path.begin(), path.end(), std::make_pair(nr, nc)) != path.end()) continue;
             if (solution[static_cast<size_t>(nr)][static_cast<size_t>(nc)] > solution[static_cast<size_t>(r)][static_cast<size_t>(c)]) next.push_back({nr, nc});
           }
