@@ -31,19 +31,23 @@ bool line_ok(const Line& line) {
 // Every row and column is balanced without triples, and all rows and all columns differ.
 bool valid_binairo(const IntGrid& g) {
   const size_t n = g.size();
-  std::vector<Line> cols(n);
   for (const auto& row : g) {
     if (row.size() != n || !line_ok(row)) return false;
-    for (size_t j = 0; j < n; ++j) cols[j].push_back(row[j]);
   }
-  for (const auto& col : cols) {
+  Line col(n);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t i = 0; i < n; ++i) col[i] = g[i][j];
     if (!line_ok(col)) return false;
   }
-  auto distinct = [](std::vector<Line> lines) {
-    std::sort(lines.begin(), lines.end());
-    return std::adjacent_find(lines.begin(), lines.end()) == lines.end();
-  };
-  return distinct(g) && distinct(cols);
+  for (size_t a = 0; a < n; ++a) {  // n is small: pairwise comparison allocates nothing
+    for (size_t b = a + 1; b < n; ++b) {
+      if (g[a] == g[b]) return false;
+      bool same_col = true;
+      for (size_t i = 0; i < n && same_col; ++i) same_col = g[i][a] == g[i][b];
+      if (same_col) return false;
+    }
+  }
+  return true;
 }
 
 std::optional<IntGrid> read_rows(std::string_view block) {

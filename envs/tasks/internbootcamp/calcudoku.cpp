@@ -151,13 +151,23 @@ class Calcudoku final : public InternBootcampTask {
     }
     if (!is_latin(got, n)) return 0.0;
     const Json& grid = identity.at("grid");
-    std::map<std::string, std::vector<int64_t>> numbers;
+    // Each group's numbers, by label: one-letter labels (all of ours and upstream's) in a
+    // table, any other label in a map.
+    std::vector<std::vector<int64_t>> by_letter(256);
+    std::map<std::string, std::vector<int64_t>, std::less<>> by_name;
+    auto numbers = [&](std::string_view label) -> std::vector<int64_t>& {
+      if (label.size() == 1) return by_letter[static_cast<unsigned char>(label[0])];
+      auto it = by_name.find(label);
+      return it != by_name.end() ? it->second : by_name[std::string(label)];
+    };
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
-      for (size_t j = 0; j < static_cast<size_t>(n); ++j) numbers[grid.at(i).at(j).get<std::string>()].push_back(got[i][j]);
+      for (size_t j = 0; j < static_cast<size_t>(n); ++j) {
+        numbers(grid.at(i).at(j).get_ref<const std::string&>()).push_back(got[i][j]);
+      }
     }
     for (const auto& [name, rule] : identity.at("groups").items()) {
-      const std::string op = rule.at(0).get<std::string>();
-      if (op.size() != 1 || !meets(op[0], rule.at(1).get<int64_t>(), numbers[name])) return 0.0;
+      const auto& op = rule.at(0).get_ref<const std::string&>();
+      if (op.size() != 1 || !meets(op[0], rule.at(1).get<int64_t>(), numbers(name))) return 0.0;
     }
     return 1.0;
   }

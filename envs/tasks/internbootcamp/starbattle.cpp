@@ -10,7 +10,6 @@
 // mentions, so "{}" (or any partial placement) scores 1 there; we also require every
 // region, row and column of the grid to hold its n stars.
 #include <map>
-#include <set>
 
 #include "envs/grid_puzzle.hpp"
 #include "envs/internbootcamp_task.hpp"
@@ -135,7 +134,7 @@ class Starbattle final : public InternBootcampTask {
     const int64_t n = identity.contains("n") ? identity.at("n").get<int64_t>() : 1;
     const auto rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());
     std::vector<std::pair<int64_t, int64_t>> stars;
-    std::map<std::string, int64_t> per_region;
+    std::map<std::string, int64_t, std::less<>> per_region;
     for (const auto& [name, coords] : answer.items()) {
       if (!coords.is_array() || static_cast<int64_t>(coords.size()) != n) return 0.0;
       for (const Json& rc : coords) {
@@ -152,17 +151,19 @@ class Starbattle final : public InternBootcampTask {
           }
         }
         if (v[0] < 1 || v[0] > rows || v[1] < 1 || v[1] > cols) return 0.0;
-        if (grid.at(static_cast<size_t>(v[0] - 1)).at(static_cast<size_t>(v[1] - 1)) != name) return 0.0;
+        const Json& cell = grid.at(static_cast<size_t>(v[0] - 1)).at(static_cast<size_t>(v[1] - 1));
+        if (!cell.is_string() || cell.get_ref<const std::string&>() != name) return 0.0;
         stars.push_back({v[0], v[1]});
         ++per_region[name];
       }
     }
     // Every region of the grid, every row and every column: n stars (upstream checks only those named).
-    std::set<std::string> regions;
+    // Every region letter of the grid must be one the answer filled.
     for (const Json& row : grid) {
-      for (const Json& cell : row) regions.insert(cell.is_string() ? cell.get<std::string>() : cell.dump());
+      for (const Json& cell : row) {
+        if (!cell.is_string() || !per_region.count(cell.get_ref<const std::string&>())) return 0.0;
+      }
     }
-    if (per_region.size() != regions.size()) return 0.0;
     std::vector<int64_t> in_row(static_cast<size_t>(rows) + 1, 0), in_col(static_cast<size_t>(cols) + 1, 0);
     for (auto [r, c] : stars) ++in_row[static_cast<size_t>(r)], ++in_col[static_cast<size_t>(c)];
     for (int64_t r = 1; r <= rows; ++r) {
