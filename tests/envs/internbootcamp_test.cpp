@@ -311,6 +311,9 @@ TEST(InternBootcampGridDeviations, LiteralSubsetAndAsciiIntegers) {
   const Json aquarium = {{"regions", regions}, {"row_clues", {4, 3, 3, 3, 2, 1}}, {"col_clues", {5, 4, 6, 1}}};
   EXPECT_DOUBLE_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]\xd9\xa4 \xd9\xa3 \xd9\xa5 \xd9\xa0[/answer]"), 0.5), 0.0);
   EXPECT_DOUBLE_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]4 3 5 99999999999999999999999[/answer]"), 0.5), 0.0);
+  // A Hitori coordinate that names no cell: upstream ignores (0.5, 1) and scores 1; we call it wrong.
+  EXPECT_DOUBLE_EQ(score("Hitoribootcamp", {{"grid", {{1, 2, 1}, {2, 3, 1}, {3, 1, 2}}}},
+                         respond("[answer][(0, 2), (0.5, 1)][/answer]"), 0.5), 0.5);
   // What we do read as Python does: underscores between digits, Unicode spaces between numbers.
   EXPECT_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]4\xc2\xa0" "3 5 0_0[/answer]")), 1.0);
 }
