@@ -162,5 +162,279 @@ TEST(BbehShuffObject, LastAnswerTagCaseInsensitive) {
   EXPECT_EQ(score(t, id, respond("<answer>Emma</answer> <answer>Dune</answer>")), 0.0);
 }
 
+
+// ---- grid puzzles (Kakuro ... Killer Sudoku) ----
+
+TEST(InternBootcampKakuro, DictOfCellsInUpstreamsLayout) {
+  // Upstream's generator makes this layout: one clue cell at (0, 0), runs of two right and down.
+  const std::string t = "Kakurobootcamp";
+  const Json black = {{"type", "black"}};
+  const Json id = {{"grid", {{{{"type", "black"}, {"right", {7, 2}}, {"down", {9, 2}}}, {{"type", "white"}}, {{"type", "white"}}},
+                             {{{"type", "white"}}, black, black},
+                             {{{"type", "white"}}, black, black}}},
+                   {"solution", {{"(0, 1)", 3}, {"(0, 2)", 4}, {"(1, 0)", 5}, {"(2, 0)", 4}}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n{'(0, 1)': 3, '(0, 2)': 4, '(1, 0)': 5, '(2, 0)': 4}\n[/answer]")), 1.0);
+  // Any fill that meets the clues is right, not only the stored one; keys may drop the parentheses.
+  EXPECT_EQ(score(t, id, respond("[answer]{\"0,1\": 1, \"0, 2\": 6, \"(1,0)\": 8, \"(2,0)\": 1}[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]{'(0, 1)': 3, '(0, 2)': 4, '(1, 0)': 5, '(2, 0)': 5}[/answer]"), 0.5), 0.5);
+  // A repeated digit in a run, a missing cell, a black cell, a value outside 1..9: wrong.
+  EXPECT_EQ(score(t, {{"grid", {{{{"type", "black"}, {"right", {8, 2}}}, {{"type", "white"}}, {{"type", "white"}}}}}},
+                  respond("[answer]{'(0, 1)': 4, '(0, 2)': 4}[/answer]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[answer]{'(0, 1)': 3, '(0, 2)': 4, '(1, 0)': 5}[/answer]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[answer]{'(0, 1)': 3, '(0, 2)': 4, '(1, 0)': 5, '(2, 0)': 4, '(1, 1)': 1}[/answer]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[answer]{'(0, 1)': -1, '(0, 2)': 8, '(1, 0)': 5, '(2, 0)': 4}[/answer]")), 0.0);
+  // The last block counts; a block that is not a dict of "(r, c)" strings is not an answer at all.
+  EXPECT_EQ(score(t, id, respond("[answer]{'(0, 1)': 3, '(0, 2)': 4, '(1, 0)': 5, '(2, 0)': 4}[/answer] [answer]{}[/answer]"), 0.5), 0.5);
+  EXPECT_EQ(score(t, id, respond("[answer]{(0, 1): 3}[/answer]"), 0.5), 0.0);
+  EXPECT_EQ(score(t, id, respond("[answer]{'row 0': 3}[/answer]"), 0.5), 0.0);
+}
+
+TEST(InternBootcampNonograms, EveryNonSpaceCharacterIsACell) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Nonogramsbootcamp";
+  const Json id = {{"rows", {Json::array(), {2}, {1}, {2, 1}, {1}}}, {"columns", {{1}, {2}, {2}, {1, 1}, Json::array()}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n.....\n..XX.\n..X..\nXX.X.\n.X...\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n. . . . .\n. . x x .\n. . X . .\nX X . X .\n. X . . .\n\n[/answer]")), 1.0);
+  // Spaces are dropped, not read as empty cells: "  XX " is a row of two cells.
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n00000\n  XX \n00X00\nXX0X0\n0X000\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n.....\n.XX..\n..X..\nXX.X.\n.X...\n[/answer]"), 0.5), 0.5);
+  EXPECT_EQ(score(t, id, respond("[answer]\n.....\n..XX.\n..X..\nXX.X.\n.X...\n[/answer][answer]X[/answer]")), 0.0);
+}
+
+TEST(InternBootcampFutoshiki, LiteralGridKeepingGivensAndInequalities) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Futoshikibootcamp";
+  const Json id = {{"size", 3}, {"initial", {{0, 0, 0}, {0, 2, 0}, {3, 0, 0}}},
+                   {"inequalities", {{{"cell1", {0, 0}}, {"cell2", {0, 1}}, {"symbol", "<"}},
+                                     {{"cell1", {0, 2}}, {"cell2", {1, 2}}, {"symbol", "<"}},
+                                     {{"cell1", {1, 0}}, {"cell2", {2, 0}}, {"symbol", "<"}}}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n[[2,3,1],\n[1,2,3],\n[3,1,2]]\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]((2, 3, 1), (1, 2, 3), (3, 1, 2))[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer][2, 3, 1], [1, 2, 3], [3, 1, 2.0]  # rows[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[3,2,1],[1,3,2],[2,1,3]][/answer]"), 0.5), 0.5);  // given 2 moved
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[2,3,1],[1,2,3],[3,1,'2']][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]2 3 1\n1 2 3\n3 1 2[/answer]"), 0.5), 0.0);  // not a literal: None
+}
+
+TEST(InternBootcampCalcudoku, DoubleBracketRowsAndGroupTargets) {
+  const std::string t = "Calcudokubootcamp";
+  // Upstream's shape: group letters per cell, and per letter [operator, target]. Two fills are right.
+  const Json id = {{"groups", {{"A", {"-", 1}}, {"B", {"*", 6}}, {"C", {"+", 3}}, {"D", {"/", 3}}}},
+                   {"grid", {{"A", "A", "B"}, {"C", "D", "B"}, {"C", "D", "B"}}}, {"size", 3}};
+  EXPECT_EQ(score(t, id, respond("[[3 2 1,1 3 2,2 1 3]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[3 2 1,2 1 3,1 3 2]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[[3 2 1], [1 3 2], [2 1 3]]]")), 1.0);  // brackets around rows are stripped
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[[1 2 3,2 3 1,3 1 2]]"), 0.5), 0.5);  // Latin, but C sums to 5
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[[3 2 1,1 3 2,2 1 3]] or [[1 2 3,2 3 1,3 1 2]]"), 0.5), 0.5);  // last counts
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[[3 2 1,1 3 2,2 1 x]]"), 0.5), 0.0);  // int() fails: None
+  EXPECT_DOUBLE_EQ(score(t, id, respond("3 2 1, 1 3 2, 2 1 3"), 0.5), 0.0);
+}
+
+TEST(InternBootcampCalcudoku, DeviationDivisionByAllOtherCells) {
+  // Group A is (0,0), (0,1), (1,1) holding 2, 1, 2: 2 / 1 / 2 = 1. Upstream leaves out every
+  // cell equal to the dividend and compares 2 / 1 with 1, so it scores format_score.
+  const Json id = {{"groups", {{"A", {"/", 1}}, {"B", {"+", 3}}, {"C", {"+", 3}}, {"D", {"+", 1}},
+                               {"E", {"+", 1}}, {"F", {"+", 3}}, {"G", {"+", 2}}}},
+                   {"grid", {{"A", "A", "B"}, {"C", "A", "D"}, {"E", "F", "G"}}}, {"size", 3}};
+  EXPECT_EQ(score("Calcudokubootcamp", id, respond("[[2 1 3,3 2 1,1 3 2]]")), 1.0);
+  EXPECT_EQ(score("Calcudokubootcamp", id, respond("[[[2 1 3], [3 2 1], [1 3 2]]]")), 1.0);
+}
+
+
+TEST(InternBootcampSkyscrapers, RowsOfUnsignedHeightsAndFourViews) {
+  const std::string t = "Skyscrapersbootcamp";
+  const Json id = {{"n", 4}, {"clues", {{"left", {4, 3, 2, 1}}, {"right", {1, 2, 2, 2}}, {"top", {4, 3, 2, 1}},
+                                        {"bottom", {1, 2, 2, 2}}}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 3 4 1\n3 4 1 2\n4 1 2 3\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n\n1 2 3 4\n\n2 3 4 1\n3 4 1 2\n4 1 2 3\n\n[/answer]")), 1.0);  // blank lines skipped
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 1 4 3\n3 4 1 2\n4 3 2 1\n[/answer]"), 0.5), 0.5);  // views differ
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 3 4 1\n3 4 1 2\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][/answer]"), 0.5), 0.5);  // empty: extracted, not right
+  // Upstream tests isdigit() first: a sign or a comma makes the block unreadable.
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 3 4 1\n3 4 1 2\n4 1 2 +3\n[/answer]"), 0.5), 0.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]1,2,3,4[/answer]"), 0.5), 0.0);
+}
+
+TEST(InternBootcampBinairo, RowsOfDigitsMeetingTheRulesAndGivens) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Binairobootcamp";
+  const Json null = nullptr;
+  const Json id = {{"puzzle", {{null, null, null, null}, {1, null, null, 0}, {0, null, 1, null}, {null, null, null, null}}},
+                   {"solution", {{0, 1, 0, 1}, {1, 0, 1, 0}, {0, 1, 1, 0}, {1, 0, 0, 1}}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n0 1 0 1\n1 0 1 0\n0 1 1 0\n1 0 0 1\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n0 1 0 1\n1 0 1 0\n\n0 1 1 0\n1 0 0 1\n[/answer]"), 0.5), 0.5);  // a blank line is a row
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]0101\n1010\n0110\n1001[/answer]"), 0.5), 0.5);  // 101 is one number
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 0 1 0\n1 0 1 0\n0 1 0 1\n0 1 0 1\n[/answer]"), 0.5), 0.5);  // twins, givens
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]0 1 0 1\n1 0 1 0\n0 1 1 0\n1 0 0 x[/answer]"), 0.5), 0.0);
+}
+
+TEST(InternBootcampBinairo, DeviationAnyGridMeetingTheRulesIsRight) {
+  // The puzzle above has a second solution; upstream compares with the stored one only.
+  const Json null = nullptr;
+  const Json id = {{"puzzle", {{null, null, null, null}, {1, null, null, 0}, {0, null, 1, null}, {null, null, null, null}}},
+                   {"solution", {{0, 1, 0, 1}, {1, 0, 1, 0}, {0, 1, 1, 0}, {1, 0, 0, 1}}}};
+  EXPECT_EQ(score("Binairobootcamp", id, respond("[answer]\n0 0 1 1\n1 1 0 0\n0 1 1 0\n1 0 0 1\n[/answer]")), 1.0);
+}
+
+TEST(InternBootcampKakurasu, ListOfZeroOneRows) {
+  const std::string t = "Kakurasubootcamp";
+  const Json id = {{"n", 3}, {"row_targets", {4, 2, 3}}, {"col_targets", {4, 5, 1}}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n[[1, 0, 1], [0, 1, 0], [1, 1, 0]]\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer][[True, False, 1.0], [0, 1, 0], [1, 1, 0]][/answer]")), 1.0);  // Python's ==
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]((1, 0, 1), (0, 1, 0), (1, 1, 0))[/answer]"), 0.5), 0.5);  // not lists
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 0, 1], [0, 1, 0], [1, 1, 2]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 0, 1], [0, 1, 0], [1, 1, 0]][/answer] [answer][[0]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]1 0 1\n0 1 0\n1 1 0[/answer]"), 0.5), 0.0);  // not a literal
+}
+
+TEST(InternBootcampAquarium, LevelsPerColumn) {
+  // An upstream identity (from its eval set): every column is its own aquarium.
+  const std::string t = "Aquariumbootcamp";
+  Json regions = Json::array();
+  for (int r = 0; r < 6; ++r) regions.push_back({0, 1, 2, 3});
+  const Json id = {{"regions", regions}, {"row_clues", {4, 3, 3, 3, 2, 1}}, {"col_clues", {5, 4, 6, 1}}};
+  EXPECT_EQ(score(t, id, respond("[answer]4 3 5 0[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n4\n3\n5\n0\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]4 3 5 1[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]4 3 5[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]4 3 5 0[/answer][answer]0[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]4, 3, 5, 0[/answer]"), 0.5), 0.0);  // int('4,') fails: None
+}
+
+
+TEST(InternBootcampGridDeviations, LiteralSubsetAndAsciiIntegers) {
+  // Outside what we read (DEVIATIONS.md): complex numbers, non-ASCII digits, integers past int64.
+  const Json kakurasu = {{"n", 3}, {"row_targets", {4, 2, 3}}, {"col_targets", {4, 5, 1}}};
+  EXPECT_DOUBLE_EQ(score("Kakurasubootcamp", kakurasu, respond("[answer][[1+0j, 0, 1], [0, 1, 0], [1, 1, 0]][/answer]"), 0.5), 0.0);
+  Json regions = Json::array();
+  for (int r = 0; r < 6; ++r) regions.push_back({0, 1, 2, 3});
+  const Json aquarium = {{"regions", regions}, {"row_clues", {4, 3, 3, 3, 2, 1}}, {"col_clues", {5, 4, 6, 1}}};
+  EXPECT_DOUBLE_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]\xd9\xa4 \xd9\xa3 \xd9\xa5 \xd9\xa0[/answer]"), 0.5), 0.0);
+  EXPECT_DOUBLE_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]4 3 5 99999999999999999999999[/answer]"), 0.5), 0.0);
+  // A Hitori coordinate that names no cell: upstream ignores (0.5, 1) and scores 1; we call it wrong.
+  EXPECT_DOUBLE_EQ(score("Hitoribootcamp", {{"grid", {{1, 2, 1}, {2, 3, 1}, {3, 1, 2}}}},
+                         respond("[answer][(0, 2), (0.5, 1)][/answer]"), 0.5), 0.5);
+  // What we do read as Python does: underscores between digits, Unicode spaces between numbers.
+  EXPECT_EQ(score("Aquariumbootcamp", aquarium, respond("[answer]4\xc2\xa0" "3 5 0_0[/answer]")), 1.0);
+}
+
+
+TEST(InternBootcampMinesweeper, ListOfPairsAsASet) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Minesweeperbootcamp";
+  const Json id = {{"rows", 5}, {"cols", 5}, {"mines", {{1, 3}, {4, 3}, {1, 1}, {0, 0}, {3, 1}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n[[0, 0], [1, 1], [1, 3], [3, 1], [4, 3], [0, 0]]\n[/answer]")), 1.0);  // a set
+  EXPECT_EQ(score(t, id, respond("[answer][[1.0, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer]")), 1.0);  // 1.0 == 1
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 2]][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 3], [4, 3], [1, 1], [0, 0], [3, 1]][/answer][answer][][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 3), (4, 3), (1, 1), (0, 0), (3, 1)][/answer]"), 0.5), 0.0);  // tuples: None
+}
+
+TEST(InternBootcampMinesweeper, DeviationAnyMinesGivingTheSameCounts) {
+  // One row of three cells, a mine in the first: the counts are 0 1 0, and a mine in the
+  // last cell gives the same counts. Upstream wants the stored mine only.
+  const Json id = {{"rows", 1}, {"cols", 3}, {"mines", {{0, 0}}}};
+  EXPECT_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 2]][/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 1]][/answer]"), 0.5), 0.5);
+}
+
+TEST(InternBootcampTents, OneBasedTuplesMeetingTheRules) {
+  const std::string t = "Tentsbootcamp";
+  // Trees at (0, 1) and (2, 1) (0-based) in upstream's shape; two placements are right.
+  const Json id = {{"grid", {{0, 1, 0}, {0, 0, 0}, {0, 1, 0}}}, {"row_clues", {1, 0, 1}}, {"col_clues", {1, 0, 1}},
+                   {"solution", {{0, 0}, {2, 2}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][(1, 1), (3, 3)][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n[(1, 3), (3, 1)]\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 1), (2, 1)][/answer]"), 0.5), 0.5);  // touching tents
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 0), (2, 2)][/answer]"), 0.5), 0.5);  // 0-based: outside
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1, 1), (3, 3), (1, 1)][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(1.0, 1), (3, 3)][/answer]"), 0.5), 0.5);  // a float cannot index
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[1, 1], [3, 3]][/answer]"), 0.5), 0.0);  // lists: None
+}
+
+TEST(InternBootcampThermometers, SquareOfRowsRisingAlongThermometers) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Thermometersbootcamp";
+  const Json id = {{"size", 4},
+                   {"thermometers", {{{"bulb", {2, 2}}, {"path", {{2, 2}, {1, 2}}}}, {{"bulb", {0, 2}}, {"path", {{0, 2}, {1, 2}}}}}},
+                   {"enforce_latin", true}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 1 4 3\n3 4 1 2\n4 3 2 1\n[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n4 3 2 1\n3 4 1 2\n2 1 4 3\n1 2 3 4\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n2 1 4 3\n3 4 1 2\n[/answer]"), 0.5), 0.0);  // not square: None
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][/answer]"), 0.5), 0.0);
+}
+
+
+TEST(InternBootcampStarbattle, LastJsonFenceWithOneBasedPairs) {
+  // An upstream identity (its eval set's first puzzle).
+  const std::string t = "Starbattlebootcamp";
+  const Json id = {{"input_grid", {{"E", "E", "C", "C", "C"}, {"E", "A", "A", "A", "C"}, {"E", "A", "A", "A", "A"},
+                                   {"B", "B", "A", "D", "D"}, {"B", "B", "B", "D", "D"}}}};
+  const std::string right = "{'E': [(1, 2)], 'C': [(2, 5)], 'A': [(3, 3)], 'B': [(4, 1)], 'D': [(5, 4)]}";
+  EXPECT_EQ(score(t, id, respond("Final-answer: ```json\n" + right + "\n```")), 1.0);
+  EXPECT_EQ(score(t, id, respond("```json {\"A\": [[3, 3]], \"B\": [[4, 1]], \"C\": [[2, 5]], \"D\": [[5, 4]], \"E\": [[1, 2]]} ```")), 1.0);
+  // The identity as a JSON string is read too.
+  EXPECT_EQ(score(t, {{"input_grid", id.at("input_grid").dump()}}, respond("```json\n" + right + "\n```")), 1.0);
+  const std::string wrong = "{'E': [(1, 2)], 'C': [(2, 4)], 'A': [(3, 3)], 'B': [(4, 1)], 'D': [(5, 5)]}";  // (2, 4) is in A
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + wrong + "\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + right + "\n``` or ```json\n" + wrong + "\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n{'A': [(1, 2)] oops}\n```"), 0.5), 0.5);  // matched, not JSON
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n" + right.substr(0, right.size() - 1) + "\n```"), 0.5), 0.0);  // no match
+}
+
+TEST(InternBootcampStarbattle, DeviationEveryRegionRowAndColumnNeedsItsStar) {
+  // Upstream checks only the regions, rows and columns the answer names: {} and partial
+  // placements score 1 there.
+  const Json id = {{"input_grid", {{"E", "E", "C", "C", "C"}, {"E", "A", "A", "A", "C"}, {"E", "A", "A", "A", "A"},
+                                   {"B", "B", "A", "D", "D"}, {"B", "B", "B", "D", "D"}}}};
+  EXPECT_DOUBLE_EQ(score("Starbattlebootcamp", id, respond("```json\n{}\n```"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score("Starbattlebootcamp", id, respond("```json\n{'E': [(1, 2)], 'C': [(2, 5)]}\n```"), 0.5), 0.5);
+}
+
+TEST(InternBootcampHitori, ZeroBasedTuplesOfShadedCells) {
+  const std::string t = "Hitoribootcamp";
+  const Json id = {{"grid", {{1, 2, 1}, {2, 3, 1}, {3, 1, 2}}}};
+  EXPECT_EQ(score(t, id, respond("[answer][(0, 2)][/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer][(0.0, 2)][/answer]")), 1.0);  // (0.0, 2) == (0, 2) in Python
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 0)][/answer]"), 0.5), 0.5);          // column 2 repeats 1
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2), (1, 2)][/answer]"), 0.5), 0.5);  // touching
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2), (0, 2)][/answer]"), 0.5), 0.5);  // listed twice
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][(0, 2)][/answer][answer][][/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer][[0, 2]][/answer]"), 0.5), 0.0);  // lists: None
+}
+
+TEST(InternBootcampKillerSudoku, CommaRowsMeetingCagesAndBoxes) {
+  // Upstream's shape, 4x4: cages are the pairs of neighbours along each row.
+  const std::string t = "Killersudokubootcamp";
+  Json cages = Json::array();
+  const int sums[4][2] = {{3, 7}, {7, 3}, {3, 7}, {7, 3}};
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 2; ++k) cages.push_back({{"cells", {{r, 2 * k}, {r, 2 * k + 1}}}, {"sum", sums[r][k]}});
+  }
+  const Json id = {{"solution", {{1, 2, 3, 4}, {3, 4, 1, 2}, {2, 1, 4, 3}, {4, 3, 2, 1}}}, {"cages", cages}, {"size", 4},
+                   {"subgrid_size", 2}};
+  EXPECT_EQ(score(t, id, respond("[answer]\n1,2,3,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n[/answer]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[answer]\n2,1,4,3\n4,3,2,1\n1,2,3,4\n3,4,1,2\n[/answer]")), 1.0);  // another valid grid
+  EXPECT_EQ(score(t, id, respond("[answer]\n1, 2, 3, 4\n\n3, 4, 1, 2\n2, 1, 4, 3\n4, 3, 2, 1[/answer]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n3,4,1,2\n1,2,3,4\n2,1,4,3\n4,3,2,1\n[/answer]"), 0.5), 0.5);  // cage sums
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[answer]\n1 2 3 4\n3 4 1 2\n2 1 4 3\n4 3 2 1\n[/answer]"), 0.5), 0.0);  // not commas
+}
+
+TEST(InternBootcampKillerSudoku, DeviationExactlyNRowsOfNNumbers) {
+  // Upstream compares sets of the first n rows' entries: an extra row, or an extra number
+  // repeating one already in the row, still scores 1 there.
+  Json cages = Json::array();
+  const int sums[4][2] = {{3, 7}, {7, 3}, {3, 7}, {7, 3}};
+  for (int r = 0; r < 4; ++r) {
+    for (int k = 0; k < 2; ++k) cages.push_back({{"cells", {{r, 2 * k}, {r, 2 * k + 1}}}, {"sum", sums[r][k]}});
+  }
+  const Json id = {{"solution", {{1, 2, 3, 4}, {3, 4, 1, 2}, {2, 1, 4, 3}, {4, 3, 2, 1}}}, {"cages", cages}, {"size", 4},
+                   {"subgrid_size", 2}};
+  EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n1,1,1,1\n[/answer]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n[/answer]"), 0.5), 0.5);
+}
+
 }  // namespace
 }  // namespace troupe::envs

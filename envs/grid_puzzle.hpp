@@ -1,0 +1,204 @@
+// Building blocks of the grid puzzles (Futoshiki, Calcudoku, Skyscrapers, Kakuro,
+// Killer Sudoku, Star Battle, ...): random Latin squares and Sudoku solutions,
+// random partitions of a grid into 4-connected regions, the checks their verifiers
+// share, and grid text for prompts and reference answers.
+//
+// Every generator draws only from the Rng it is given, in a fixed order, so a seed
+// gives the same grid everywhere. Pure functions otherwise; no state.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "envs/answer.hpp"
+#include "envs/python_syntax.hpp"
+#include "envs/rng.hpp"
+
+namespace troupe::envs {
+
+using IntGrid = std::vector<std::vector<int64_t>>;
+
+inline IntGrid make_grid(int64_t rows, int64_t cols, int64_t fill = 0) {
+  return IntGrid(static_cast<size_t>(rows), std::vector<int64_t>(static_cast<size_t>(cols), fill));
+}
+
+// 0, 1, ..., n-1 in a random order.
+inline std::vector<int64_t> random_permutation(Rng& rng, int64_t n) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  rng.shuffle(p);
+  return p;
+}
+
+// An n x n Latin square over 1..n: the cyclic square (i + j) mod n with its rows,
+// columns and symbols permuted. Not uniform over all Latin squares, but every
+// row, column and symbol order is equally likely, which is what a puzzle needs.
+inline IntGrid random_latin_square(Rng& rng, int64_t n) {
+  const auto rows = random_permutation(rng, n), cols = random_permutation(rng, n), symbols = random_permutation(rng, n);
+  IntGrid g = make_grid(n, n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t v = (rows[static_cast<size_t>(i)] + cols[static_cast<size_t>(j)]) % n;
+      g[static_cast<size_t>(i)][static_cast<size_t>(j)] = symbols[static_cast<size_t>(v)] + 1;
+    }
+  }
+  return g;
+}
+
+// A solved box^2 x box^2 Sudoku: the classic pattern with rows shuffled within bands,
+// bands shuffled, the same for columns and stacks, and the digits relabelled.
+inline IntGrid random_sudoku(Rng& rng, int64_t box) {
+  const int64_t n = box * box;
+  auto order = [&] {
+    std::vector<int64_t> out;
+    for (int64_t b : random_permutation(rng, box)) {
+      for (int64_t i : random_permutation(rng, box)) out.push_back(b * box + i);
+    }
+    return out;
+  };
+  const auto rows = order(), cols = order(), digits = random_permutation(rng, n);
+  IntGrid g = make_grid(n, n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t r = rows[static_cast<size_t>(i)], c = cols[static_cast<size_t>(j)];
+      g[static_cast<size_t>(i)][static_cast<size_t>(j)] = digits[static_cast<size_t>((box * (r % box) + r / box + c) % n)] + 1;
+    }
+  }
+  return g;
+}
+
+// Whether the values, in any order, are exactly 1..n.
+inline bool is_permutation_of_1_to_n(const std::vector<int64_t>& values, int64_t n) {
+  if (static_cast<int64_t>(values.size()) != n) return false;
+  std::vector<bool> seen(static_cast<size_t>(n) + 1, false);
+  for (int64_t v : values) {
+    if (v < 1 || v > n || seen[static_cast<size_t>(v)]) return false;
+    seen[static_cast<size_t>(v)] = true;
+  }
+  return true;
+}
+
+// Whether g is n x n with every row and every column a permutation of 1..n.
+inline bool is_latin(const IntGrid& g, int64_t n) {
+  if (n < 1 || static_cast<int64_t>(g.size()) != n) return false;
+  for (const auto& row : g) {
+    if (!is_permutation_of_1_to_n(row, n)) return false;
+  }
+  for (size_t j = 0; j < static_cast<size_t>(n); ++j) {
+    std::vector<int64_t> col;
+    for (const auto& row : g) col.push_back(row[j]);
+    if (!is_permutation_of_1_to_n(col, n)) return false;
+  }
+  return true;
+}
+
+inline constexpr int kOrthoDr[4] = {-1, 1, 0, 0};  // the four orthogonal neighbours
+inline constexpr int kOrthoDc[4] = {0, 0, -1, 1};
+
+// A partition of a rows x cols grid into 4-connected regions, one id (0, 1, ...) per
+// cell, ids in order of their first cell in a random scan. Each region grows from a
+// random free cell towards a size drawn from [1, max_size] by adding random free
+// neighbours that `may_join(region_cells, r, c)` accepts; it stops early when none is left.
+using JoinRule = std::function<bool(const std::vector<std::pair<int64_t, int64_t>>&, int64_t, int64_t)>;
+inline IntGrid random_regions(Rng& rng, int64_t rows, int64_t cols, int64_t max_size, const JoinRule& may_join = {}) {
+  IntGrid id = make_grid(rows, cols, -1);
+  int64_t next = 0;
+  for (int64_t cell : random_permutation(rng, rows * cols)) {
+    const int64_t r0 = cell / cols, c0 = cell % cols;
+    if (id[static_cast<size_t>(r0)][static_cast<size_t>(c0)] >= 0) continue;
+    const int64_t want = rng.uniform(1, max_size);
+    std::vector<std::pair<int64_t, int64_t>> cells{{r0, c0}};
+    id[static_cast<size_t>(r0)][static_cast<size_t>(c0)] = next;
+    while (static_cast<int64_t>(cells.size()) < want) {
+      std::vector<std::pair<int64_t, int64_t>> frontier;
+      for (auto [r, c] : cells) {
+        for (int d = 0; d < 4; ++d) {
+          const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
+          if (nr < 0 || nc < 0 || nr >= rows || nc >= cols || id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) continue;
+          if (std::find(frontier.begin(), frontier.end(), std::make_pair(nr, nc)) != frontier.end()) continue;
+          if (!may_join || may_join(cells, nr, nc)) frontier.push_back({nr, nc});
+        }
+      }
+      if (frontier.empty()) break;
+      const auto pick = rng.pick(frontier);
+      cells.push_back(pick);
+      id[static_cast<size_t>(pick.first)][static_cast<size_t>(pick.second)] = next;
+    }
+    ++next;
+  }
+  return id;
+}
+
+// A partition grown from the given seed cells at once: region k starts at seeds[k], and
+// each step gives a random free cell next to some region to one of its neighbouring
+// regions, until every cell belongs to one. Every region holds exactly one seed.
+inline IntGrid regions_from_seeds(Rng& rng, int64_t rows, int64_t cols, const std::vector<std::pair<int64_t, int64_t>>& seeds) {
+  IntGrid id = make_grid(rows, cols, -1);
+  for (size_t k = 0; k < seeds.size(); ++k) id[static_cast<size_t>(seeds[k].first)][static_cast<size_t>(seeds[k].second)] = static_cast<int64_t>(k);
+  while (true) {
+    std::vector<std::pair<int64_t, int64_t>> free_next_to_region;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        if (id[static_cast<size_t>(r)][static_cast<size_t>(c)] >= 0) continue;
+        for (int d = 0; d < 4; ++d) {
+          const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
+          if (nr >= 0 && nc >= 0 && nr < rows && nc < cols && id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) {
+            free_next_to_region.push_back({r, c});
+            break;
+          }
+        }
+      }
+    }
+    if (free_next_to_region.empty()) return id;
+    const auto [r, c] = rng.pick(free_next_to_region);
+    std::vector<int64_t> neighbours;
+    for (int d = 0; d < 4; ++d) {
+      const int64_t nr = r + kOrthoDr[d], nc = c + kOrthoDc[d];
+      if (nr >= 0 && nc >= 0 && nr < rows && nc < cols && id[static_cast<size_t>(nr)][static_cast<size_t>(nc)] >= 0) {
+        neighbours.push_back(id[static_cast<size_t>(nr)][static_cast<size_t>(nc)]);
+      }
+    }
+    id[static_cast<size_t>(r)][static_cast<size_t>(c)] = rng.pick(neighbours);
+  }
+}
+
+// The grid as text: cells joined by `cell_sep`, rows by `row_sep`.
+inline std::string grid_text(const IntGrid& g, std::string_view cell_sep, std::string_view row_sep) {
+  std::string out;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (i) out += row_sep;
+    for (size_t j = 0; j < g[i].size(); ++j) {
+      if (j) out += cell_sep;
+      out += std::to_string(g[i][j]);
+    }
+  }
+  return out;
+}
+
+// Python's repr of a list of int lists: "[[1, 2], [3, 4]]".
+inline std::string python_list_text(const IntGrid& g) {
+  std::string out = "[";
+  for (size_t i = 0; i < g.size(); ++i) out += (i ? ", [" : "[") + grid_text({g[i]}, ", ", "") + "]";
+  return out + "]";
+}
+
+// The last open...close block of a response when `read` can read it, else nullopt: the
+// extract_output of most grid bootcamps, which return None for an unreadable last block.
+template <class Read>
+std::optional<std::string> last_readable_block(std::string_view response, Read read,
+                                               std::string_view open = "[answer]", std::string_view close = "[/answer]") {
+  auto block = last_block(response, open, close);
+  if (!block || !read(*block)) return std::nullopt;
+  return std::string(*block);
+}
+
+// ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
+inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
+
+}  // namespace troupe::envs
