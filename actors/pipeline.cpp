@@ -94,15 +94,15 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
                                   config.limits.weight_chunk_bytes);
     if (!started) return started.status().with_context("starting the head's network");
     net = std::move(*started);
-    // Members dial the head as soon as it listens; the loop starts once they are all here (or
-    // without the late ones, which join when they connect).
-    net->await_peers(std::chrono::seconds(30));
   }
   std::unique_ptr<ClusterHead> cluster_head;
   if (net) {
     auto h = ClusterHead::start(sys, *net, board, metrics, options.cluster->heartbeat_grace);
     if (!h) return h.status().with_context("starting the head's cluster duties");
     cluster_head = std::move(*h);
+    // Members dial the head as soon as it listens; the loop starts once they are all here (or
+    // without the late ones, which join when they connect).
+    net->await_peers(std::chrono::seconds(30));
   }
   auto here = [&](const std::string& name) { return !plan || plan->node_of.at(name) == options.cluster->node; };
   // Local actors are exposed to the other nodes; a failure here is a bug in the plan (names are unique).
