@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,14 @@ struct VerifyOptions {
   bool short_penalty = true;       // responses shorter than short_threshold code points score 0. Default: true
   size_t short_threshold = 100;    // Default: 100 (InternBootcamp's)
   bool format_penalty = true;      // responses without "</think>" score 0. Default: true
+};
+
+// Thrown by a task's hooks when the task itself failed (not the identity or the
+// response): a Python worker that timed out or died. verify() and generate_*() turn it
+// into Status::unavailable carrying its message.
+class TaskFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class Task {
