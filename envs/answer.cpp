@@ -117,6 +117,16 @@ bool can_overlap(std::string_view a, std::string_view b) {
   return a == b;
 }
 
+// Whether `needle` occurs at text[q]. A byte loop: the needles are a few bytes long, where
+// a call to memcmp costs more than the comparison.
+inline bool occurs_at(std::string_view text, size_t q, std::string_view needle) {
+  if (q + needle.size() > text.size()) return false;
+  for (size_t k = 0; k < needle.size(); ++k) {
+    if (text[q + k] != needle[k]) return false;
+  }
+  return true;
+}
+
 // The start of the last occurrence of `needle` that begins in [0, end), or npos. memrchr
 // on the needle's first byte, so a long stretch without that byte costs one vector pass.
 size_t rfind_before(std::string_view text, std::string_view needle, size_t end) {
@@ -126,7 +136,7 @@ size_t rfind_before(std::string_view text, std::string_view needle, size_t end) 
     const void* p = memrchr(text.data(), needle[0], limit);
     if (p == nullptr) return std::string_view::npos;
     const size_t at = static_cast<size_t>(static_cast<const char*>(p) - text.data());
-    if (std::memcmp(text.data() + at, needle.data(), needle.size()) == 0) return at;
+    if (occurs_at(text, at, needle)) return at;
     limit = at;
   }
   return std::string_view::npos;
@@ -142,6 +152,28 @@ size_t rfind_before(std::string_view text, std::string_view needle, size_t end) 
 std::optional<std::string_view> last_block_disjoint(std::string_view text, std::string_view open,
                                                     std::string_view close) {
   size_t p = rfind_before(text, close, text.size());
+  if (open[0] == close[0]) {
+    // One backward pass serves both needles ("[answer]" / "[/answer]"): every candidate byte
+    // is an open, a close, or neither; the earliest open met before the previous close starts
+    // the block that ends at p.
+    while (p != std::string_view::npos) {
+      size_t first = std::string_view::npos, prev = std::string_view::npos, limit = p;
+      while (limit > 0) {
+        const void* hit = memrchr(text.data(), open[0], limit);
+        if (hit == nullptr) break;
+        const size_t q = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+        if (occurs_at(text, q, close)) {
+          prev = q;
+          break;
+        }
+        if (q + open.size() <= p && occurs_at(text, q, open)) first = q;
+        limit = q;
+      }
+      if (first != std::string_view::npos) return text.substr(first + open.size(), p - first - open.size());
+      p = prev;
+    }
+    return std::nullopt;
+  }
   while (p != std::string_view::npos) {
     const size_t prev = p == 0 ? std::string_view::npos : rfind_before(text, close, p);
     const size_t lo = prev == std::string_view::npos ? 0 : prev + close.size();
