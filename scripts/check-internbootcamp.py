@@ -339,6 +339,9 @@ def main():
     ap.add_argument("--classes", default="", help="comma-separated class names (default: every mirrored one)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--show", type=int, default=5, help="disagreements listed per class")
+    ap.add_argument("--ours", type=int, default=0,
+                    help="also score N cases of troupe's own generator per class (levels 1-10): its reference "
+                         "answer and near misses of it, with both verifiers (checks the identity shape too)")
     ap.add_argument("--eval-data", action="store_true",
                     help="also score the identities of upstream's examples/data/InternBootcamp_eval/*.jsonl "
                          "(up to -n per class), besides -n generated ones")
@@ -380,6 +383,23 @@ def main():
         random.seed(args.seed)
         rng = random.Random(args.seed)
         identities = [json.loads(json.dumps(inst.case_generator())) for _ in range(args.n)]  # as a file holds them
+        for k in range(args.ours):
+            sample = subprocess.run([args.troupe, "env", "sample", "--task", name, "--seed", str(k),
+                                     "--level", str(1 + k % 10)], capture_output=True, text=True)
+            if sample.returncode != 0:
+                print(f"{name}: troupe env sample failed: {sample.stderr.strip()}")
+                break
+            case = json.loads(sample.stdout)
+            answer = case["answer"]
+            cut = answer.rfind("</think>") + len("</think>")
+            for kind, resp in [("ours-reference", answer),
+                               ("ours-near-miss-first", answer[:cut] + mutate(answer[cut:], 0)),
+                               ("ours-near-miss-last", answer[:cut] + mutate(answer[cut:], 1))]:
+                try:
+                    up = float(cls.verify_score(resp, case["identity"], format_score=FORMAT_SCORE))
+                except Exception as e:
+                    up = f"raised {e!r}"
+                rows.append((name, kind, up, case["identity"], resp))
         for identity in identities + eval_ids.get(name, []):
             for kind, resp in responses(name, identity, rng):
                 try:
