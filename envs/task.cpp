@@ -76,8 +76,10 @@ Result<Verdict> Task::verify(const Json& identity, std::string_view response,
   } catch (const TaskFailure& e) {
     return Status::unavailable("task " + info().name + ": " + e.what());
   } catch (const std::exception& e) {
-    return Status::invalid_argument("task " + info().name + " cannot read this identity (" + e.what() +
-                                    "): " + identity.dump().substr(0, 200));
+    // dump() with `replace`: an identity holding invalid UTF-8 must not make the message throw
+    // (the verify fuzzer found a plain dump() throwing here, inside the handler).
+    return Status::invalid_argument("task " + info().name + " cannot read this identity (" + e.what() + "): " +
+                                    identity.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200));
   }
 }
 

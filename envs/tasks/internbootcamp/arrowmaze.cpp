@@ -187,7 +187,7 @@ class Arrowmaze final : public InternBootcampTask {
     const Json& grid = *grid_ptr;
     int64_t start_r = 0, start_c = 0;
     if (identity.contains("start_position")) {
-      const auto s = identity.at("start_position").get<std::vector<int64_t>>();
+      const auto s = identity_ints(identity.at("start_position"));
       if (s.size() != 2) return 0.0;  // upstream compares a 2-tuple with it: never equal
       start_r = s[0];
       start_c = s[1];

@@ -98,7 +98,7 @@ class Game24 final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const std::string puzzle = identity.at("puzzle").get<std::string>();
     const Json& t = identity.at("target");
-    const int64_t target = t.is_string() ? std::stoll(t.get<std::string>()) : t.get<int64_t>();
+    const int64_t target = t.is_string() ? std::stoll(t.get<std::string>()) : identity_int(t);
     std::string s = replace_all(extracted, "**", "");
     s = replace_all(s, "\\times", "*");
     s = replace_all(s, "\\div", "/");

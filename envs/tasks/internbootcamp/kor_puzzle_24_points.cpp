@@ -117,7 +117,7 @@ class KorPuzzle24Points final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    std::vector<int64_t> want = identity.at("numbers").get<std::vector<int64_t>>();
+    std::vector<int64_t> want = identity_ints(identity.at("numbers"));
     std::vector<int64_t> got;
     for (auto run : digit_runs(extracted)) {
       // Python's eval refuses 08 (a leading zero); more than 18 digits is never a puzzle number.

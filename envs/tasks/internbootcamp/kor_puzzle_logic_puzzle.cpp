@@ -184,7 +184,7 @@ class KorPuzzleLogicPuzzle final : public InternBootcampTask {
       auto year = parse_int(first);
       if (!year) return 0.0;
       size_t k = 0;
-      while (k < assignments.size() && assignments[k].at("year").get<int64_t>() != *year) ++k;
+      while (k < assignments.size() && identity_int(assignments[k].at("year")) != *year) ++k;
       if (k == assignments.size() || (seen >> k & 1)) return 0.0;
       seen |= uint64_t{1} << k;
       // The remaining words must be the windmill's words, then the family's.

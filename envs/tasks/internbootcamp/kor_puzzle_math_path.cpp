@@ -104,7 +104,7 @@ class KorPuzzleMathPath final : public InternBootcampTask {
     const size_t eq = extracted.find('=');
     if (eq == std::string::npos) return 0.0;
     auto right = parse_int(python_strip(std::string_view(extracted).substr(eq + 1)));
-    if (!right || *right != identity.at("target").get<int64_t>()) return 0.0;
+    if (!right || *right != identity_int(identity.at("target"))) return 0.0;
     std::vector<int64_t> nums;
     std::vector<char> ops;
     size_t tokens = 0;
@@ -132,7 +132,7 @@ class KorPuzzleMathPath final : public InternBootcampTask {
       if (want[k].get<std::string>() != std::string(1, ops[k])) return 0.0;
     }
     auto value = evaluate(nums, ops);
-    return value && *value == identity.at("target").get<int64_t>() ? 1.0 : 0.0;
+    return value && *value == identity_int(identity.at("target")) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(KorPuzzleMathPath);

@@ -148,8 +148,8 @@ class Maze final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const Json& g = identity.at("grid");  // read in place: a copy would cost more than the whole check
-    const auto start = identity.at("start_pos").get<std::vector<int64_t>>();
-    const auto end = identity.at("end_pos").get<std::vector<int64_t>>();
+    const auto start = identity_ints(identity.at("start_pos"));
+    const auto end = identity_ints(identity.at("end_pos"));
     auto path = parse_python_literal(extracted);
     if (!path || path->kind == PyLiteral::Kind::kInt || path->items.empty()) return 0.0;
     const auto& items = path->items;
@@ -168,7 +168,7 @@ class Maze final : public InternBootcampTask {
       if (!is_pair(items[i])) return 0.0;  // upstream: unpacking or comparing raises
       const int64_t r = items[i].items[0].value, c = items[i].items[1].value;
       if (r < 0 || r >= rows || c < 0 || c >= cols) return 0.0;
-      if (g.at(static_cast<size_t>(r)).at(static_cast<size_t>(c)).get<int64_t>() == 1) return 0.0;
+      if (identity_int(g.at(static_cast<size_t>(r)).at(static_cast<size_t>(c))) == 1) return 0.0;
       if (i > 0) {
         const int64_t pr = items[i - 1].items[0].value, pc = items[i - 1].items[1].value;
         const int64_t dr = r > pr ? r - pr : pr - r, dc = c > pc ? c - pc : pc - c;

@@ -124,8 +124,8 @@ class Sudoku final : public InternBootcampTask {
       if (ends_line && (row_ends.empty() ? !got.empty() : got.size() > row_ends.back())) row_ends.push_back(got.size());
     });
     const Json& puzzle = identity.at("puzzle");
-    const int64_t n = identity.at("size").get<int64_t>();
-    const int64_t r = identity.at("region_rows").get<int64_t>();
+    const int64_t n = identity_int(identity.at("size"));
+    const int64_t r = identity_int(identity.at("region_rows"));
     if (n <= 0 || r <= 0 || n > 1024 || static_cast<int64_t>(row_ends.size()) != n) return 0.0;
     const size_t un = static_cast<size_t>(n);
     for (size_t i = 0; i < un; ++i) {
@@ -135,7 +135,7 @@ class Sudoku final : public InternBootcampTask {
     for (size_t i = 0; i < un; ++i) {
       const Json& row = puzzle.at(i);
       for (size_t j = 0; j < un; ++j) {
-        const int64_t given = row.at(j).get<int64_t>();
+        const int64_t given = identity_int(row.at(j));
         if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }
