@@ -5,13 +5,18 @@
 // Response kinds, as the anchors define them: "mixed" cycles correct, wrong, malformed
 // and edge-case (empty) responses of ordinary length; "correct" is the reference
 // response; "correct, 32 KB" pads it with ~32 KB of reasoning inside <think>. Each
-// figure is measured on one thread for --seconds; with --threads > 1 a last column
-// gives the 32 KB verify rate of that many threads together. Peak RSS is printed at
-// the end. The anchors come from another system's run, not this process: compare
-// ratios, not absolute numbers across machines.
+// single-thread figure is calls per second of the measuring thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID) over --seconds of it, so other work on a shared machine
+// slows the run but barely moves the figure (caches are still shared: say the load).
+// Per task the bench prints ours, InternBootcamp's figure (one core, ANCHORS.md) and
+// the ratio for each kind, then the median ratio per kind over the InternBootcamp tasks.
+// With --threads > 1 a last column gives the 32 KB verify rate of that many threads
+// together (wall time). Peak RSS is printed at the end. The anchors come from another
+// system's run on this kind of machine, not this process: compare ratios.
 #include "cli/env_bench.hpp"
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,16 +85,25 @@ std::string padded(const std::string& answer) {
   return answer + "\n" + filler;  // our own tasks read the first line only
 }
 
-// Calls fn(i) for i = 0, 1, ... until `seconds` pass; returns calls per second.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Calls fn(i) for i = 0, 1, ... until `seconds` of `clock` pass; returns calls per second.
 template <class Fn>
-double rate(double seconds, Fn&& fn) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
+double rate(double seconds, Fn&& fn, double (*clock)() = thread_cpu_seconds) {
+  const double start = clock();
   long calls = 0;
   double elapsed = 0;
   do {
-    for (int k = 0; k < 64; ++k) fn(calls++);  // check the clock every 64 calls: its cost stays negligible
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    for (int k = 0; k < 64; ++k) fn(calls++);  // read the clock every 64 calls: its cost stays negligible
+    elapsed = clock() - start;
   } while (elapsed < seconds);
   return static_cast<double>(calls) / elapsed;
 }
@@ -140,7 +154,7 @@ Row bench_task(const envs::Task& task, double seconds, int threads) {
         per[static_cast<size_t>(t)] = rate(seconds, [&](long i) {
           const size_t k = static_cast<size_t>(i + t) % cases.size();
           local += task.verify(cases[k].identity, big[k])->score;
-        });
+        }, wall_seconds);
         sink = sink + local;
       });
     }
@@ -156,6 +170,21 @@ std::string fmt(double v) {
   return buf;
 }
 
+// 1234 -> "1.23k", 12345678 -> "12.3M": three significant digits keep the table narrow.
+std::string fmt_si(double v) {
+  const char* unit = "";
+  if (v >= 1e6) {
+    v /= 1e6;
+    unit = "M";
+  } else if (v >= 1e3) {
+    v /= 1e3;
+    unit = "k";
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v >= 100 ? "%.0f%s" : (v >= 10 ? "%.1f%s" : "%.2f%s"), v, unit);
+  return buf;
+}
+
 int run_bench(const std::string& only, double seconds, int threads) {
   std::vector<std::string> names;
   if (!only.empty()) {
@@ -168,31 +197,37 @@ int run_bench(const std::string& only, double seconds, int threads) {
   } else {
     names = envs::task_names();
   }
-  std::printf("troupe env bench: level %d, %d cases per task, %.2f s per figure, one thread per figure%s\n",
-              kBenchLevel, kCases, seconds, threads > 1 ? (", plus " + std::to_string(threads) + " threads").c_str() : "");
-  std::printf("anchor: InternBootcamp Python 3.11, one core (ANCHORS.md); ratio = ours / anchor\n\n");
-  std::printf("%-56s %12s %12s %12s %12s", "task", "verify/s mix", "correct", "correct32KB", "gen/s");
+  std::printf("troupe env bench: level %d, %d cases per task, %.2f s of thread CPU time per figure%s\n",
+              kBenchLevel, kCases, seconds, threads > 1 ? (", plus " + std::to_string(threads) + " threads (wall)").c_str() : "");
+  std::printf("anchor: InternBootcamp, Python 3.11, one core (ANCHORS.md); x = ours / anchor; calls per second\n\n");
+  std::printf("%-44s %28s %28s %28s %22s", "task", "verify mixed (anchor, x)", "verify correct (anchor, x)",
+              "verify 32 KB (anchor, x)", "generate (anchor, x)");
   if (threads > 1) std::printf(" %12s", ("32KB x" + std::to_string(threads)).c_str());
   std::printf("\n");
-  std::vector<double> ratios_32k, ratios_correct, ratios_mixed;
+  // "12.3M (1.05M, 11.7x)": ours, the anchor, the ratio; just ours for tasks without an anchor.
+  auto cell = [](double ours, const double* anchor) {
+    std::string s = fmt_si(ours);
+    if (anchor != nullptr) s += " (" + fmt_si(*anchor) + ", " + fmt(ours / *anchor) + "x)";
+    return s;
+  };
+  std::vector<double> ratios_32k, ratios_correct, ratios_mixed, ratios_all;
   for (const auto& name : names) {
     const envs::Task& task = **envs::find_task(name);
     Row r = bench_task(task, seconds, threads);
-    std::printf("%-56s %12s %12s %12s %12s", name.c_str(), fmt(r.mixed).c_str(), fmt(r.correct).c_str(),
-                fmt(r.correct_32k).c_str(), fmt(r.gen).c_str());
-    if (threads > 1) std::printf(" %12s", fmt(r.threads_32k).c_str());
-    std::printf("\n");
     auto it = anchors().find(name);
-    if (it == anchors().end()) continue;
-    const Anchor& a = it->second;
-    std::printf("%-56s %12s %12s %12s %12s\n", "  anchor (InternBootcamp)", fmt(a.mixed).c_str(),
-                fmt(a.correct).c_str(), fmt(a.correct_32k).c_str(), fmt(a.gen).c_str());
-    std::printf("%-56s %11sx %11sx %11sx %11sx\n", "  ratio", fmt(r.mixed / a.mixed).c_str(),
-                fmt(r.correct / a.correct).c_str(), fmt(r.correct_32k / a.correct_32k).c_str(),
-                fmt(r.gen / a.gen).c_str());
-    ratios_mixed.push_back(r.mixed / a.mixed);
-    ratios_correct.push_back(r.correct / a.correct);
-    ratios_32k.push_back(r.correct_32k / a.correct_32k);
+    const Anchor* a = it == anchors().end() ? nullptr : &it->second;
+    std::string shown = name.size() > 44 ? name.substr(0, 41) + "..." : name;
+    std::printf("%-44s %28s %28s %28s %22s", shown.c_str(), cell(r.mixed, a ? &a->mixed : nullptr).c_str(),
+                cell(r.correct, a ? &a->correct : nullptr).c_str(),
+                cell(r.correct_32k, a ? &a->correct_32k : nullptr).c_str(), cell(r.gen, a ? &a->gen : nullptr).c_str());
+    if (threads > 1) std::printf(" %12s", fmt_si(r.threads_32k).c_str());
+    std::printf("\n");
+    std::fflush(stdout);
+    if (a == nullptr) continue;
+    ratios_mixed.push_back(r.mixed / a->mixed);
+    ratios_correct.push_back(r.correct / a->correct);
+    ratios_32k.push_back(r.correct_32k / a->correct_32k);
+    for (double x : {r.mixed / a->mixed, r.correct / a->correct, r.correct_32k / a->correct_32k}) ratios_all.push_back(x);
   }
   auto median = [](std::vector<double> v) {
     if (v.empty()) return 0.0;
@@ -200,9 +235,10 @@ int run_bench(const std::string& only, double seconds, int threads) {
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   };
   if (!ratios_32k.empty()) {
-    std::printf("\nmedian ratio over %zu InternBootcamp tasks: mixed %sx, correct %sx, correct 32 KB %sx\n",
+    std::printf("\nmedian ratio over %zu InternBootcamp tasks: mixed %sx, correct %sx, correct 32 KB %sx; "
+                "over all three kinds (%zu figures) %sx\n",
                 ratios_32k.size(), fmt(median(ratios_mixed)).c_str(), fmt(median(ratios_correct)).c_str(),
-                fmt(median(ratios_32k)).c_str());
+                fmt(median(ratios_32k)).c_str(), ratios_all.size(), fmt(median(ratios_all)).c_str());
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -216,8 +252,8 @@ void add_env_bench(CLI::App& env, int& exit_code) {
   auto task = std::make_shared<std::string>();
   auto seconds = std::make_shared<double>(0.2);
   auto threads = std::make_shared<int>(1);
-  auto* bench = env.add_subcommand("bench", "Verifications/s and generations/s per task on one thread, beside "
-                                            "InternBootcamp's Python figures, with peak RSS");
+  auto* bench = env.add_subcommand("bench", "Verifications/s and generations/s per task on one thread (of its CPU "
+                                            "time), beside InternBootcamp's Python figures and the ratio, with peak RSS");
   bench->add_option("--task", *task, "benchmark only this task");
   bench->add_option("--seconds", *seconds, "measuring time per figure")->check(CLI::Range(0.01, 60.0));
   bench->add_option("--threads", *threads, "also measure 32 KB verification on this many threads together")

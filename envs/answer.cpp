@@ -1,9 +1,10 @@
 // Answer extraction (see answer.hpp). All scanning is linear: no backtracking regex.
 #include "envs/answer.hpp"
 
+#include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 namespace troupe::envs {
@@ -27,16 +28,25 @@ std::string_view first_line_answer(std::string_view response) {
 }
 
 size_t code_points(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
+  // Code points = bytes - UTF-8 continuation bytes (10xxxxxx), counted eight bytes at a
+  // time: a byte is a continuation when its bit 7 is set and its bit 6 is not.
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  size_t cont = 0, i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    cont += static_cast<size_t>(__builtin_popcountll(x & kHigh & ~(x << 1)));
+  }
+  for (; i < s.size(); ++i) cont += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  return s.size() - cont;
 }
 
 bool passes_gate(std::string_view response, const VerifyOptions& options) {
   // Cheap byte bound first: a code point is at most 4 bytes.
-  if (options.short_penalty && response.size() < 4 * options.short_threshold &&
-      code_points(response) < options.short_threshold) {
-    return false;
+  // A code point is 1-4 bytes: fewer bytes than the threshold is short, 4x as many is not,
+  // and in between the code points are counted.
+  if (options.short_penalty && response.size() < 4 * options.short_threshold) {
+    if (response.size() < options.short_threshold || code_points(response) < options.short_threshold) return false;
   }
   if (options.format_penalty && !contains_think_close(response)) return false;
   return true;
@@ -92,11 +102,180 @@ std::vector<std::string_view> find_runs(std::string_view text, std::string_view 
   return out;
 }
 
+namespace {
+
+// Whether an occurrence of `a` can share a byte with an occurrence of `b` in some text.
+bool can_overlap(std::string_view a, std::string_view b) {
+  for (size_t d = 1; d < a.size(); ++d) {  // b starts d bytes into a
+    const size_t n = std::min(a.size() - d, b.size());
+    if (a.substr(d, n) == b.substr(0, n)) return true;
+  }
+  for (size_t d = 1; d < b.size(); ++d) {  // a starts d bytes into b
+    const size_t n = std::min(b.size() - d, a.size());
+    if (b.substr(d, n) == a.substr(0, n)) return true;
+  }
+  return a == b;
+}
+
+// Whether `needle` occurs at text[q]. A byte loop: the needles are a few bytes long, where
+// a call to memcmp costs more than the comparison.
+inline bool occurs_at(std::string_view text, size_t q, std::string_view needle) {
+  if (q + needle.size() > text.size()) return false;
+  for (size_t k = 0; k < needle.size(); ++k) {
+    if (text[q + k] != needle[k]) return false;
+  }
+  return true;
+}
+
+// The start of the last occurrence of `needle` that begins in [0, end), or npos. memrchr
+// on the needle's first byte, so a long stretch without that byte costs one vector pass.
+size_t rfind_before(std::string_view text, std::string_view needle, size_t end) {
+  if (needle.empty() || text.size() < needle.size()) return std::string_view::npos;
+  size_t limit = std::min(end, text.size() - needle.size() + 1);  // candidate starts are < limit
+  while (limit > 0) {
+    const void* p = memrchr(text.data(), needle[0], limit);
+    if (p == nullptr) return std::string_view::npos;
+    const size_t at = static_cast<size_t>(static_cast<const char*>(p) - text.data());
+    if (occurs_at(text, at, needle)) return at;
+    limit = at;
+  }
+  return std::string_view::npos;
+}
+
+// last_block where open and close cannot overlap. Why reading from the end is exact: the
+// left-to-right scan of re.findall is never inside a block just after a close occurrence
+// p (a block that started before p ends at p or earlier, and an open cannot overlap p),
+// so every p + |close| is a point where the scan is searching afresh. Between two
+// consecutive close occurrences p' < p, the scan finds exactly one block if some open
+// lies in [p' + |close|, p - |open|] -- from the first such open to p -- and none
+// otherwise. The last block is therefore found in the rightmost such stretch.
+std::optional<std::string_view> last_block_disjoint(std::string_view text, std::string_view open,
+                                                    std::string_view close) {
+  size_t p = rfind_before(text, close, text.size());
+  if (open[0] == close[0]) {
+    // One backward pass serves both needles ("[answer]" / "[/answer]"): every candidate byte
+    // is an open, a close, or neither; the earliest open met before the previous close starts
+    // the block that ends at p.
+    while (p != std::string_view::npos) {
+      size_t first = std::string_view::npos, prev = std::string_view::npos, limit = p;
+      while (limit > 0) {
+        const void* hit = memrchr(text.data(), open[0], limit);
+        if (hit == nullptr) break;
+        const size_t q = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+        if (occurs_at(text, q, close)) {
+          prev = q;
+          break;
+        }
+        if (q + open.size() <= p && occurs_at(text, q, open)) first = q;
+        limit = q;
+      }
+      if (first != std::string_view::npos) return text.substr(first + open.size(), p - first - open.size());
+      p = prev;
+    }
+    return std::nullopt;
+  }
+  while (p != std::string_view::npos) {
+    const size_t prev = p == 0 ? std::string_view::npos : rfind_before(text, close, p);
+    const size_t lo = prev == std::string_view::npos ? 0 : prev + close.size();
+    if (p >= lo + open.size()) {
+      // The first open in [lo, p - |open|]: walk back over the opens of this stretch.
+      size_t first = std::string_view::npos;
+      for (size_t o = rfind_before(text, open, p - open.size() + 1); o != std::string_view::npos && o >= lo;
+           o = o == 0 ? std::string_view::npos : rfind_before(text, open, o)) {
+        first = o;
+      }
+      if (first != std::string_view::npos) return text.substr(first + open.size(), p - first - open.size());
+    }
+    p = prev;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close) {
-  // The last block of re.findall is the last match of the left-to-right scan; find_blocks is linear.
+  if (!open.empty() && !close.empty() && !can_overlap(open, close)) return last_block_disjoint(text, open, close);
   auto blocks = find_blocks(text, open, close);
   if (blocks.empty()) return std::nullopt;
   return blocks.back();
+}
+
+std::optional<std::string_view> last_block_line(std::string_view text, std::string_view open,
+                                                std::string_view close) {
+  // A newline ends every attempt that started before it, so each line is scanned on its
+  // own, and the last line holding a block holds the last block.
+  size_t end = text.size();
+  while (true) {
+    const void* nl = end == 0 ? nullptr : memrchr(text.data(), '\n', end);
+    const size_t start = nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+    std::string_view line = text.substr(start, end - start);
+    if (line.size() >= open.size() + close.size()) {
+      if (auto b = last_block(line, open, close)) return b;
+    }
+    if (nl == nullptr) return std::nullopt;
+    end = start - 1;
+  }
+}
+
+std::optional<std::string_view> last_fenced_json(std::string_view text) {
+  constexpr std::string_view kOpen = "```json", kFence = "```";
+  std::optional<std::string_view> last;
+  size_t pos = 0;
+  while (true) {
+    const size_t a = text.find(kOpen, pos);
+    if (a == std::string_view::npos) return last;
+    size_t g = a + kOpen.size();
+    while (g < text.size() && python_space_at(text, g) > 0) g += python_space_at(text, g);
+    const size_t q = text.find(kFence, g);
+    if (q == std::string_view::npos) return last;  // no later open can close either
+    // \s*``` after the lazy group: the group stops before the whitespace run ending at q.
+    size_t e = q;
+    while (e > g) {
+      const size_t n = python_space_before(text.substr(g), e - g);
+      if (n == 0) break;
+      e -= n;
+    }
+    last = text.substr(g, e - g);
+    pos = q + kFence.size();
+  }
+}
+
+size_t python_space_at(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
+  if (c < 0xc2) return 0;
+  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (c == 0xc2 && (at(1) == 0x85 || at(1) == 0xa0)) return 2;                      // U+0085, U+00A0
+  if (c == 0xe1 && at(1) == 0x9a && at(2) == 0x80) return 3;                       // U+1680
+  if (c == 0xe2 && at(1) == 0x80 && (at(2) <= 0x8a || at(2) == 0xa8 || at(2) == 0xa9 || at(2) == 0xaf) &&
+      at(2) >= 0x80) {
+    return 3;  // U+2000-U+200A, U+2028, U+2029, U+202F
+  }
+  if (c == 0xe2 && at(1) == 0x81 && at(2) == 0x9f) return 3;  // U+205F
+  if (c == 0xe3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+std::string_view python_strip(std::string_view s) {
+  while (!s.empty()) {
+    const size_t n = python_space_at(s, 0);
+    if (n == 0) break;
+    s.remove_prefix(n);
+  }
+  while (!s.empty()) {
+    const size_t n = python_space_before(s, s.size());
+    if (n == 0) break;
+    s.remove_suffix(n);
+  }
+  return s;
+}
+
+size_t python_space_before(std::string_view s, size_t end) {
+  // A whitespace character ends at `end` when one of its 1-3 byte encodings fits there.
+  for (size_t k = 1; k <= 3 && k <= end; ++k) {
+    if (python_space_at(s, end - k) == k) return k;
+  }
+  return 0;
 }
 
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close) {
@@ -168,6 +347,26 @@ std::optional<double> parse_python_float(std::string_view s) {
     return std::nullopt;
   }
   return neg ? -v : v;
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+std::vector<std::string_view> digit_runs(std::string_view s) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] < '0' || s[i] > '9') {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
 }
 
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps) {

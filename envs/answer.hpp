@@ -48,8 +48,31 @@ std::vector<std::string_view> find_blocks(std::string_view text, std::string_vie
 std::vector<std::string_view> find_runs(std::string_view text, std::string_view open, std::string_view close,
                                         bool (*in_class)(char));
 
-// The last / first block, or nullopt.
+// The last / first block, or nullopt. last_block equals find_blocks(...).back() but reads
+// the response from its end: it only scans back to the close that precedes the last
+// block (see answer.cpp), so a 32 KB reasoning prefix without blocks costs two memchr
+// passes at most and usually none.
 std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close);
+
+// The last match of re.findall(open(.*?)close) WITHOUT re.DOTALL: a block never spans a
+// newline (e.g. InternBootcamp's r'\[\[(.*?)\]\]'). Reads lines from the end.
+std::optional<std::string_view> last_block_line(std::string_view text, std::string_view open,
+                                                std::string_view close);
+
+// The last match of re.findall(r'```json\s*([\s\S]*?)\s*```'): the fenced block's
+// contents without the whitespace around them. Its open and close overlap (both start
+// with ```), so it is one forward, memchr-driven scan.
+std::optional<std::string_view> last_fenced_json(std::string_view text);
+
+// Python's str.strip(): removes what str.isspace() calls whitespace at both ends -- ASCII
+// \t\n\v\f\r, space, \x1c-\x1f, and the UTF-8 encoded U+0085, U+00A0, U+1680,
+// U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+std::string_view python_strip(std::string_view s);
+
+// Length in bytes of the Python whitespace character starting at s[i] (0 when none).
+size_t python_space_at(std::string_view s, size_t i);
+// Length in bytes of the Python whitespace character ending just before s[end] (0 when none).
+size_t python_space_before(std::string_view s, size_t end);
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close);
 
 // The contents of the last \boxed{...} with balanced braces, or nullopt.
@@ -65,6 +88,12 @@ std::optional<int64_t> parse_int(std::string_view s);
 // Parses text as Python's float() does: surrounding whitespace, an optional sign,
 // decimal or exponent notation, "inf"/"infinity"/"nan" in any case. No hex.
 std::optional<double> parse_python_float(std::string_view s);
+
+// Python's str.replace(from, to): every non-overlapping occurrence, left to right.
+std::string replace_all(std::string s, std::string_view from, std::string_view to);
+
+// The maximal runs of ASCII digits in s, left to right ("12+3" -> "12", "3").
+std::vector<std::string_view> digit_runs(std::string_view s);
 
 // Splits on any of `seps`, dropping empty pieces.
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps);

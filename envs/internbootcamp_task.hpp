@@ -31,7 +31,6 @@ class InternBootcampTask : public Task {
     std::optional<std::string> got = extract(response);
     if (!got) return v;
     v.extracted = true;
-    v.extracted_answer = got->substr(0, 256);  // never echo a 1 MiB block back whole
     v.score = options.format_score;
     try {
       // Upstream: a True judgement scores 1; False fails its type assert and leaves format_score.
@@ -40,6 +39,8 @@ class InternBootcampTask : public Task {
     } catch (const std::exception&) {
       v.score = options.format_score;
     }
+    if (got->size() > 256) got->resize(256);  // never echo a 1 MiB block back whole
+    v.extracted_answer = std::move(*got);
     return v;
   }
 

@@ -99,7 +99,7 @@ Case describe_case(Rng& rng, int word_count) {
 Verdict describe_score(const Json& identity, std::string_view response) {
   Verdict v;
   const auto required = identity.at("words").get<std::vector<std::string>>();
-  const int64_t max_words = identity.at("max_words").get<int64_t>();
+  const int64_t max_words = identity_int(identity.at("max_words"));
   std::string_view s = trim(response);
   // A sentence is short: anything longer than this many bytes per allowed word is not one.
   if (s.empty() || s.size() > size_t(max_words) * 16 || s.back() != '.') return v;

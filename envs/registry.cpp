@@ -1,6 +1,8 @@
 // The registry's storage: a name-sorted map filled before main() and read-only after.
 #include "envs/registry.hpp"
 
+#include "envs/python_task.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -28,9 +30,11 @@ TaskRegistrar::TaskRegistrar(std::unique_ptr<Task> task) {
 Result<const Task*> find_task(std::string_view name) {
   auto it = tasks().find(name);
   if (it != tasks().end()) return static_cast<const Task*>(it->second.get());
+  if (name.starts_with(kPythonTaskPrefix)) return find_python_task(name);
   std::string known;
   for (const auto& [n, t] : tasks()) known += (known.empty() ? "" : ", ") + n;
-  return Status::not_found("no task named '" + std::string(name) + "'; known tasks: " + known);
+  return Status::not_found("no task named '" + std::string(name) + "'; known tasks: " + known +
+                           "; or python:MODULE.CLASS for an InternBootcamp-style Python class");
 }
 
 std::vector<std::string> task_names() {

@@ -59,6 +59,8 @@ Result<Case> Task::generate_with(uint64_t seed, const Difficulty& overrides, int
   try {
     Rng rng(seed ^ name_hash(info().name));
     return generate(rng, d);
+  } catch (const TaskFailure& e) {
+    return Status::unavailable("task " + info().name + ": " + e.what());
   } catch (const std::exception& e) {
     return Status::internal("task " + info().name + " failed to generate (seed " + std::to_string(seed) +
                             "): " + e.what());
@@ -71,9 +73,13 @@ Result<Verdict> Task::verify(const Json& identity, std::string_view response,
     Verdict v = score(identity, response, options);
     if (!(v.score >= 0.0 && v.score <= 1.0)) v.score = 0.0;  // NaN or out of range never leaks out
     return v;
+  } catch (const TaskFailure& e) {
+    return Status::unavailable("task " + info().name + ": " + e.what());
   } catch (const std::exception& e) {
-    return Status::invalid_argument("task " + info().name + " cannot read this identity (" + e.what() +
-                                    "): " + identity.dump().substr(0, 200));
+    // dump() with `replace`: an identity holding invalid UTF-8 must not make the message throw
+    // (the verify fuzzer found a plain dump() throwing here, inside the handler).
+    return Status::invalid_argument("task " + info().name + " cannot read this identity (" + e.what() + "): " +
+                                    identity.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200));
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,41 @@ struct VerifyOptions {
   size_t short_threshold = 100;    // Default: 100 (InternBootcamp's)
   bool format_penalty = true;      // responses without "</think>" score 0. Default: true
 };
+
+// Thrown by a task's hooks when the task itself failed (not the identity or the
+// response): a Python worker that timed out or died. verify() and generate_*() turn it
+// into Status::unavailable carrying its message.
+class TaskFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An integer field of an identity. nlohmann's get<int64_t>() converts any number with a
+// cast, which is undefined behaviour for a float beyond int64 (the verify fuzzer fed
+// one); this accepts integers, and floats only when integral and within range, and
+// throws std::invalid_argument otherwise (verify() reports that as an unreadable identity).
+inline int64_t identity_int(const Json& v) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      throw std::invalid_argument("integer out of range");
+    }
+    return v.get<int64_t>();
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d >= -9.2e18 && d <= 9.2e18 && d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+  }
+  throw std::invalid_argument("expected an integer, got " + std::string(v.type_name()));
+}
+
+// A list of integers of an identity, each read as identity_int() does.
+inline std::vector<int64_t> identity_ints(const Json& v) {
+  if (!v.is_array()) throw std::invalid_argument("expected a list of integers");
+  std::vector<int64_t> out;
+  out.reserve(v.size());
+  for (const auto& x : v) out.push_back(identity_int(x));
+  return out;
+}
 
 class Task {
  public:

@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libcivetweb-dev  # reward model clients and `troupe serve`
   clang libclang-rt-14-dev         # libFuzzer and sanitizer runtimes
+  python3                          # the Python bridge's worker (envs/python/) and its tests
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -119,6 +120,60 @@ TEST(EnvCli, DifficultyOverridesAreCheckedAndApplied) {
   EXPECT_EQ(Json::parse(r.out)["identity"]["a"].get<std::string>().size(), 25u);
   EXPECT_EQ(troupe("env sample --task addition --difficulty digits=99").rc, 1);
   EXPECT_EQ(troupe("env sample --task addition --difficulty digits").rc, 1);
+}
+
+
+TEST(EnvCli, PythonTaskSamplesAndVerifiesThroughTheBridge) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 on this machine";
+  const std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/troupe_cli_bootcamp.py") << R"PY(
+import random
+class Doubler:
+    def case_generator(self):
+        return {"n": random.randint(1, 99)}
+    def prompt_func(self, identity):
+        return f"Double {identity['n']}."
+    @staticmethod
+    def extract_output(output):
+        return output.split("=")[-1].strip() if "=" in output else None
+    @classmethod
+    def verify_score(cls, output, identity, format_score=0, short_penalty=True, short_threshold=100,
+                     format_penalty=True):
+        got = cls.extract_output(output)
+        return 1.0 if got == str(2 * identity["n"]) else (format_score if got is not None else 0.0)
+)PY";
+  // The worker script is found beside the sources, as for an uninstalled build.
+  const std::string env = "PYTHONPATH=" + dir + " TROUPE_PYTHON=/usr/bin/python3 ";
+  auto run = [&](const std::string& args) {
+    FILE* p = popen((env + TROUPE_BIN + " " + args + " 2>&1").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    const int status = pclose(p);
+    return Ran{WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  };
+  auto s = run("env sample --task python:troupe_cli_bootcamp.Doubler --seed 4 -n 3");
+  ASSERT_EQ(s.rc, 0) << s.out;
+  auto cases = lines(s.out);
+  ASSERT_EQ(cases.size(), 3u) << s.out;
+  std::string in;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Json c = Json::parse(cases[i]);
+    EXPECT_EQ(c["prompt"], "Double " + std::to_string(c["identity"]["n"].get<int>()) + ".");
+    const int right = 2 * c["identity"]["n"].get<int>() + (i == 1 ? 1 : 0);  // line 2 is wrong
+    in += Json{{"task", "python:troupe_cli_bootcamp.Doubler"}, {"identity", c["identity"]},
+               {"response", "x=" + std::to_string(right)}}.dump() + "\n";
+  }
+  auto v = run("env verify --threads 2 --input " + temp_file("python_in.jsonl", in));
+  ASSERT_EQ(v.rc, 0) << v.out;
+  auto out = lines(v.out);
+  ASSERT_EQ(out.size(), 3u) << v.out;
+  EXPECT_EQ(Json::parse(out[0])["score"], 1.0);
+  EXPECT_EQ(Json::parse(out[1])["score"], 0.0);
+  EXPECT_EQ(Json::parse(out[2])["score"], 1.0);
+  auto missing = run("env sample --task python:troupe_cli_bootcamp.NoSuchClass");
+  EXPECT_EQ(missing.rc, 1);
+  EXPECT_NE(missing.out.find("NoSuchClass"), std::string::npos) << missing.out;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // each documented deviation from DEVIATIONS.md.
 #include <gtest/gtest.h>
 
+#include "envs/answer.hpp"
 #include "envs/registry.hpp"
 
 namespace troupe::envs {
@@ -434,6 +435,208 @@ TEST(InternBootcampKillerSudoku, DeviationExactlyNRowsOfNNumbers) {
                    {"subgrid_size", 2}};
   EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n1,1,1,1\n[/answer]"), 0.5), 0.5);
   EXPECT_DOUBLE_EQ(score("Killersudokubootcamp", id, respond("[answer]\n1,2,3,4,4\n3,4,1,2\n2,1,4,3\n4,3,2,1\n[/answer]"), 0.5), 0.5);
+}
+
+// --- extraction helpers: the fast readers agree with the plain left-to-right scan -----
+
+// Python's re.findall(open(.*?)close) without DOTALL, written the slow, obvious way.
+std::optional<std::string> slow_last_line_block(const std::string& t, const std::string& open, const std::string& close) {
+  std::optional<std::string> last;
+  size_t pos = 0;
+  while (true) {
+    size_t a = t.find(open, pos);
+    if (a == std::string::npos) return last;
+    size_t b = t.find(close, a + open.size());
+    if (b == std::string::npos) return last;
+    std::string body = t.substr(a + open.size(), b - a - open.size());
+    if (body.find('\n') != std::string::npos) {
+      pos = a + 1;
+      continue;
+    }
+    last = body;
+    pos = b + close.size();
+  }
+}
+
+TEST(AnswerExtraction, LastBlockFromTheEndAgreesWithTheForwardScan) {
+  // Random texts over a tiny alphabet hit every overlap of opens, closes and newlines.
+  Rng rng(12345);
+  const std::string alphabet = "[]]\na/";
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string t;
+    for (int64_t i = rng.uniform(0, 24); i > 0; --i) t += alphabet[static_cast<size_t>(rng.uniform(0, 5))];
+    for (auto [open, close] : {std::pair<std::string, std::string>{"[[", "]]"}, {"[a]", "[/a]"}, {"[", "]"}}) {
+      auto blocks = find_blocks(t, open, close);
+      auto fast = last_block(t, open, close);
+      ASSERT_EQ(fast.has_value(), !blocks.empty()) << t;
+      if (fast) {
+        ASSERT_EQ(std::string(*fast), std::string(blocks.back())) << t;
+      }
+      auto line = last_block_line(t, open, close);
+      auto slow = slow_last_line_block(t, open, close);
+      ASSERT_EQ(line.has_value(), slow.has_value()) << t;
+      if (line) {
+        ASSERT_EQ(std::string(*line), *slow) << t;
+      }
+    }
+  }
+}
+
+TEST(AnswerExtraction, CodePointsCountsLikePythonLen) {
+  Rng rng(99);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string t;
+    for (int64_t i = rng.uniform(0, 40); i > 0; --i) t += static_cast<char>(rng.uniform(0, 255));
+    size_t slow = 0;
+    for (unsigned char c : t) slow += (c & 0xC0) != 0x80;  // every byte but a continuation byte starts one
+    ASSERT_EQ(code_points(t), slow);
+  }
+  EXPECT_EQ(code_points("h\xc3\xa9llo \xe2\x96\xa0 \xf0\x9f\x98\x80"), 9u);  // é, ■ and an emoji count one each
+}
+
+TEST(AnswerExtraction, FencedJsonAndPythonStrip) {
+  EXPECT_EQ(last_fenced_json("x ```json\n [1] \n``` y ```json[2]```"), std::string_view("[2]"));
+  EXPECT_EQ(last_fenced_json("```json   ```"), std::string_view(""));
+  EXPECT_FALSE(last_fenced_json("```python\n[1]\n```").has_value());
+  EXPECT_FALSE(last_fenced_json("```json [1]").has_value());
+  // The close of one block may be the start of the next "```json": it is consumed as a close.
+  EXPECT_EQ(last_fenced_json("```json a ```json b ```"), std::string_view("a"));
+  EXPECT_EQ(python_strip("\xc2\xa0 x \x1f\xe3\x80\x80"), std::string_view("x"));
+}
+
+// --- the seven tasks of this file's second half ----------------------------------------
+
+TEST(KorPuzzle24Points, LastSingleLineBracketExpression) {
+  const std::string t = "KorPuzzle24Pointsbootcamp";
+  const Json id = {{"numbers", {2, 2, 8, 8}}};
+  EXPECT_EQ(score(t, id, respond("[[8 × (2 + 2) - 8]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[(8+8)*2-8]] then [[8*(2+2)-8]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[8*(2+2)-8]] then [[8+8+2+2]]")), 0.0);      // the last block counts
+  EXPECT_EQ(score(t, id, respond("[[8*(2+2)-8\n]]")), 0.0);                    // no block spans a newline
+  EXPECT_EQ(score(t, id, respond("[[(8 - 2) ÷ 2 × 8]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[8*3]]")), 0.0);                            // other numbers
+  EXPECT_EQ(score(t, {{"numbers", {3, 3, 8, 8}}}, respond("[[8 / (3 - 8 / 3)]]")), 1.0);
+}
+
+TEST(KorPuzzle24Points, DeviationOnlyArithmeticIsRead) {
+  // Python's eval accepts 24e0 (its digits are no \b\d+\b number) and ** upstream; not here.
+  const std::string t = "KorPuzzle24Pointsbootcamp";
+  EXPECT_DOUBLE_EQ(score(t, {{"numbers", {2, 5, 9, 9}}}, respond("[[(9-9)*5*2+24e0]]"), 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(score(t, {{"numbers", {1, 2, 3, 3}}}, respond("[[2**3*3*1]]"), 0.5), 0.5);
+}
+
+TEST(Cryptomath, LetterDigitPairsOfTheLastBlock) {
+  const std::string t = "Cryptomathbootcamp";
+  const Json id = {{"left_terms", {"AB", "C"}}, {"right_term", "AD"}, {"leading_letters", {"A"}},
+                   {"all_letters", {"D", "C", "B", "A"}}};
+  // 12 + 3 = 15: A=1, B=2, C=3, D=5
+  EXPECT_EQ(score(t, id, respond("[[A=1, B=2, C=3, D=5]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[A = 1,B=2,C=3,D=5,A=1]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[A=1,B=2,C=3,D=5]] [[A=1,B=2,C=3,D=6]]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[[A=1,B=2,C=3]]")), 0.0);                    // D missing
+  EXPECT_EQ(score(t, id, respond("[[A=1,B=2,C=3,D=5,E=7]]")), 0.0);            // a letter not in the puzzle
+  EXPECT_EQ(score(t, id, respond("[[A=1,B=3,C=2,D=6]]")), 0.0);                // 13 + 2 != 16
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[[no pairs here]]"), 0.5), 0.0);      // nothing extracted
+  EXPECT_DOUBLE_EQ(score(t, id, respond("[[A=1,B=1,C=3,D=4]]"), 0.5), 0.5);    // repeated digit
+}
+
+TEST(Cryptomath, DeviationLettersAreSingleDigits) {
+  // A=10, B=0, C=5: 100 + 5 = 105 = A D with D=5 -- upstream accepts a "digit" of 10.
+  const Json id = {{"left_terms", {"AB", "C"}}, {"right_term", "AD"}, {"leading_letters", {"A"}},
+                   {"all_letters", {"A", "B", "C", "D"}}};
+  EXPECT_DOUBLE_EQ(score("Cryptomathbootcamp", id, respond("[[A=10,B=0,C=5,D=5]]"), 0.5), 0.5);
+}
+
+TEST(KorPuzzleMathPath, TokensOperatorsAndIntegerDivision) {
+  const std::string t = "KorPuzzleMathPathbootcamp";
+  const Json id = {{"operators", {"+", "*", "-"}}, {"target", 10}, {"num_vars", 4}};
+  EXPECT_EQ(score(t, id, respond("[[2+3*4-4=10]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[ 2 + 3 × 4 - 4 = 10 ]]")), 0.0);          // × is no token: 3 4 side by side
+  EXPECT_EQ(score(t, id, respond("[[2+3*4-4=11]]")), 0.0);                     // other target
+  EXPECT_EQ(score(t, id, respond("[[2-3*4+4=10]]")), 0.0);                     // other operators
+  EXPECT_EQ(score(t, id, respond("[[2+13*1-5=10]]")), 0.0);                    // 13 is not a digit
+  EXPECT_EQ(score(t, id, respond("[[(2+3*4-4)=10]]")), 1.0);                   // upstream skips other characters
+  const Json div = {{"operators", {"/", "+"}}, {"target", 4}, {"num_vars", 3}};
+  EXPECT_EQ(score(t, div, respond("[[7/2+1=4]]")), 1.0);                       // integer division, as upstream
+}
+
+TEST(KorPuzzleMathPath, DeviationDivisionByZeroIsWrong) {
+  // Upstream evaluates x/0 as 0, so 5/0+3=3 passes there.
+  const Json div = {{"operators", {"/", "+"}}, {"target", 3}, {"num_vars", 3}};
+  EXPECT_DOUBLE_EQ(score("KorPuzzleMathPathbootcamp", div, respond("[[5/0+3=3]]"), 0.5), 0.5);
+}
+
+Json small_maze() {
+  return {{"grid", {{0, 0, 1}, {1, 0, 1}, {1, 0, 0}}}, {"start_pos", {0, 0}}, {"end_pos", {2, 2}},
+          {"difficulty", 1}, {"seed", nullptr}, {"solution_path", {{0, 0}, {0, 1}, {1, 1}, {2, 1}, {2, 2}}}};
+}
+
+TEST(Maze, PythonTuplesInTheLastJsonBlock) {
+  const std::string t = "Mazebootcamp";
+  const std::string path = "[(0, 0), (0, 1), (1, 1), (2, 1), (2, 2)]";
+  EXPECT_EQ(score(t, small_maze(), respond("Final-answer: ```json\n" + path + "\n```")), 1.0);
+  EXPECT_EQ(score(t, small_maze(), respond("```json\n(0, 0), (0, 1), [1, 1], (2, 1), (2, 2)\n```")), 1.0);
+  // A JSON list [0, 0] is not the tuple (0, 0) for Python's comparison.
+  EXPECT_EQ(score(t, small_maze(), respond("```json\n[[0, 0], [0, 1], [1, 1], [2, 1], [2, 2]]\n```")), 0.0);
+  EXPECT_EQ(score(t, small_maze(), respond("```json\n[(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)]\n```")), 0.0);  // wall
+  EXPECT_EQ(score(t, small_maze(), respond("```json\n[(0, 0), (1, 1), (2, 1), (2, 2)]\n```")), 0.0);  // diagonal
+  EXPECT_EQ(score(t, small_maze(), respond("```json\n" + path + "\n``` then ```json\n[(0, 0)]\n```")), 0.0);
+  EXPECT_DOUBLE_EQ(score(t, small_maze(), respond("```json\nnot python\n```"), 0.5), 0.5);  // extracted, wrong
+  EXPECT_DOUBLE_EQ(score(t, small_maze(), respond("```python\n" + path + "\n```"), 0.5), 0.0);
+}
+
+TEST(Maze, DeviationOnlyIntegerTuplesAndLists) {
+  // Python's literal_eval reads True as 1, so upstream accepts (0, True) for (0, 1); we read integers only.
+  EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
+                         respond("```json\n[(0, 0), (0, True), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
+                   0.5);
+}
+
+TEST(Arrowmaze, NumberedGridFollowsTheArrows) {
+  const std::string t = "Arrowmazebootcamp";
+  const Json id = {{"input_grid", {{"↘", "↙", "↖"}, {"↗", "↘", "↗"}, {"→", "↘", "○"}}}, {"start_position", {0, 0}}};
+  EXPECT_EQ(score(t, id, respond("Final-answer: ```json\n[[1, 0, 0], [0, 0, 0], [0, 0, 2]]\n```")), 1.0);
+  EXPECT_EQ(score(t, id, respond("```json\n[(1, 0, 0), (0, 0, 0), (0, 0, 7.5)]\n```")), 1.0);  // () read as []
+  EXPECT_EQ(score(t, id, respond("```json\n[[1, 0, 0], [0, 2, 0], [0, 0, 3]]\n```")), 1.0);    // stop on the way
+  EXPECT_EQ(score(t, id, respond("```json\n[[1, 0, 0], [0, 0, 0], [0, 2, 0]]\n```")), 0.0);    // not the end
+  EXPECT_EQ(score(t, id, respond("```json\n[[0, 0, 0], [0, 0, 0], [0, 0, 1]]\n```")), 0.0);    // not the start
+  EXPECT_EQ(score(t, id, respond("```json\n[[1, 0, 0], [0, 0, 0]]\n```")), 0.0);               // wrong shape
+  EXPECT_DOUBLE_EQ(score(t, id, respond("```json\n[[1, 0, 'a'], [0, 0, 0], [0, 0, 2]]\n```"), 0.5), 0.5);
+  EXPECT_EQ(score(t, {{"input_grid", "[[\"→\", \"○\"]]"}}, respond("```json\n[[1, 2]]\n```")), 1.0);
+}
+
+TEST(KorPuzzleLogicPuzzle, EveryYearWithItsNames) {
+  const std::string t = "KorPuzzleLogicPuzzlebootcamp";
+  const Json id = {{"assignments", {{{"year", 1700}, {"windmill", "Molen A"}, {"family", "Family 2"}},
+                                    {{"year", 1720}, {"windmill", "Molen B"}, {"family", "Family 1"}}}},
+                   {"clues", Json::array()}, {"years_order", {1700, 1720}}};
+  EXPECT_EQ(score(t, id, respond("[[1700 Molen A Family 2, 1720 Molen B Family 1]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[1720 Molen B  Family 1,\n1700 Molen A Family 2]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[1700 Molen A Family 1, 1720 Molen B Family 2]]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[[1700 Molen A Family 2]]")), 0.0);  // a year missing
+}
+
+TEST(KorPuzzleLogicPuzzle, DeviationEmptyAnswerIsNotRight) {
+  // Upstream keeps only three-word entries; with none left its check passes every case.
+  const Json id = {{"assignments", {{{"year", 1700}, {"windmill", "Molen A"}, {"family", "Family 2"}}}},
+                   {"clues", Json::array()}, {"years_order", {1700}}};
+  EXPECT_DOUBLE_EQ(score("KorPuzzleLogicPuzzlebootcamp", id, respond("[[ ]]"), 0.5), 0.5);
+}
+
+TEST(KorOperationUnicode25a0, SympyTextAndLatexByValue) {
+  const std::string t = "KorOperationUnicode25a0bootcamp";
+  const Json id = {{"f_latex", "x^{3}"}, {"g_latex", "\\sin{\\left(x \\right)}"}, {"_f_sympy", "x**3"},
+                   {"_g_sympy", "sin(x)"}, {"_answer_sympy", "3*x**2 + cos(x)"}};
+  EXPECT_EQ(score(t, id, respond("[[3*x**2 + cos(x)]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[cos(x)+3x^2]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[3x^{2} + \\cos x]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[\\frac{6x^2}{2} + \\cos\\left(x\\right)]]")), 1.0);
+  EXPECT_EQ(score(t, id, respond("[[3x^2 + \\sin x]]")), 0.0);
+  EXPECT_EQ(score(t, id, respond("[[3x^2 + cos(x)]] and [[0]]")), 0.0);
+  const Json poly = {{"f_latex", "x"}, {"g_latex", "\\frac{2}{y}"}, {"_f_sympy", "x"},
+                     {"_g_sympy", "Poly(2, x, domain='ZZ')/y"}, {"_answer_sympy", "sqrt(2)*cos(x + pi/4)"}};
+  EXPECT_EQ(score(t, poly, respond("[[cos(x) - sin(x)]]")), 1.0);
+  EXPECT_DOUBLE_EQ(score(t, poly, respond("[[cos(x) - sin(x) +]]"), 0.5), 0.5);  // unreadable: format_score
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ class BaseConversion final : public ExactAnswerTask {
   }
   std::string expected(const Json& id) const override {
     auto n = parse_int(id.at("n").get<std::string>());
-    const int64_t base = id.at("base").get<int64_t>();
+    const int64_t base = identity_int(id.at("base"));
     if (!n || *n < 0 || base < 2 || base > 16) throw std::invalid_argument("bad n or base");
     uint64_t v = static_cast<uint64_t>(*n);
     std::string out;

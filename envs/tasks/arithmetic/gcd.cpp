@@ -45,7 +45,7 @@ class Gcd final : public ExactAnswerTask {
     return c;
   }
   std::string expected(const Json& id) const override {
-    int64_t a = id.at("a").get<int64_t>(), b = id.at("b").get<int64_t>();
+    int64_t a = identity_int(id.at("a")), b = identity_int(id.at("b"));
     if (a < 0 || b < 0) throw std::invalid_argument("negative operand");
     while (b != 0) {
       const int64_t r = a % b;

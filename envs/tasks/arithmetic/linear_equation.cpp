@@ -48,8 +48,8 @@ class LinearEquation final : public ExactAnswerTask {
     return c;
   }
   std::string expected(const Json& id) const override {
-    const int64_t a = id.at("a").get<int64_t>(), b = id.at("b").get<int64_t>();
-    const int64_t c2 = id.at("c").get<int64_t>(), dd = id.at("d").get<int64_t>();
+    const int64_t a = identity_int(id.at("a")), b = identity_int(id.at("b"));
+    const int64_t c2 = identity_int(id.at("c")), dd = identity_int(id.at("d"));
     constexpr int64_t kBound = int64_t{1} << 40;  // keeps the differences below from overflowing
     for (int64_t v : {a, b, c2, dd}) {
       if (v > kBound || v < -kBound) throw std::invalid_argument("coefficient out of range");

@@ -35,7 +35,7 @@ class ModularArith final : public ExactAnswerTask {
   }
   std::string expected(const Json& id) const override {
     const std::string p = decimal::mul(id.at("a").get<std::string>(), id.at("b").get<std::string>());
-    const int64_t m = id.at("m").get<int64_t>();
+    const int64_t m = identity_int(id.at("m"));
     if (m < 1 || m > 1'000'000'000) throw std::invalid_argument("modulus out of range");
     int64_t r = 0;
     for (char ch : p) r = (r * 10 + (ch - '0')) % m;

@@ -129,7 +129,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
     c.prompt = "Below is a bracket sequence and a step-by-step trace of a stack-based check of it. Find the first "
                "step (its Thought number) that is wrong, or answer No if every step is right.\nInput: " + seq + "\n" +
                steps + "Put the final answer inside [answer][/answer].";
-    c.answer = reference_response("[answer]" + (error_step.is_null() ? std::string("No") : std::to_string(error_step.get<int64_t>())) +
+    c.answer = reference_response("[answer]" + (error_step.is_null() ? std::string("No") : std::to_string(identity_int(error_step))) +
                                   "[/answer]");
     return c;
   }
@@ -166,7 +166,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const Json& step = identity.at("error_step");
     if (step.is_null()) return iequal(extracted, "no") ? 1.0 : 0.0;
-    return extracted == std::to_string(step.get<int64_t>()) ? 1.0 : 0.0;
+    return extracted == std::to_string(identity_int(step)) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehDyckLanguages);

@@ -101,7 +101,7 @@ class BbehObjectCounting final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     auto got = parse_int(extracted);
-    return got && *got == identity.at("correct_answer").get<int64_t>() ? 1.0 : 0.0;
+    return got && *got == identity_int(identity.at("correct_answer")) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehObjectCounting);

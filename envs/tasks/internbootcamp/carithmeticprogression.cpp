@@ -92,9 +92,9 @@ class Carithmeticprogression final : public InternBootcampTask {
     std::string final_text;
     const Json& s = c.identity["solutions"];
     if (s.is_array()) {
-      for (const auto& x : s) final_text += (final_text.empty() ? "" : " ") + std::to_string(x.get<int64_t>());
+      for (const auto& x : s) final_text += (final_text.empty() ? "" : " ") + std::to_string(identity_int(x));
     } else {
-      final_text = std::to_string(s.get<int64_t>());
+      final_text = std::to_string(identity_int(s));
     }
     c.answer = reference_response("[answer]" + final_text + "[/answer]");
     return c;
@@ -114,12 +114,12 @@ class Carithmeticprogression final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const Json& want = identity.at("solutions");
-    if (extracted == "-1" || extracted == "0") return want.is_number_integer() && want.get<int64_t>() == std::stoll(extracted);
+    if (extracted == "-1" || extracted == "0") return want.is_number_integer() && identity_int(want) == std::stoll(extracted);
     if (!want.is_array()) return 0.0;
     std::vector<int64_t> got;
     for (auto tok : split_any(extracted, " \t\n\r\v\f")) got.push_back(*parse_int(tok));
     std::sort(got.begin(), got.end());
-    return got == want.get<std::vector<int64_t>>() ? 1.0 : 0.0;
+    return got == identity_ints(want) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(Carithmeticprogression);

@@ -87,8 +87,8 @@ class Cprimesoninterval final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const int64_t got = std::stoll(extracted);
-    return got == solve(identity.at("a").get<int64_t>(), identity.at("b").get<int64_t>(),
-                        identity.at("k").get<int64_t>())
+    return got == solve(identity_int(identity.at("a")), identity_int(identity.at("b")),
+                        identity_int(identity.at("k")))
                ? 1.0
                : 0.0;
   }

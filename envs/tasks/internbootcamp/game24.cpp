@@ -36,11 +36,6 @@ std::optional<std::string> extract_boxed(std::string_view s) {
   return std::nullopt;
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-  return s;
-}
-
 class Game24 final : public InternBootcampTask {
  public:
   const TaskInfo& info() const override {
@@ -103,7 +98,7 @@ class Game24 final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const std::string puzzle = identity.at("puzzle").get<std::string>();
     const Json& t = identity.at("target");
-    const int64_t target = t.is_string() ? std::stoll(t.get<std::string>()) : t.get<int64_t>();
+    const int64_t target = t.is_string() ? std::stoll(t.get<std::string>()) : identity_int(t);
     std::string s = replace_all(extracted, "**", "");
     s = replace_all(s, "\\times", "*");
     s = replace_all(s, "\\div", "/");
@@ -113,16 +108,7 @@ class Game24 final : public InternBootcampTask {
     std::vector<std::string> want;
     for (auto tok : split_any(puzzle, " \t\n")) want.emplace_back(tok);
     std::vector<std::string> got;
-    for (size_t i = 0; i < s.size();) {
-      if (s[i] < '0' || s[i] > '9') {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
-      got.push_back(s.substr(i, j - i));
-      i = j;
-    }
+    for (auto run : digit_runs(s)) got.emplace_back(run);
     std::sort(want.begin(), want.end());
     std::sort(got.begin(), got.end());
     if (got != want) return 0.0;

@@ -12,6 +12,31 @@ namespace {
 
 using Grid = std::vector<std::vector<int64_t>>;
 
+// Calls fn(token, ends_line) for every whitespace-separated token of `block`, and
+// fn("", true) at every line end (so rows can be told apart); no allocation.
+template <class Fn>
+void for_each_token(std::string_view block, Fn&& fn) {
+  size_t i = 0;
+  while (i < block.size()) {
+    const char c = block[i];
+    if (c == '\n') {
+      fn(std::string_view(), true);
+      ++i;
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+      ++i;
+    } else {
+      size_t j = i;
+      while (j < block.size() && block[j] != ' ' && block[j] != '\t' && block[j] != '\n' && block[j] != '\r' &&
+             block[j] != '\v' && block[j] != '\f') {
+        ++j;
+      }
+      fn(block.substr(i, j - i), false);
+      i = j;
+    }
+  }
+  fn(std::string_view(), true);
+}
+
 class Sudoku final : public InternBootcampTask {
  public:
   const TaskInfo& info() const override {
@@ -81,44 +106,52 @@ class Sudoku final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override {
     auto block = last_block(response, "[answer]", "[/answer]");
     if (!block) return std::nullopt;
-    for (auto tok : split_any(*block, " \t\n\r\v\f")) {
-      if (!parse_int(tok)) return std::nullopt;  // upstream's int() raises: None
-    }
+    bool readable = true;
+    for_each_token(*block, [&](std::string_view tok, bool) {
+      readable = readable && (tok.empty() || parse_int(tok).has_value());
+    });
+    if (!readable) return std::nullopt;  // upstream's int() raises: None
     return std::string(trim(*block));
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    Grid got;
-    for (auto line : split_any(extracted, "\n")) {
-      std::vector<int64_t> row;
-      for (auto tok : split_any(line, " \t\r\v\f")) row.push_back(*parse_int(tok));
-      if (!row.empty()) got.push_back(row);
-    }
-    const Grid puzzle = identity.at("puzzle").get<Grid>();
-    const int64_t n = identity.at("size").get<int64_t>();
-    const int64_t r = identity.at("region_rows").get<int64_t>();
-    if (n <= 0 || r <= 0 || static_cast<int64_t>(got.size()) != n) return 0.0;
-    for (const auto& row : got) {
-      if (static_cast<int64_t>(row.size()) != n) return 0.0;
-    }
+    // The grid as one flat array, row by row (blank lines skipped), without a copy of the puzzle.
+    std::vector<int64_t> got;
+    got.reserve(256);
+    std::vector<size_t> row_ends;
+    for_each_token(extracted, [&](std::string_view tok, bool ends_line) {
+      if (!tok.empty()) got.push_back(*parse_int(tok));
+      if (ends_line && (row_ends.empty() ? !got.empty() : got.size() > row_ends.back())) row_ends.push_back(got.size());
+    });
+    const Json& puzzle = identity.at("puzzle");
+    const int64_t n = identity_int(identity.at("size"));
+    const int64_t r = identity_int(identity.at("region_rows"));
+    if (n <= 0 || r <= 0 || n > 1024 || static_cast<int64_t>(row_ends.size()) != n) return 0.0;
     const size_t un = static_cast<size_t>(n);
     for (size_t i = 0; i < un; ++i) {
+      if (row_ends[i] != (i + 1) * un) return 0.0;  // every row holds exactly n numbers
+    }
+    auto cell = [&](size_t i, size_t j) { return got[i * un + j]; };
+    for (size_t i = 0; i < un; ++i) {
+      const Json& row = puzzle.at(i);
       for (size_t j = 0; j < un; ++j) {
-        const int64_t given = puzzle.at(i).at(j);
-        if (given != 0 && got[i][j] != given) return 0.0;
+        const int64_t given = identity_int(row.at(j));
+        if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }
-    auto full = [&](auto cell) {  // cell(k) for k in 0..n-1 must be a permutation of 1..n
-      std::vector<bool> seen(un + 1, false);
+    std::vector<uint32_t> seen(un + 1, 0);  // seen[v] == stamp: v already met in the current unit
+    uint32_t stamp = 0;
+    auto full = [&](auto at) {  // at(k) for k in 0..n-1 must be a permutation of 1..n
+      ++stamp;
       for (size_t k = 0; k < un; ++k) {
-        const int64_t v = cell(k);
-        if (v < 1 || v > n || seen[static_cast<size_t>(v)]) return false;
-        seen[static_cast<size_t>(v)] = true;
+        const int64_t v = at(k);
+        if (v < 1 || v > n || seen[static_cast<size_t>(v)] == stamp) return false;
+        seen[static_cast<size_t>(v)] = stamp;
       }
       return true;
     };
     for (size_t i = 0; i < un; ++i) {
-      if (!full([&](size_t k) { return got[i][k]; }) || !full([&](size_t k) { return got[k][i]; })) return 0.0;
+      if (!full([&](size_t k) { return cell(i, k); }) || !full([&](size_t k) { return cell(k, i); })) return 0.0;
     }
     const size_t ur = static_cast<size_t>(r);
     for (size_t bi = 0; bi < un; bi += ur) {
@@ -126,7 +159,7 @@ class Sudoku final : public InternBootcampTask {
         // Upstream walks region_size x region_size cells from each corner; a region
         // running past the grid is an IndexError there, i.e. not right.
         if (bi + ur > un || bj + ur > un || ur * ur != un) return 0.0;
-        if (!full([&](size_t k) { return got[bi + k / ur][bj + k % ur]; })) return 0.0;
+        if (!full([&](size_t k) { return cell(bi + k / ur, bj + k % ur); })) return 0.0;
       }
     }
     return 1.0;

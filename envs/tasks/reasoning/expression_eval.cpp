@@ -73,7 +73,7 @@ class ExpressionEval final : public ExactAnswerTask {
     return c;
   }
   std::string expected(const Json& id) const override {
-    return std::to_string(evaluate(id.at("nums").get<std::vector<int64_t>>(), id.at("ops").get<std::string>(), nullptr));
+    return std::to_string(evaluate(identity_ints(id.at("nums")), id.at("ops").get<std::string>(), nullptr));
   }
 };
 TROUPE_REGISTER_TASK(ExpressionEval);

@@ -62,7 +62,7 @@ class ProgramTrace final : public ExactAnswerTask {
     std::map<std::string, int64_t> vars;
     for (const auto& s : id.at("program")) {
       const std::string dst = s.at("dst"), src = s.at("src"), op = s.at("op");
-      const int64_t k = s.at("k").get<int64_t>();
+      const int64_t k = identity_int(s.at("k"));
       if (k < 0 || k > kMaxConstant) throw std::invalid_argument("constant out of range");
       int64_t v;
       if (op == "=") {

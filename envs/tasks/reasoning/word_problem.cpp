@@ -49,9 +49,11 @@ class WordProblem final : public ExactAnswerTask {
     return c;
   }
   std::string expected(const Json& id) const override {
-    int64_t have = id.at("start").get<int64_t>();
+    int64_t have = identity_int(id.at("start"));
+    // Bounded like the changes, so the sum cannot overflow (the verify fuzzer found an overflow here).
+    if (have > (int64_t{1} << 40) || have < -(int64_t{1} << 40)) throw std::invalid_argument("start out of range");
     for (const auto& v : id.at("changes")) {
-      const int64_t x = v.get<int64_t>();
+      const int64_t x = identity_int(v);
       if (x > (int64_t{1} << 40) || x < -(int64_t{1} << 40)) throw std::invalid_argument("change out of range");
       have += x;
     }

@@ -41,7 +41,7 @@ class PrefixSum final : public ExactAnswerTask {
     int64_t s = 0;
     bool first = true;
     for (const auto& v : id.at("list")) {
-      const int64_t x = v.get<int64_t>();
+      const int64_t x = identity_int(v);
       if (x > (int64_t{1} << 40) || x < -(int64_t{1} << 40)) throw std::invalid_argument("element out of range");
       s += x;  // at most 2^40 per element over a list far shorter than 2^20: no overflow
       out += (first ? "" : ",") + std::to_string(s);

@@ -35,7 +35,7 @@ class SortNumbers final : public ExactAnswerTask {
     return c;
   }
   std::string expected(const Json& id) const override {
-    auto xs = id.at("list").get<std::vector<int64_t>>();
+    auto xs = identity_ints(id.at("list"));
     std::sort(xs.begin(), xs.end());
     return join(xs);
   }
