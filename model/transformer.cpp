@@ -14,6 +14,7 @@
 #include "kernels/logprob.hpp"
 #include "kernels/matmul.hpp"
 #include "model/tokenizer.hpp"
+#include "model/transformer_state.hpp"
 
 namespace troupe::model {
 
@@ -100,21 +101,6 @@ double weighted_nll(const TokenBatch& batch, const std::vector<float>& logp, std
 }
 
 // ---- the model --------------------------------------------------------------
-
-struct Transformer::Layer {
-  std::size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-};
-
-struct Transformer::Activations {
-  std::vector<int> tokens, positions, targets;  // (N)
-  std::vector<float> encoded;                   // (N,C)
-  // Per layer, L blocks each: ln1, res2, ln2, res3, atty (N,C); qkv (N,3C); fch, fch_gelu (N,4C);
-  // att (B,NH,T,T); means and rstds (N).
-  std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, res3;
-  std::vector<float> lnf, lnf_mean, lnf_rstd, logits, lse;
-  // Gradient scratch.
-  std::vector<float> dres, dln, dqkv, datty, dfch, dfch_gelu, dlogits, dlnf;
-};
 
 Transformer::Transformer() : acts_(std::make_unique<Activations>()) {}
 Transformer::Transformer(Transformer&&) noexcept = default;
@@ -220,6 +206,7 @@ Status Transformer::load_parameters(std::span<const float> params, uint64_t vers
                                     " floats, the model has " + std::to_string(params_.size()));
   }
   std::copy(params.begin(), params.end(), params_.begin());
+  ++weights_epoch_;
   version_ = version;
   return Status::ok();
 }
@@ -230,9 +217,6 @@ void Transformer::ensure_activations(int B, int T) {
   const std::size_t N = std::size_t(B) * T, C = config_.d_model, L = config_.n_layers, V = config_.vocab_size,
                     NH = config_.n_heads;
   Activations& a = *acts_;
-  a.tokens.resize(N);
-  a.positions.resize(N);
-  a.targets.resize(N);
   a.encoded.resize(N * C);
   for (auto* v : {&a.ln1, &a.atty, &a.res2, &a.ln2, &a.res3}) v->resize(L * N * C);
   for (auto* v : {&a.ln1_mean, &a.ln1_rstd, &a.ln2_mean, &a.ln2_rstd}) v->resize(L * N);
@@ -249,11 +233,13 @@ void Transformer::ensure_activations(int B, int T) {
   cur_T_ = T;
 }
 
-void Transformer::run_trunk(const TokenBatch& batch) {
-  const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
+void Transformer::prepare_inputs(const TokenBatch& batch) {
+  const int B = batch.batch, T = batch.seq_len;
   const std::size_t N = std::size_t(B) * T;
-  ensure_activations(B, T);
   Activations& a = *acts_;
+  a.tokens.resize(N);
+  a.positions.resize(N);
+  a.targets.resize(N);
   for (int b = 0; b < B; ++b) {
     for (int t = 0; t < T; ++t) {
       const std::size_t i = std::size_t(b) * T + t;
@@ -262,6 +248,14 @@ void Transformer::run_trunk(const TokenBatch& batch) {
       a.targets[i] = t + 1 < batch.lengths[b] ? batch.tokens[i + 1] : -1;
     }
   }
+}
+
+void Transformer::run_trunk(const TokenBatch& batch) {
+  const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
+  const std::size_t N = std::size_t(B) * T;
+  ensure_activations(B, T);
+  prepare_inputs(batch);
+  Activations& a = *acts_;
   const float* P = params_.data();
   k::encoder_forward(a.encoded.data(), a.tokens.data(), a.positions.data(), P + wte_, P + wpe_, int(N), C);
   const float* residual = a.encoded.data();
@@ -302,6 +296,8 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
                                     std::to_string(batch.seq_len) + " does not fit context " +
                                     std::to_string(config_.context));
   }
+  last_forward_on_device_ = device_ != nullptr;
+  if (device_) return device_forward(batch, logp);
   run_trunk(batch);
   const int C = config_.d_model, V = config_.vocab_size, N = batch.batch * batch.seq_len;
   Activations& a = *acts_;
@@ -361,6 +357,7 @@ Status Transformer::backward(const std::vector<float>& dlogp) {
     return Status::invalid_argument("backward: dlogp has " + std::to_string(dlogp.size()) +
                                     " entries, the last forward's batch has " + std::to_string(N));
   }
+  if (last_forward_on_device_) return device_backward(dlogp);
   const int C = config_.d_model, V = config_.vocab_size;
   Activations& a = *acts_;
   a.dlogits.resize(N * V);
@@ -379,6 +376,7 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
+  last_forward_on_device_ = false;  // the score head runs on the CPU
   run_trunk(batch);
   const int C = config_.d_model, T = batch.seq_len, K = config_.head_outputs;
   scores->resize(std::size_t(batch.batch) * K);
@@ -425,6 +423,7 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
+  last_forward_on_device_ = false;
   run_trunk(batch);
   const int C = config_.d_model, V = config_.vocab_size, T = batch.seq_len;
   std::vector<float> rows(std::size_t(batch.batch) * C);
@@ -442,10 +441,13 @@ KvCache Transformer::make_cache(int rows, int max_len) const {
   KvCache c;
   c.rows = rows;
   c.max_len = std::min(max_len, config_.context);
-  c.k.assign(L * R * c.max_len * C, 0.0f);
-  c.v.assign(c.k.size(), 0.0f);
   c.len.assign(R, 0);
   c.pos.assign(R, 0);
+  // A device that cannot hold the cache leaves it on the host, where decode() works too.
+  if (device_ && device_make_cache(c).is_ok()) return c;
+  c.device.reset();
+  c.k.assign(L * R * c.max_len * C, 0.0f);
+  c.v.assign(c.k.size(), 0.0f);
   for (auto* v : {&c.x, &c.ln, &c.atty, &c.tmp}) v->assign(R * C, 0.0f);
   c.qkv.assign(R * 3 * C, 0.0f);
   c.fch.assign(R * 4 * C, 0.0f);
@@ -455,7 +457,11 @@ KvCache Transformer::make_cache(int rows, int max_len) const {
   return c;
 }
 
-void Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
+Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
+  if (c.device) {
+    if (!device_) return Status::invalid_argument("decode: a device cache needs the model on the device");
+    return device_decode(c, tokens, logits);
+  }
   const int R = c.rows, C = config_.d_model, NH = config_.n_heads, V = config_.vocab_size;
   const std::size_t slab = std::size_t(R) * c.max_len * C;  // one layer's keys
   const float* P = params_.data();
@@ -484,6 +490,7 @@ void Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
   }
   k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + lnfw_, P + lnfb_, R, C);
   k::matmul_forward_fast(logits, c.ln.data(), P + wte_, nullptr, R, C, V);
+  return Status::ok();
 }
 
 }  // namespace troupe::model

@@ -233,7 +233,7 @@ TEST(Transformer, CachedDecodeMatchesFullForward) {
   std::vector<float> cached(2 * 260), full;
   for (int step = 0; step < 7; ++step) {
     int toks[2] = {seqs[0][step], seqs[1][step]};
-    m->decode(cache, toks, cached.data());
+    ASSERT_TRUE(m->decode(cache, toks, cached.data()).is_ok());
     std::vector<std::vector<int>> prefix = {{seqs[0].begin(), seqs[0].begin() + step + 1},
                                             {seqs[1].begin(), seqs[1].begin() + step + 1}};
     auto b = TokenBatch::from_sequences(prefix, 12, 260);
