@@ -142,6 +142,14 @@ struct Scratch {
   std::vector<float> qrow;                    // (hs)
 };
 
+// w.q, w.k, w.v (NH, T, hs) = the heads of one sequence's rows (T, 3C).
+void gather_qkv(Scratch& w, const float* rows, int T, int C, int NH) {
+  const long C3 = 3L * C;
+  gather_heads(w.q.data(), rows, C3, T, NH, C / NH);
+  gather_heads(w.k.data(), rows + C, C3, T, NH, C / NH);
+  gather_heads(w.v.data(), rows + 2 * C, C3, T, NH, C / NH);
+}
+
 Scratch& thread_scratch(int T, int C, int NH) {
   thread_local Scratch w;
   const std::size_t n = std::size_t(T) * C, hs = std::size_t(C / NH);
@@ -292,10 +300,7 @@ void attention_forward_fast(float* out, float* att, const float* qkv, const uint
     Scratch& w = thread_scratch(T, C, NH);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < B; ++b) {
-      const float* rows = qkv + long(b) * T * C3;
-      gather_heads(w.q.data(), rows, C3, T, NH, hs);
-      gather_heads(w.k.data(), rows + C, C3, T, NH, hs);
-      gather_heads(w.v.data(), rows + 2 * C, C3, T, NH, hs);
+      gather_qkv(w, qkv + long(b) * T * C3, T, C, NH);
       const uint8_t* valid_keys = key_valid != nullptr ? key_valid + long(b) * T : nullptr;
       for (int h = 0; h < NH; ++h) {
         const long off = long(h) * T * hs;
@@ -324,10 +329,7 @@ void attention_backward_fast(float* dqkv, const float* dout, const float* qkv, c
     Scratch& w = thread_scratch(T, C, NH);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < B; ++b) {
-      const float* rows = qkv + long(b) * T * C3;
-      gather_heads(w.q.data(), rows, C3, T, NH, hs);
-      gather_heads(w.k.data(), rows + C, C3, T, NH, hs);
-      gather_heads(w.v.data(), rows + 2 * C, C3, T, NH, hs);
+      gather_qkv(w, qkv + long(b) * T * C3, T, C, NH);
       gather_heads(w.d.data(), dout + long(b) * T * C, C, T, NH, hs);
       for (int h = 0; h < NH; ++h) {
         const long off = long(h) * T * hs;
