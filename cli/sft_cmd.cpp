@@ -33,6 +33,7 @@ struct SftArgs {
   int warmup = 100;             // Default: 100 steps
   std::string form = "solution";
   double eval_every_s = 60.0;   // Default: every minute
+  long eval_every_steps = 0;    // Default: 0 (off); also evaluate every this many steps
   int eval_n = 200;             // Default: 200 held-out cases per (task, level)
   uint64_t seed = 0;            // Default: the config's run.seed
   int threads = 2;              // Default: 2 (both cores)
@@ -90,10 +91,12 @@ int run_sft(const SftArgs& a) {
   const double budget = a.max_minutes * 60.0;
   double next_eval = a.eval_every_s, last_print = -1.0, loss_ema = 0.0;
   long tokens = 0, step = 0;
+  double eval_seconds = 0.0;  // spent in held-out evaluation and checkpoints, not training
   std::vector<float> logp, dlogp;
   nlohmann::json history = nlohmann::json::array();
 
   auto eval_and_save = [&](bool final) -> bool {
+    const double eval_start = elapsed();
     if (!evaluator.model().load_parameters(m->parameters(), m->version()).is_ok()) return false;
     EvalOptions o = eo;
     auto scores = evaluate(evaluator, *specs, o);
@@ -103,7 +106,8 @@ int run_sft(const SftArgs& a) {
     }
     std::fprintf(stderr, "\n[%s, step %ld] held-out %s:\n%s", mmss(elapsed()).c_str(), step,
                  final ? "(final)" : "", format_scores(*scores).c_str());
-    history.push_back({{"step", step}, {"seconds", elapsed()}, {"loss", loss_ema},
+    history.push_back({{"step", step}, {"seconds", elapsed()}, {"train_seconds", eval_start - eval_seconds},
+                       {"tokens", tokens}, {"loss", loss_ema},
                        {"scores", nlohmann::json::parse(scores_json(*scores))}});
     auto s = model::save_checkpoint(out, *m, &opt);
     if (!s) {
@@ -111,6 +115,7 @@ int run_sft(const SftArgs& a) {
       return false;
     }
     std::ofstream(out + "/sft_history.json") << history.dump(2) << "\n";
+    eval_seconds += elapsed() - eval_start;
     return true;
   };
 
@@ -144,16 +149,16 @@ int run_sft(const SftArgs& a) {
       last_print = t;
       const double eta = a.steps > 0 ? std::min(budget - t, t / double(step) * double(a.steps - step)) : budget - t;
       std::fprintf(stderr, "\rstep %6ld  loss %.4f  %6.0f tok/s  elapsed %s  ETA %s   ", step, loss_ema,
-                   double(tokens) / t, mmss(t).c_str(), mmss(std::max(0.0, eta)).c_str());
+                   double(tokens) / std::max(1e-9, t - eval_seconds), mmss(t).c_str(), mmss(std::max(0.0, eta)).c_str());
     }
-    if (t >= next_eval) {
+    if (t >= next_eval || (a.eval_every_steps > 0 && step % a.eval_every_steps == 0)) {
       next_eval = t + a.eval_every_s;
       if (!eval_and_save(false)) return 1;
     }
   }
   if (!eval_and_save(true)) return 1;
-  std::fprintf(stderr, "sft: %ld steps, %.0f tokens/s, checkpoint in %s\n", step, double(tokens) / elapsed(),
-               out.c_str());
+  std::fprintf(stderr, "sft: %ld steps, %.0f training tokens/s (%.0f s of %.0f in evaluation), checkpoint in %s\n",
+               step, double(tokens) / std::max(1e-9, elapsed() - eval_seconds), eval_seconds, elapsed(), out.c_str());
   return 0;
 }
 
@@ -169,6 +174,8 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--warmup", args->warmup, "linear warm-up steps (default 100)");
   cmd->add_option("--form", args->form, "train on 'solution' (worked, when the task has one) or 'answer' (default solution)");
   cmd->add_option("--eval-every", args->eval_every_s, "seconds between held-out evaluations and checkpoints (default 60)");
+  cmd->add_option("--eval-every-steps", args->eval_every_steps,
+                  "also evaluate (and checkpoint) every this many steps, e.g. to count steps to a pass rate (default 0: off)");
   cmd->add_option("--eval-n", args->eval_n, "held-out cases per task and level (default 200)");
   cmd->add_option("--seed", args->seed, "seed for initialisation and data (default: the config's run.seed)");
   cmd->add_option("--threads", args->threads, "CPU threads for training (default 2; 1 is faster on a busy shared machine)");
