@@ -37,6 +37,7 @@ struct SftArgs {
   int eval_n = 200;             // Default: 200 held-out cases per (task, level)
   uint64_t seed = 0;            // Default: the config's run.seed
   int threads = 2;              // Default: 2 (both cores)
+  std::string device = "auto";  // Default: the GPU when one is visible
 };
 
 std::string mmss(double s) {
@@ -77,15 +78,22 @@ int run_sft(const SftArgs& a) {
   model::AdamW opt(*m, model::AdamWConfig{});
   kernels::LrSchedule sched{.base_lr = a.lr, .warmup_steps = a.warmup};
   model::Sampler evaluator(model::Transformer::create(m->config(), 0).value());
+  auto where = place_model(*m, a.device);
+  if (where) where = place_model(evaluator.model(), a.device);
+  if (!where) {
+    std::cerr << where.status().message() << "\n";
+    return 1;
+  }
   ExampleSource source(*specs, a.form == "solution" ? ResponseForm::kSolution : ResponseForm::kAnswer,
                        m->config().context, seed);
   EvalOptions eo;
   eo.n = a.eval_n;
   eo.seed = seed;
 
-  std::fprintf(stderr, "sft: %ld parameters, %zu task(s), batch %d, lr %g, up to %s%s -> %s\n",
-               m->config().num_parameters(), specs->size(), a.batch, double(a.lr), mmss(a.max_minutes * 60).c_str(),
-               a.steps > 0 ? fmt::format(" or {} steps", a.steps).c_str() : "", out.c_str());
+  std::fprintf(stderr, "sft: %ld parameters on %s, %zu task(s), batch %d, lr %g, up to %s%s -> %s\n",
+               m->config().num_parameters(), where->c_str(), specs->size(), a.batch, double(a.lr),
+               mmss(a.max_minutes * 60).c_str(), a.steps > 0 ? fmt::format(" or {} steps", a.steps).c_str() : "",
+               out.c_str());
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   const double budget = a.max_minutes * 60.0;
@@ -179,6 +187,7 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--eval-n", args->eval_n, "held-out cases per task and level (default 200)");
   cmd->add_option("--seed", args->seed, "seed for initialisation and data (default: the config's run.seed)");
   cmd->add_option("--threads", args->threads, "CPU threads for training (default 2; 1 is faster on a busy shared machine)");
+  cmd->add_option("--device", args->device, "auto (the GPU when one is visible), cuda or cpu (default auto)");
   cmd->callback([args, &exit_code] { exit_code = run_sft(*args); });
 }
 
