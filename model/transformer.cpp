@@ -2,9 +2,12 @@
 // (model/transformer.hpp), as a sequence of kernel calls in the style of llm.c.
 #include "model/transformer.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 #include "kernels/attention.hpp"
@@ -62,6 +65,22 @@ Result<TokenBatch> build_batch(const std::vector<std::vector<int>>& seqs, const 
     }
   }
   return b;
+}
+
+// Rows [row0, row0 + rows) of `b` as a batch of their own, trimmed to their longest sequence.
+TokenBatch rows_of(const TokenBatch& b, int row0, int rows) {
+  TokenBatch s;
+  s.batch = rows;
+  s.lengths.assign(b.lengths.begin() + row0, b.lengths.begin() + row0 + rows);
+  s.seq_len = std::max(1, *std::max_element(s.lengths.begin(), s.lengths.end()));
+  s.tokens.resize(std::size_t(rows) * s.seq_len);
+  s.loss_weight.resize(s.tokens.size());
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t from = std::size_t(row0 + r) * b.seq_len, to = std::size_t(r) * s.seq_len;
+    std::copy_n(b.tokens.begin() + long(from), s.seq_len, s.tokens.begin() + long(to));
+    std::copy_n(b.loss_weight.begin() + long(from), s.seq_len, s.loss_weight.begin() + long(to));
+  }
+  return s;
 }
 
 }  // namespace
@@ -213,10 +232,11 @@ Status Transformer::load_parameters(std::span<const float> params, uint64_t vers
 
 void Transformer::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
-void Transformer::ensure_activations(int B, int T) {
+void Transformer::ensure_activations(Activations& a, int B, int T) const {
   const std::size_t N = std::size_t(B) * T, C = config_.d_model, L = config_.n_layers, V = config_.vocab_size,
                     NH = config_.n_heads;
-  Activations& a = *acts_;
+  a.B = B;
+  a.T = T;
   a.encoded.resize(N * C);
   for (auto* v : {&a.ln1, &a.atty, &a.res2, &a.ln2, &a.res3}) v->resize(L * N * C);
   for (auto* v : {&a.ln1_mean, &a.ln1_rstd, &a.ln2_mean, &a.ln2_rstd}) v->resize(L * N);
@@ -229,14 +249,11 @@ void Transformer::ensure_activations(int B, int T) {
   a.lnf_rstd.resize(N);
   a.logits.resize(N * V);
   a.lse.resize(N);
-  cur_B_ = B;
-  cur_T_ = T;
 }
 
-void Transformer::prepare_inputs(const TokenBatch& batch) {
+void Transformer::prepare_inputs(const TokenBatch& batch, Activations& a) const {
   const int B = batch.batch, T = batch.seq_len;
   const std::size_t N = std::size_t(B) * T;
-  Activations& a = *acts_;
   a.tokens.resize(N);
   a.positions.resize(N);
   a.targets.resize(N);
@@ -250,12 +267,11 @@ void Transformer::prepare_inputs(const TokenBatch& batch) {
   }
 }
 
-void Transformer::run_trunk(const TokenBatch& batch) {
+void Transformer::run_trunk(const TokenBatch& batch, Activations& a) const {
   const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
   const std::size_t N = std::size_t(B) * T;
-  ensure_activations(B, T);
-  prepare_inputs(batch);
-  Activations& a = *acts_;
+  ensure_activations(a, B, T);
+  prepare_inputs(batch, a);
   const float* P = params_.data();
   k::encoder_forward(a.encoded.data(), a.tokens.data(), a.positions.data(), P + wte_, P + wpe_, int(N), C);
   const float* residual = a.encoded.data();
@@ -298,21 +314,114 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
   }
   last_forward_on_device_ = device_ != nullptr;
   if (device_) return device_forward(batch, logp);
-  run_trunk(batch);
-  const int C = config_.d_model, V = config_.vocab_size, N = batch.batch * batch.seq_len;
-  Activations& a = *acts_;
-  k::matmul_forward_fast(a.logits.data(), a.lnf.data(), params_.data() + wte_, nullptr, N, C, V);
-  logp->resize(N);
-  k::token_logprobs_forward_fast(logp->data(), a.lse.data(), a.logits.data(), a.targets.data(), N, V);
+  cur_B_ = batch.batch;
+  cur_T_ = batch.seq_len;
+  const int S = shard_count(batch.batch);
+  shards_used_ = S;
+  logp->resize(std::size_t(batch.batch) * batch.seq_len);
+  if (S == 1) {
+    run_trunk(batch, *acts_);
+    head_forward(*acts_, logp->data());
+    return Status::ok();
+  }
+  // Data parallel: each thread runs the whole model, single-threaded, on its
+  // share of the rows. One join per call instead of a barrier per kernel, so a
+  // thread that the OS deschedules delays only the end of the step.
+  if (shards_.size() < std::size_t(S)) shards_.resize(S);
+  for (auto& sh : shards_) {
+    if (!sh.acts) sh.acts = std::make_unique<Activations>();
+  }
+  for (int s = 0; s < S; ++s) {
+    shards_[s].row0 = int(long(batch.batch) * s / S);
+    shards_[s].rows = int(long(batch.batch) * (s + 1) / S) - shards_[s].row0;
+    shards_[s].batch = rows_of(batch, shards_[s].row0, shards_[s].rows);
+  }
+  run_shards(S, [&](Shard& sh) {
+    run_trunk(sh.batch, *sh.acts);
+    sh.out.resize(std::size_t(sh.batch.batch) * sh.batch.seq_len);
+    head_forward(*sh.acts, sh.out.data());
+  });
+  std::fill(logp->begin(), logp->end(), 0.0f);  // positions past a shard's own length predict nothing
+  for (int s = 0; s < S; ++s) {
+    const Shard& sh = shards_[s];
+    for (int r = 0; r < sh.rows; ++r) {
+      std::copy_n(sh.out.data() + std::size_t(r) * sh.batch.seq_len, sh.batch.seq_len,
+                  logp->data() + std::size_t(sh.row0 + r) * batch.seq_len);
+    }
+  }
   return Status::ok();
 }
 
-void Transformer::backward_trunk(float* dlnf) {
-  const int B = cur_B_, T = cur_T_, C = config_.d_model, NH = config_.n_heads;
+int Transformer::shard_count(int rows) const {
+  // A share of rows per thread; inside another parallel region, stay on this thread.
+  const int threads = k::cpu_threads();
+  if (threads <= 1 || rows < 2 || omp_in_parallel()) return 1;
+  return std::min(threads, rows);
+}
+
+namespace {
+
+// OpenBLAS's thread count is one process-wide setting. Sharded steps need it at
+// 1 while they run; several models may run them at once (one per actor), so the
+// first to start saves the setting and the last to finish restores it.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_++ == 0) {
+      saved_ = k::blas_threads();
+      k::set_blas_threads(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--active_ == 0) k::set_blas_threads(saved_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  static inline std::mutex mu_;
+  static inline int active_ = 0;  // guarded by mu_
+  static inline int saved_ = 1;   // guarded by mu_
+};
+
+}  // namespace
+
+void Transformer::run_shards(int S, const std::function<void(Shard&)>& work) {
+  // Each thread runs its kernels alone: OpenBLAS at one thread and the kernels'
+  // own OpenMP loops nested inside this region, at one thread.
+  SingleThreadedBlas blas;
+#pragma omp parallel for num_threads(S) schedule(static, 1)
+  for (int s = 0; s < S; ++s) {
+    omp_set_num_threads(1);  // this implicit task's nested regions: one thread
+    work(shards_[s]);
+  }
+}
+
+void Transformer::head_forward(Activations& a, float* logp) const {
+  const int C = config_.d_model, V = config_.vocab_size, N = a.B * a.T;
+  k::matmul_forward_fast(a.logits.data(), a.lnf.data(), params_.data() + wte_, nullptr, N, C, V);
+  k::token_logprobs_forward_fast(logp, a.lse.data(), a.logits.data(), a.targets.data(), N, V);
+}
+
+void Transformer::head_backward(Activations& a, const float* dlogp, float* G) const {
+  const std::size_t N = std::size_t(a.B) * a.T;
+  const int C = config_.d_model, V = config_.vocab_size;
+  a.dlogits.resize(N * V);
+  k::token_logprobs_backward_fast(a.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), a.targets.data(), int(N),
+                                  V);
+  a.dlnf.assign(N * C, 0.0f);
+  // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
+  k::matmul_backward_fast(a.dlnf.data(), G + wte_, nullptr, a.dlogits.data(), a.lnf.data(), params_.data() + wte_,
+                          int(N), C, V);
+  backward_trunk(a, a.dlnf.data(), G);
+}
+
+void Transformer::backward_trunk(Activations& a, const float* dlnf, float* G) const {
+  const int B = a.B, T = a.T, C = config_.d_model, NH = config_.n_heads;
   const std::size_t N = std::size_t(B) * T;
-  Activations& a = *acts_;
   const float* P = params_.data();
-  float* G = grads_.data();
   a.dres.assign(N * C, 0.0f);
   const float* last = config_.n_layers > 0 ? a.res3.data() + (config_.n_layers - 1) * N * C : a.encoded.data();
   k::layernorm_backward(a.dres.data(), G + lnfw_, G + lnfb_, dlnf, last, P + lnfw_, a.lnf_mean.data(),
@@ -358,16 +467,30 @@ Status Transformer::backward(const std::vector<float>& dlogp) {
                                     " entries, the last forward's batch has " + std::to_string(N));
   }
   if (last_forward_on_device_) return device_backward(dlogp);
-  const int C = config_.d_model, V = config_.vocab_size;
-  Activations& a = *acts_;
-  a.dlogits.resize(N * V);
-  k::token_logprobs_backward_fast(a.dlogits.data(), dlogp.data(), a.logits.data(), a.lse.data(), a.targets.data(),
-                                  int(N), V);
-  a.dlnf.assign(N * C, 0.0f);
-  // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
-  k::matmul_backward_fast(a.dlnf.data(), grads_.data() + wte_, nullptr, a.dlogits.data(), a.lnf.data(),
-                          params_.data() + wte_, int(N), C, V);
-  backward_trunk(a.dlnf.data());
+  const int S = shards_used_;
+  if (S == 1) {
+    head_backward(*acts_, dlogp.data(), grads_.data());
+    return Status::ok();
+  }
+  // Shard 0 adds into gradients() directly, the others into their own buffers, summed at the end.
+  for (int s = 0; s < S; ++s) {
+    Shard& sh = shards_[s];
+    const int T = sh.batch.seq_len;
+    sh.out.resize(std::size_t(sh.rows) * T);
+    for (int r = 0; r < sh.rows; ++r) {
+      std::copy_n(dlogp.data() + std::size_t(sh.row0 + r) * cur_T_, T, sh.out.data() + std::size_t(r) * T);
+    }
+    if (s > 0) sh.grads.assign(grads_.size(), 0.0f);
+  }
+  run_shards(S, [&](Shard& sh) {
+    head_backward(*sh.acts, sh.out.data(), &sh == &shards_[0] ? grads_.data() : sh.grads.data());
+  });
+  const long n = long(grads_.size());
+  float* G = grads_.data();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (long i = 0; i < n; ++i) {
+    for (int s = 1; s < S; ++s) G[i] += shards_[s].grads[i];
+  }
   return Status::ok();
 }
 
@@ -377,7 +500,10 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
   last_forward_on_device_ = false;  // the score head runs on the CPU
-  run_trunk(batch);
+  shards_used_ = 1;
+  cur_B_ = batch.batch;
+  cur_T_ = batch.seq_len;
+  run_trunk(batch, *acts_);
   const int C = config_.d_model, T = batch.seq_len, K = config_.head_outputs;
   scores->resize(std::size_t(batch.batch) * K);
   for (int b = 0; b < batch.batch; ++b) {
@@ -415,7 +541,7 @@ Status Transformer::score_backward(const std::vector<float>& dscores) {
       grads_[score_b_ + k] += g;
     }
   }
-  backward_trunk(a.dlnf.data());
+  backward_trunk(a, a.dlnf.data(), grads_.data());
   return Status::ok();
 }
 
@@ -424,7 +550,10 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
   last_forward_on_device_ = false;
-  run_trunk(batch);
+  shards_used_ = 1;
+  cur_B_ = batch.batch;
+  cur_T_ = batch.seq_len;
+  run_trunk(batch, *acts_);
   const int C = config_.d_model, V = config_.vocab_size, T = batch.seq_len;
   std::vector<float> rows(std::size_t(batch.batch) * C);
   for (int b = 0; b < batch.batch; ++b) {

@@ -33,6 +33,13 @@
 //   Tensors: score_head.weight (d) and score_head.bias (1) when K = 1 (the original
 //   layout, so older checkpoints load), score_head.weight (K,d) and .bias (K) otherwise.
 //
+// Threads: on the CPU, forward() and backward() split a batch's rows between
+// kernels::cpu::cpu_threads() threads, each running the whole model on its
+// share single-threaded (one join per call rather than a barrier per kernel,
+// which stalls whenever the OS deschedules a thread on a busy machine); the
+// shards' gradients are summed, so the result equals the serial one up to the
+// order of float additions. Other calls run serially with multithreaded kernels.
+//
 // Invariants: parameters and gradients are single contiguous buffers of
 // config().num_parameters() floats laid out as tensors(). forward() caches the
 // activations that backward()/score_backward() read, so calls alternate
@@ -42,6 +49,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -162,11 +170,17 @@ class Transformer {
   struct Layer;       // offsets of one block's tensors in params_/grads_ (transformer_state.hpp)
   struct Activations; // everything forward() keeps for backward()
   struct Device;      // the GPU mirror: weights, gradients, activations (transformer_state.hpp)
+  struct Shard;       // one thread's rows of a data-parallel forward/backward (transformer_state.hpp)
   void bind();
-  void ensure_activations(int B, int T);
-  void prepare_inputs(const TokenBatch& batch);  // tokens, positions, targets of acts_
-  void run_trunk(const TokenBatch& batch);  // fills activations up to the final LayerNorm
-  void backward_trunk(float* dlnf);         // from d(final LayerNorm output)
+  void ensure_activations(Activations& a, int B, int T) const;
+  void prepare_inputs(const TokenBatch& batch, Activations& a) const;  // tokens, positions, targets
+  void run_trunk(const TokenBatch& batch, Activations& a) const;  // activations up to the final LayerNorm
+  void head_forward(Activations& a, float* logp) const;  // logits and log-probs of a's batch
+  // Gradients of a's batch += into G (laid out as grads_): from dlogp, or from d(final LayerNorm output).
+  void head_backward(Activations& a, const float* dlogp, float* G) const;
+  void backward_trunk(Activations& a, const float* dlnf, float* G) const;
+  int shard_count(int rows) const;  // threads a forward over `rows` rows uses (1: no sharding)
+  void run_shards(int S, const std::function<void(Shard&)>& work);
   Status device_sync_weights() const;
   Status device_forward(const TokenBatch& batch, std::vector<float>* logp);
   Status device_backward(const std::vector<float>& dlogp);
@@ -182,6 +196,8 @@ class Transformer {
   std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0;
   int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
   std::vector<int> last_lengths_;  // of the last score_forward's batch
+  std::vector<Shard> shards_;      // per-thread state of the data-parallel CPU path
+  int shards_used_ = 1;            // shards of the last forward (backward follows it)
   uint64_t weights_epoch_ = 0;     // bumped whenever the host weights may have changed
   std::unique_ptr<Device> device_; // null on the CPU path
   bool last_forward_on_device_ = false;  // which path backward() must follow

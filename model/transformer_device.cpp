@@ -78,7 +78,7 @@ Status Transformer::device_forward(const TokenBatch& batch, std::vector<float>* 
   for (auto* a : {&d.logits, &d.dlogits}) TROUPE_RETURN_IF_ERROR(fit(*a, N * V));
   for (auto* a : {&d.tokens, &d.positions, &d.targets}) TROUPE_RETURN_IF_ERROR(fit(*a, N));
 
-  prepare_inputs(batch);
+  prepare_inputs(batch, *acts_);
   TROUPE_RETURN_IF_ERROR(upload(d.tokens, acts_->tokens.data(), N));
   TROUPE_RETURN_IF_ERROR(upload(d.positions, acts_->positions.data(), N));
   TROUPE_RETURN_IF_ERROR(upload(d.targets, acts_->targets.data(), N));

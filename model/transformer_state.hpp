@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct Transformer::Layer {
 };
 
 struct Transformer::Activations {
+  int B = 0, T = 0;                             // batch shape; N = B·T
   std::vector<int> tokens, positions, targets;  // (N)
   std::vector<float> encoded;                   // (N,C)
   // Per layer, L blocks each: ln1, res2, ln2, res3, atty (N,C); qkv (N,3C); fch, fch_gelu (N,4C);
@@ -34,6 +36,15 @@ struct Transformer::Activations {
   std::vector<float> lnf, lnf_mean, lnf_rstd, logits, lse;
   // Gradient scratch.
   std::vector<float> dres, dln, dqkv, datty, dfch, dfch_gelu, dlogits, dlnf;
+};
+
+// One thread's share of a data-parallel forward/backward (Transformer::forward).
+struct Transformer::Shard {
+  int row0 = 0, rows = 0;              // rows [row0, row0 + rows) of the caller's batch
+  TokenBatch batch;                    // those rows, trimmed to their longest sequence
+  std::unique_ptr<Activations> acts;
+  std::vector<float> out;              // the forward's logp, then the backward's dlogp (rows, batch.seq_len)
+  std::vector<float> grads;            // gradients of shards after the first (the first adds into the model's)
 };
 
 // Grows `a` to hold at least n elements (contents are not kept).
