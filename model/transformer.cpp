@@ -83,6 +83,21 @@ TokenBatch rows_of(const TokenBatch& b, int row0, int rows) {
   return s;
 }
 
+// Shards [0, S) = near-equal row ranges of `batch`, each with its rows and activations.
+// (A template so that it can name Transformer's private Shard through deduction.)
+template <class Shards>
+void split_rows(Shards& shards, const TokenBatch& batch, int S) {
+  if (shards.size() < std::size_t(S)) shards.resize(S);
+  for (auto& sh : shards) {
+    if (!sh.acts) sh.acts = std::make_unique<typename decltype(sh.acts)::element_type>();
+  }
+  for (int s = 0; s < S; ++s) {
+    shards[s].row0 = int(long(batch.batch) * s / S);
+    shards[s].rows = int(long(batch.batch) * (s + 1) / S) - shards[s].row0;
+    shards[s].batch = rows_of(batch, shards[s].row0, shards[s].rows);
+  }
+}
+
 }  // namespace
 
 Result<TokenBatch> TokenBatch::from_sequences(const std::vector<std::vector<int>>& seqs, int context,
@@ -327,15 +342,7 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
   // Data parallel: each thread runs the whole model, single-threaded, on its
   // share of the rows. One join per call instead of a barrier per kernel, so a
   // thread that the OS deschedules delays only the end of the step.
-  if (shards_.size() < std::size_t(S)) shards_.resize(S);
-  for (auto& sh : shards_) {
-    if (!sh.acts) sh.acts = std::make_unique<Activations>();
-  }
-  for (int s = 0; s < S; ++s) {
-    shards_[s].row0 = int(long(batch.batch) * s / S);
-    shards_[s].rows = int(long(batch.batch) * (s + 1) / S) - shards_[s].row0;
-    shards_[s].batch = rows_of(batch, shards_[s].row0, shards_[s].rows);
-  }
+  split_rows(shards_, batch, S);
   run_shards(S, [&](Shard& sh) {
     run_trunk(sh.batch, *sh.acts);
     sh.out.resize(std::size_t(sh.batch.batch) * sh.batch.seq_len);
@@ -550,15 +557,23 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
   last_forward_on_device_ = false;
-  shards_used_ = 1;
-  cur_B_ = batch.batch;
-  cur_T_ = batch.seq_len;
-  run_trunk(batch, *acts_);
-  const int C = config_.d_model, V = config_.vocab_size, T = batch.seq_len;
+  shards_used_ = 0;  // no backward follows
+  const int C = config_.d_model, V = config_.vocab_size;
   std::vector<float> rows(std::size_t(batch.batch) * C);
-  for (int b = 0; b < batch.batch; ++b) {
-    const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
-    std::copy(h, h + C, rows.begin() + std::size_t(b) * C);
+  // The final hidden state at each row's last token; rows split between threads as in forward().
+  auto last_states = [&](const TokenBatch& b, Activations& a, int row0) {
+    run_trunk(b, a);
+    for (int r = 0; r < b.batch; ++r) {
+      const float* h = a.lnf.data() + (std::size_t(r) * b.seq_len + b.lengths[r] - 1) * C;
+      std::copy(h, h + C, rows.begin() + std::size_t(row0 + r) * C);
+    }
+  };
+  const int S = shard_count(batch.batch);
+  if (S == 1) {
+    last_states(batch, *acts_, 0);
+  } else {
+    split_rows(shards_, batch, S);
+    run_shards(S, [&](Shard& sh) { last_states(sh.batch, *sh.acts, sh.row0); });
   }
   logits->resize(std::size_t(batch.batch) * V);
   k::matmul_forward_fast(logits->data(), rows.data(), params_.data() + wte_, nullptr, batch.batch, C, V);
@@ -594,31 +609,54 @@ Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
   const int R = c.rows, C = config_.d_model, NH = config_.n_heads, V = config_.vocab_size;
   const std::size_t slab = std::size_t(R) * c.max_len * C;  // one layer's keys
   const float* P = params_.data();
-  for (int r = 0; r < R; ++r) c.pos[r] = c.len[r]++;
-  k::encoder_forward(c.x.data(), tokens, c.pos.data(), P + wte_, P + wpe_, R, C);
-  for (int l = 0; l < config_.n_layers; ++l) {
-    const Layer& y = layers_[l];
-    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln1w, P + y.ln1b, R, C);
-    k::matmul_forward_fast(c.qkv.data(), c.ln.data(), P + y.qkvw, P + y.qkvb, R, C, 3 * C);
-    float* kl = c.k.data() + l * slab;
-    float* vl = c.v.data() + l * slab;
-    for (int r = 0; r < R; ++r) {
-      const float* q = c.qkv.data() + std::size_t(r) * 3 * C;
-      std::memcpy(kl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + C, sizeof(float) * C);
-      std::memcpy(vl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + 2 * C, sizeof(float) * C);
-      std::memcpy(c.ln.data() + std::size_t(r) * C, q, sizeof(float) * C);  // the query, contiguous
+  // Rows [r0, r0 + n): rows never interact while decoding, and each buffer
+  // holds rows contiguously (per layer for the keys and values), so a range is
+  // a sub-block of every buffer.
+  auto decode_rows = [&](int r0, int n) {
+    const std::size_t o = std::size_t(r0) * C;
+    float *x = c.x.data() + o, *ln = c.ln.data() + o, *atty = c.atty.data() + o, *tmp = c.tmp.data() + o;
+    float *qkv = c.qkv.data() + 3 * o, *fch = c.fch.data() + 4 * o, *fch_gelu = c.fch_gelu.data() + 4 * o;
+    float *mean = c.mean.data() + r0, *rstd = c.rstd.data() + r0;
+    int *len = c.len.data() + r0, *pos = c.pos.data() + r0;
+    for (int r = 0; r < n; ++r) pos[r] = len[r]++;
+    k::encoder_forward(x, tokens + r0, pos, P + wte_, P + wpe_, n, C);
+    for (int l = 0; l < config_.n_layers; ++l) {
+      const Layer& y = layers_[l];
+      k::layernorm_forward(ln, mean, rstd, x, P + y.ln1w, P + y.ln1b, n, C);
+      k::matmul_forward_fast(qkv, ln, P + y.qkvw, P + y.qkvb, n, C, 3 * C);
+      float* kl = c.k.data() + l * slab + std::size_t(r0) * c.max_len * C;
+      float* vl = c.v.data() + l * slab + std::size_t(r0) * c.max_len * C;
+      for (int r = 0; r < n; ++r) {
+        const float* q = qkv + std::size_t(r) * 3 * C;
+        std::memcpy(kl + (std::size_t(r) * c.max_len + pos[r]) * C, q + C, sizeof(float) * C);
+        std::memcpy(vl + (std::size_t(r) * c.max_len + pos[r]) * C, q + 2 * C, sizeof(float) * C);
+        std::memcpy(ln + std::size_t(r) * C, q, sizeof(float) * C);  // the query, contiguous
+      }
+      k::attention_decode_forward(atty, ln, kl, vl, len, n, c.max_len, C, NH);
+      k::matmul_forward_fast(tmp, atty, P + y.projw, P + y.projb, n, C, C);
+      for (std::size_t i = 0; i < std::size_t(n) * C; ++i) x[i] += tmp[i];
+      k::layernorm_forward(ln, mean, rstd, x, P + y.ln2w, P + y.ln2b, n, C);
+      k::matmul_forward_fast(fch, ln, P + y.fcw, P + y.fcb, n, C, 4 * C);
+      k::gelu_forward(fch_gelu, fch, long(n) * 4 * C);
+      k::matmul_forward_fast(tmp, fch_gelu, P + y.fcprojw, P + y.fcprojb, n, 4 * C, C);
+      for (std::size_t i = 0; i < std::size_t(n) * C; ++i) x[i] += tmp[i];
     }
-    k::attention_decode_forward(c.atty.data(), c.ln.data(), kl, vl, c.len.data(), R, c.max_len, C, NH);
-    k::matmul_forward_fast(c.tmp.data(), c.atty.data(), P + y.projw, P + y.projb, R, C, C);
-    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
-    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln2w, P + y.ln2b, R, C);
-    k::matmul_forward_fast(c.fch.data(), c.ln.data(), P + y.fcw, P + y.fcb, R, C, 4 * C);
-    k::gelu_forward(c.fch_gelu.data(), c.fch.data(), long(R) * 4 * C);
-    k::matmul_forward_fast(c.tmp.data(), c.fch_gelu.data(), P + y.fcprojw, P + y.fcprojb, R, 4 * C, C);
-    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
+    k::layernorm_forward(ln, mean, rstd, x, P + lnfw_, P + lnfb_, n, C);
+    k::matmul_forward_fast(logits + std::size_t(r0) * V, ln, P + wte_, nullptr, n, C, V);
+  };
+  // As forward(): rows split between threads, each decoding its share alone.
+  const int S = shard_count(R);
+  if (S == 1) {
+    decode_rows(0, R);
+    return Status::ok();
   }
-  k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + lnfw_, P + lnfb_, R, C);
-  k::matmul_forward_fast(logits, c.ln.data(), P + wte_, nullptr, R, C, V);
+  SingleThreadedBlas blas;
+#pragma omp parallel for num_threads(S) schedule(static, 1)
+  for (int s = 0; s < S; ++s) {
+    omp_set_num_threads(1);
+    const int r0 = int(long(R) * s / S), r1 = int(long(R) * (s + 1) / S);
+    decode_rows(r0, r1 - r0);
+  }
   return Status::ok();
 }
 

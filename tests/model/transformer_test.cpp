@@ -151,7 +151,7 @@ TEST(Transformer, ThreadsSplitRowsWithoutChangingTheResult) {
   ASSERT_TRUE(b.is_ok());
   const auto r = random_upstream(std::size_t(b->batch) * b->seq_len, 13);
   const int saved = kernels::cpu::cpu_threads();
-  std::vector<std::vector<float>> logps, grads;
+  std::vector<std::vector<float>> logps, grads, decoded;
   for (int threads : {1, 2, 3}) {
     kernels::cpu::set_cpu_threads(threads);
     auto m = Transformer::create(tiny(), 16);
@@ -164,8 +164,28 @@ TEST(Transformer, ThreadsSplitRowsWithoutChangingTheResult) {
     ASSERT_TRUE(m->backward(r).is_ok());  // accumulates: twice the gradient
     logps.push_back(logp);
     grads.emplace_back(m->gradients().begin(), m->gradients().end());
+    // Cached decoding and last_logits split rows the same way.
+    KvCache cache = m->make_cache(3, 24);
+    std::vector<float> step_logits(3 * 260), last;
+    for (int t = 0; t < 4; ++t) {
+      const int toks[3] = {b->tokens[t], b->tokens[b->seq_len + t], b->tokens[2 * b->seq_len + t]};
+      ASSERT_TRUE(m->decode(cache, toks, step_logits.data()).is_ok());
+    }
+    auto prefix = TokenBatch::from_sequences({{b->tokens.begin(), b->tokens.begin() + 4},
+                                              {b->tokens.begin() + b->seq_len, b->tokens.begin() + b->seq_len + 4},
+                                              {b->tokens.begin() + 2 * b->seq_len, b->tokens.begin() + 2 * b->seq_len + 4}},
+                                             24, 260);
+    ASSERT_TRUE(prefix.is_ok());
+    ASSERT_TRUE(m->last_logits(*prefix, &last).is_ok());
+    for (std::size_t i = 0; i < last.size(); ++i) {
+      ASSERT_NEAR(step_logits[i], last[i], 1e-4) << "threads " << threads << " logit " << i;  // reordered sums
+    }
+    decoded.push_back(step_logits);
   }
   kernels::cpu::set_cpu_threads(saved);
+  for (std::size_t k = 1; k < decoded.size(); ++k) {
+    for (std::size_t i = 0; i < decoded[0].size(); ++i) ASSERT_NEAR(decoded[k][i], decoded[0][i], 1e-5) << i;
+  }
   for (std::size_t k = 1; k < logps.size(); ++k) {
     ASSERT_EQ(logps[k].size(), logps[0].size());
     for (std::size_t i = 0; i < logps[0].size(); ++i) {
