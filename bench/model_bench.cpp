@@ -10,8 +10,9 @@
 // each gives the MFU column; "med" is the median of the per-round ratios (on a
 // busy machine both drift with the load; the ratio less). PyTorch's figures
 // (ANCHORS.md, 2 threads) stand beside the 2-thread rows.
-// Sampling (--threads, default 2): tokens/s with and without the KV cache at
-// batch 1 and 64, and the target, cached vs uncached at 256 new tokens.
+// Sampling (--threads, default 2): decoding tokens/s with and without the KV
+// cache at batch 1 and 64, every row to full length, and the target,
+// cached vs uncached at 256 new tokens.
 // With a GPU visible: cuBLAS sgemm on device memory, and the same training and
 // cached sampling with the model on the device (Transformer::use_device).
 // Prints the load average before and after: figures from a loaded machine are
@@ -32,7 +33,6 @@
 #include "kernels/cuda_runtime.hpp"
 #include "kernels/matmul.hpp"
 #include "model/optimizer.hpp"
-#include "model/sampler.hpp"
 #include "model/tokenizer.hpp"
 #include "model/transformer.hpp"
 
@@ -105,24 +105,42 @@ double train_tokens_per_s(const model::ModelConfig& cfg, int steps, int threads,
   return double(B) * T * steps / seconds_since(t0);
 }
 
-// New tokens per second sampling `rows` responses of `new_tokens` from a
-// 2-token prompt; the better of two runs (the first also warms the caches).
-double sample_tokens_per_s(const model::ModelConfig& cfg, int rows, int new_tokens, bool cache, bool device = false) {
-  model::Sampler s(model::Transformer::create(cfg, 3).value());
-  if (device && !s.model().use_device(true).is_ok()) return 0.0;
-  model::SamplingParams p;
-  p.max_new_tokens = new_tokens;
-  p.use_kv_cache = cache;
-  p.seed = 4;
-  std::vector<std::vector<int>> prompts(rows, std::vector<int>{model::kBos, model::kSep});
+// New tokens per second of decoding `rows` sequences for `new_tokens` steps
+// after a 2-token prompt, every row to the full length: with the KV cache
+// (Transformer::decode, one position per step) or without (last_logits: a full
+// forward over each row's whole prefix per step), as the sampler runs them. Fixed
+// tokens stand in for sampled ones, so no row stops early at a sampled end token
+// (a random model samples one within a few dozen steps, and short runs would
+// flatter the uncached mode). The better of two runs.
+double decode_tokens_per_s(const model::ModelConfig& cfg, int rows, int new_tokens, bool cache, bool device = false) {
+  auto m = model::Transformer::create(cfg, 3).value();
+  if (device && !m.use_device(true).is_ok()) return 0.0;
+  const int len = 2 + new_tokens;  // REQUIRES: len <= cfg.context
+  std::vector<std::vector<int>> seqs(rows, std::vector<int>(len));
+  for (int r = 0; r < rows; ++r) {
+    seqs[r][0] = model::kBos;
+    for (int t = 1; t < len; ++t) seqs[r][t] = 'a' + (r + t) % 26;
+  }
+  std::vector<float> logits(std::size_t(rows) * cfg.vocab_size);
+  std::vector<int> feed(rows);
   double best = 0.0;
   for (int run = 0; run < 2; ++run) {
     auto t0 = Clock::now();
-    auto r = s.sample(prompts, p);
-    const double dt = seconds_since(t0);
-    long n = 0;
-    for (const auto& x : r.value()) n += long(x.tokens.size());
-    best = std::max(best, double(n) / dt);
+    if (cache) {
+      model::KvCache c = m.make_cache(rows, len);
+      for (int t = 0; t + 1 < len; ++t) {
+        for (int r = 0; r < rows; ++r) feed[r] = seqs[r][t];
+        (void)m.decode(c, feed.data(), logits.data());
+      }
+    } else {
+      for (int t = 2; t < len; ++t) {  // the prefix that predicts token t
+        std::vector<std::vector<int>> prefix(rows);
+        for (int r = 0; r < rows; ++r) prefix[r].assign(seqs[r].begin(), seqs[r].begin() + t);
+        auto b = model::TokenBatch::from_sequences(prefix, cfg.context, cfg.vocab_size).value();
+        (void)m.last_logits(b, &logits);
+      }
+    }
+    best = std::max(best, double(rows) * new_tokens / seconds_since(t0));
   }
   return best;
 }
@@ -226,7 +244,8 @@ int main(int argc, char** argv) {
   if (sample) {
     kernels::cpu::set_cpu_threads(threads);
     const int new_tokens = 126;  // fills the 128-token context after a 2-token prompt
-    std::printf("\nSampling %d new tokens from a 2-token prompt, %d thread(s), tokens/s (anchor: PyTorch, ANCHORS.md)\n",
+    std::printf("\nDecoding %d new tokens after a 2-token prompt, every row to full length, %d thread(s), tokens/s\n"
+                "(anchor: PyTorch sampling, ANCHORS.md)\n",
                 new_tokens, threads);
     std::printf("%-18s %-9s %10s %10s %8s\n", "model", "mode", "batch 1", "batch 64", "anchors");
     for (const Anchor& a : anchors) {
@@ -234,16 +253,16 @@ int main(int argc, char** argv) {
       for (bool cache : {true, false}) {
         // Uncached decoding is quadratic; fewer tokens keep the run short (tokens/s then flatters it).
         const int n = cache ? new_tokens : (quick ? 16 : 64);
-        const double b1 = sample_tokens_per_s(a.cfg, 1, n, cache);
-        const double b64 = sample_tokens_per_s(a.cfg, 64, n, cache);
+        const double b1 = decode_tokens_per_s(a.cfg, 1, n, cache);
+        const double b64 = decode_tokens_per_s(a.cfg, 64, n, cache);
         const double* anc = cache ? a.sample_cache : a.sample_nocache;
         std::printf("%-18s %-9s %10.0f %10.0f   %.0f / %.0f  (ratio %.2fx / %.2fx)%s\n", a.name,
                     cache ? "KV cache" : "no cache", b1, b64, anc[0], anc[1], b1 / anc[0], b64 / anc[1],
                     cache ? "" : (" [" + std::to_string(n) + " tokens]").c_str());
       }
       if (gpu) {
-        std::printf("%-18s %-9s %10.0f %10.0f\n", a.name, "GPU cache", sample_tokens_per_s(a.cfg, 1, new_tokens, true, true),
-                    sample_tokens_per_s(a.cfg, 64, new_tokens, true, true));
+        std::printf("%-18s %-9s %10.0f %10.0f\n", a.name, "GPU cache", decode_tokens_per_s(a.cfg, 1, new_tokens, true, true),
+                    decode_tokens_per_s(a.cfg, 64, new_tokens, true, true));
       }
     }
 
@@ -251,7 +270,7 @@ int main(int argc, char** argv) {
     model::ModelConfig long_ctx = make_cfg(128, 4, 4);
     long_ctx.context = 258;
     const int n256 = quick ? 64 : 256;
-    const double c = sample_tokens_per_s(long_ctx, 1, n256, true), u = sample_tokens_per_s(long_ctx, 1, n256, false);
+    const double c = decode_tokens_per_s(long_ctx, 1, n256, true), u = decode_tokens_per_s(long_ctx, 1, n256, false);
     std::printf("\n(a) batch 1, %d new tokens: KV cache %.0f tokens/s, no cache %.0f tokens/s, speed-up %.1fx (target >= 10x)\n",
                 n256, c, u, c / u);
   }

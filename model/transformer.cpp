@@ -334,7 +334,7 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
   const int S = shard_count(batch.batch);
   shards_used_ = S;
   logp->resize(std::size_t(batch.batch) * batch.seq_len);
-  if (S == 1) {
+  if (S == 0) {
     run_trunk(batch, *acts_);
     head_forward(*acts_, logp->data());
     return Status::ok();
@@ -360,9 +360,12 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
 }
 
 int Transformer::shard_count(int rows) const {
-  // A share of rows per thread; inside another parallel region, stay on this thread.
+  // A share of rows per thread. 0: one thread, or already inside a parallel
+  // region: the serial path. A single row runs as one shard, i.e. every kernel
+  // single-threaded: splitting one sequence's small GEMMs and loops between
+  // threads costs more hand-offs than it saves, and stalls on a busy machine.
   const int threads = k::cpu_threads();
-  if (threads <= 1 || rows < 2 || omp_in_parallel()) return 1;
+  if (threads <= 1 || omp_in_parallel()) return 0;
   return std::min(threads, rows);
 }
 
@@ -475,7 +478,7 @@ Status Transformer::backward(const std::vector<float>& dlogp) {
   }
   if (last_forward_on_device_) return device_backward(dlogp);
   const int S = shards_used_;
-  if (S == 1) {
+  if (S == 0) {
     head_backward(*acts_, dlogp.data(), grads_.data());
     return Status::ok();
   }
@@ -507,7 +510,7 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
   last_forward_on_device_ = false;  // the score head runs on the CPU
-  shards_used_ = 1;
+  shards_used_ = 0;
   cur_B_ = batch.batch;
   cur_T_ = batch.seq_len;
   run_trunk(batch, *acts_);
@@ -557,7 +560,8 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
   last_forward_on_device_ = false;
-  shards_used_ = 0;  // no backward follows
+  shards_used_ = 0;
+  cur_B_ = cur_T_ = 0;  // no backward follows
   const int C = config_.d_model, V = config_.vocab_size;
   std::vector<float> rows(std::size_t(batch.batch) * C);
   // The final hidden state at each row's last token; rows split between threads as in forward().
@@ -569,7 +573,7 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
     }
   };
   const int S = shard_count(batch.batch);
-  if (S == 1) {
+  if (S == 0) {
     last_states(batch, *acts_, 0);
   } else {
     split_rows(shards_, batch, S);
@@ -646,7 +650,7 @@ Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
   };
   // As forward(): rows split between threads, each decoding its share alone.
   const int S = shard_count(R);
-  if (S == 1) {
+  if (S <= 1) {  // one row (kernels at that size are single-threaded anyway) or the serial path
     decode_rows(0, R);
     return Status::ok();
   }

@@ -179,7 +179,7 @@ class Transformer {
   // Gradients of a's batch += into G (laid out as grads_): from dlogp, or from d(final LayerNorm output).
   void head_backward(Activations& a, const float* dlogp, float* G) const;
   void backward_trunk(Activations& a, const float* dlnf, float* G) const;
-  int shard_count(int rows) const;  // threads a forward over `rows` rows uses (1: no sharding)
+  int shard_count(int rows) const;  // threads a forward over `rows` rows uses (0: the serial path)
   void run_shards(int S, const std::function<void(Shard&)>& work);
   Status device_sync_weights() const;
   Status device_forward(const TokenBatch& batch, std::vector<float>* logp);
@@ -197,7 +197,7 @@ class Transformer {
   int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
   std::vector<int> last_lengths_;  // of the last score_forward's batch
   std::vector<Shard> shards_;      // per-thread state of the data-parallel CPU path
-  int shards_used_ = 1;            // shards of the last forward (backward follows it)
+  int shards_used_ = 0;            // shards of the last forward, 0 = serial (backward follows it)
   uint64_t weights_epoch_ = 0;     // bumped whenever the host weights may have changed
   std::unique_ptr<Device> device_; // null on the CPU path
   bool last_forward_on_device_ = false;  // which path backward() must follow
