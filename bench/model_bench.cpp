@@ -1,18 +1,29 @@
-// Training and sampling speed of the policy model on this machine's CPU.
+// Training and sampling speed of the policy model on this machine's CPU (and
+// GPU, when one is visible).
 //
-// Prints, for model (a) d=128 L=4 H=4 and (b) d=256 L=6 H=8 at context 128:
-// training tokens/s (batch 32x128, forward + backward + AdamW) and GFLOP/s
-// (FLOPs/token = 6N + 12·L·d·T, as ANCHORS.md counts them) beside OpenBLAS
-// sgemm GFLOP/s at 1024³ with 2 threads measured in the same run (the ratio is
-// the model-FLOPs utilisation), and PyTorch's figures from ANCHORS.md; then
-// sampling tokens/s with and without the KV cache at batch 1 and 64, and
-// cached vs uncached at 256 new tokens; then peak RSS. With a GPU visible, the
-// same sgemm through cuBLAS.
+// Training: model (a) d=128 L=4 H=4 and (b) d=256 L=6 H=8 at context 128
+// (--wide adds (c) d=512 L=8 H=8), batch 32x128, forward + backward + AdamW:
+// tokens/s and GFLOP/s (FLOPs/token = 6N + 12·L·d·T, as ANCHORS.md counts
+// them) with 1 and with 2 threads, each beside OpenBLAS sgemm at 1024³ with the
+// same thread count, measured in alternation with the training in the same run
+// (rounds); the ratio is the model-FLOPs utilisation (MFU). The best round of
+// each gives the MFU column; "med" is the median of the per-round ratios (on a
+// busy machine both drift with the load; the ratio less). PyTorch's figures
+// (ANCHORS.md, 2 threads) stand beside the 2-thread rows.
+// Sampling (--threads, default 2): decoding tokens/s with and without the KV
+// cache at batch 1 and 64, every row to full length, and the target,
+// cached vs uncached at 256 new tokens.
+// With a GPU visible: cuBLAS sgemm on device memory, and the same training and
+// cached sampling with the model on the device (Transformer::use_device).
+// Prints the load average before and after: figures from a loaded machine are
+// lower bounds.
 //
-//   build/bench/model_bench [--quick] [--train-only | --sample-only]   (--quick: fewer steps and tokens)
+//   build/bench/model_bench [--quick] [--train-only | --sample-only] [--wide] [--threads N]
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -22,7 +33,6 @@
 #include "kernels/cuda_runtime.hpp"
 #include "kernels/matmul.hpp"
 #include "model/optimizer.hpp"
-#include "model/sampler.hpp"
 #include "model/tokenizer.hpp"
 #include "model/transformer.hpp"
 
@@ -45,7 +55,6 @@ double sgemm_gflops(int threads, int reps) {
     kernels::cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, c.data());
     best = std::max(best, 2.0 * n * n * n / seconds_since(t0) / 1e9);
   }
-  kernels::cpu::set_blas_threads(2);
   return best;
 }
 
@@ -67,8 +76,12 @@ model::ModelConfig make_cfg(int d, int L, int H) {
   return c;
 }
 
-double train_tokens_per_s(const model::ModelConfig& cfg, int steps) {
+// Training tokens/s over `steps` steps after one warm-up step, with `threads`
+// CPU threads, or on the GPU when `device`.
+double train_tokens_per_s(const model::ModelConfig& cfg, int steps, int threads, bool device = false) {
+  kernels::cpu::set_cpu_threads(threads);
   auto m = model::Transformer::create(cfg, 1).value();
+  if (device && !m.use_device(true).is_ok()) return 0.0;
   model::AdamW opt(m, model::AdamWConfig{});
   std::mt19937 rng(2);
   std::uniform_int_distribution<int> byte(0, 255);
@@ -92,20 +105,56 @@ double train_tokens_per_s(const model::ModelConfig& cfg, int steps) {
   return double(B) * T * steps / seconds_since(t0);
 }
 
-// New tokens per second sampling `rows` responses of `new_tokens` from a 2-token prompt.
-double sample_tokens_per_s(const model::ModelConfig& cfg, int rows, int new_tokens, bool cache) {
-  model::Sampler s(model::Transformer::create(cfg, 3).value());
-  model::SamplingParams p;
-  p.max_new_tokens = new_tokens;
-  p.use_kv_cache = cache;
-  p.seed = 4;
-  std::vector<std::vector<int>> prompts(rows, std::vector<int>{model::kBos, model::kSep});
-  auto t0 = Clock::now();
-  auto r = s.sample(prompts, p);
-  const double dt = seconds_since(t0);
-  long n = 0;
-  for (const auto& x : r.value()) n += long(x.tokens.size());
-  return double(n) / dt;
+// New tokens per second of decoding `rows` sequences for `new_tokens` steps
+// after a 2-token prompt, every row to the full length: with the KV cache
+// (Transformer::decode, one position per step) or without (last_logits: a full
+// forward over each row's whole prefix per step), as the sampler runs them. Fixed
+// tokens stand in for sampled ones, so no row stops early at a sampled end token
+// (a random model samples one within a few dozen steps, and short runs would
+// flatter the uncached mode). The better of two runs.
+double decode_tokens_per_s(const model::ModelConfig& cfg, int rows, int new_tokens, bool cache, bool device = false) {
+  auto m = model::Transformer::create(cfg, 3).value();
+  if (device && !m.use_device(true).is_ok()) return 0.0;
+  const int len = 2 + new_tokens;  // REQUIRES: len <= cfg.context
+  std::vector<std::vector<int>> seqs(rows, std::vector<int>(len));
+  for (int r = 0; r < rows; ++r) {
+    seqs[r][0] = model::kBos;
+    for (int t = 1; t < len; ++t) seqs[r][t] = 'a' + (r + t) % 26;
+  }
+  std::vector<float> logits(std::size_t(rows) * cfg.vocab_size);
+  std::vector<int> feed(rows);
+  double best = 0.0;
+  for (int run = 0; run < 2; ++run) {
+    auto t0 = Clock::now();
+    if (cache) {
+      model::KvCache c = m.make_cache(rows, len);
+      for (int t = 0; t + 1 < len; ++t) {
+        for (int r = 0; r < rows; ++r) feed[r] = seqs[r][t];
+        (void)m.decode(c, feed.data(), logits.data());
+      }
+    } else {
+      for (int t = 2; t < len; ++t) {  // the prefix that predicts token t
+        std::vector<std::vector<int>> prefix(rows);
+        for (int r = 0; r < rows; ++r) prefix[r].assign(seqs[r].begin(), seqs[r].begin() + t);
+        auto b = model::TokenBatch::from_sequences(prefix, cfg.context, cfg.vocab_size).value();
+        (void)m.last_logits(b, &logits);
+      }
+    }
+    best = std::max(best, double(rows) * new_tokens / seconds_since(t0));
+  }
+  return best;
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string one, five;
+  f >> one >> five;
+  return one.empty() ? "unknown" : one + " (1 min), " + five + " (5 min)";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 long peak_rss_mib() {
@@ -114,71 +163,117 @@ long peak_rss_mib() {
   return u.ru_maxrss / 1024;
 }
 
+// cuBLAS sgemm at 4096³ on device memory, GFLOP/s (best of 3); 0 on an error.
+double cublas_gflops() {
+  const int n = 4096;
+  auto a = kernels::DeviceBuffer::from_host(std::vector<float>(std::size_t(n) * n, 0.5f));
+  auto c = kernels::DeviceBuffer::create(std::size_t(n) * n);
+  if (!a || !c) return 0.0;
+  double best = 0.0;
+  for (int r = 0; r < 4; ++r) {
+    auto t0 = Clock::now();
+    if (!kernels::cuda_sgemm(false, false, n, n, n, 1.0f, a->data(), a->data(), 0.0f, c->data()).is_ok()) return 0.0;
+    if (!kernels::cuda_synchronize().is_ok()) return 0.0;
+    if (r > 0) best = std::max(best, 2.0 * n * n * n / seconds_since(t0) / 1e9);  // r = 0 warms up
+  }
+  return best;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, train = true, sample = true;
+  bool quick = false, train = true, sample = true, wide = false;
+  int threads = 2;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--train-only") == 0) sample = false;
     if (std::strcmp(argv[i], "--sample-only") == 0) train = false;
+    if (std::strcmp(argv[i], "--wide") == 0) wide = true;
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
   }
-  const double g1 = sgemm_gflops(1, 3), g2 = sgemm_gflops(2, 5);
-  std::printf("OpenBLAS sgemm 1024^3: 1 thread %.0f GFLOP/s, 2 threads %.0f GFLOP/s (PLATFORM.md: ~100-110 / ~190-210)\n",
-              g1, g2);
-  if (kernels::cuda_device_count() > 0) {
-    const int n = 4096;
-    std::vector<float> a(std::size_t(n) * n, 0.5f), c(a.size());
-    (void)kernels::cuda_sgemm_host(false, false, n, n, n, 1.0f, a.data(), a.data(), 0.0f, c.data());
-    auto t0 = Clock::now();
-    auto st = kernels::cuda_sgemm_host(false, false, n, n, n, 1.0f, a.data(), a.data(), 0.0f, c.data());
-    std::printf("cuBLAS sgemm 4096^3 incl. copies: %.0f GFLOP/s (%s)\n", 2.0 * n * n * n / seconds_since(t0) / 1e9,
-                st.to_string().c_str());
+  std::printf("load average at start: %s (2 cores; figures under load are lower bounds)\n", load_average().c_str());
+  const bool gpu = kernels::cuda_device_count() > 0;
+  const double cublas = gpu ? cublas_gflops() : 0.0;
+  if (gpu) {
+    std::printf("cuBLAS sgemm 4096^3 on device memory: %.0f GFLOP/s\n", cublas);
   } else {
-    std::printf("cuBLAS: skipped (%s)\n", kernels::cuda_unavailable_reason().c_str());
+    std::printf("GPU: none (%s); CPU figures only\n", kernels::cuda_unavailable_reason().c_str());
   }
 
-  const Anchor anchors[] = {
+  std::vector<Anchor> anchors = {
       {"(a) d=128 L=4 H=4", make_cfg(128, 4, 4), 8018, 46, {802, 3154}, {145, 508}},
       {"(b) d=256 L=6 H=8", make_cfg(256, 6, 8), 2371, 74, {429, 740}, {24, 146}},
   };
+  if (wide) anchors.push_back({"(c) d=512 L=8 H=8", make_cfg(512, 8, 8), 0, 0, {0, 0}, {0, 0}});
   if (train) {
-  std::printf("\nTraining, batch 32x128, fwd+bwd+AdamW (anchor: PyTorch 1.13 CPU, 2 threads, ANCHORS.md)\n");
-  std::printf("%-20s %10s %9s %6s | %12s %9s | %s\n", "model", "tokens/s", "GFLOP/s", "MFU", "anchor tok/s",
-              "anchor GF", "ratio tok/s");
-  for (const Anchor& a : anchors) {
-    const double tps = train_tokens_per_s(a.cfg, quick ? 3 : (a.cfg.d_model > 128 ? 8 : 15));
-    const double gf = tps * a.cfg.flops_per_token(a.cfg.context) / 1e9;
-    std::printf("%-20s %10.0f %9.1f %5.0f%% | %12.0f %9.0f | %.2fx\n", a.name, tps, gf, 100.0 * gf / g2,
-                a.train_tok_s, a.train_gflops, tps / a.train_tok_s);
-  }
-
-  }
-  if (sample) {
-  const int new_tokens = 126;  // fills the 128-token context after a 2-token prompt
-  std::printf("\nSampling %d new tokens from a 2-token prompt, tokens/s (anchor: PyTorch, ANCHORS.md)\n", new_tokens);
-  std::printf("%-20s %-9s %10s %10s %8s\n", "model", "mode", "batch 1", "batch 64", "anchors");
-  for (const Anchor& a : anchors) {
-    for (bool cache : {true, false}) {
-      // Uncached decoding is quadratic; fewer tokens keep the run short (tokens/s then flatters it).
-      const int n = cache ? new_tokens : (quick ? 16 : 64);
-      const double b1 = sample_tokens_per_s(a.cfg, 1, n, cache);
-      const double b64 = sample_tokens_per_s(a.cfg, 64, n, cache);
-      const double* anc = cache ? a.sample_cache : a.sample_nocache;
-      std::printf("%-20s %-9s %10.0f %10.0f   %.0f / %.0f  (ratio %.2fx / %.2fx)%s\n", a.name,
-                  cache ? "KV cache" : "no cache", b1, b64, anc[0], anc[1], b1 / anc[0], b64 / anc[1],
-                  cache ? "" : (" [" + std::to_string(n) + " tokens]").c_str());
+    const int rounds = quick ? 1 : 3;
+    std::printf("\nTraining, batch 32x128, fwd+bwd+AdamW; sgemm 1024^3 with the same threads, alternating (%d rounds)\n",
+                rounds);
+    std::printf("%-18s %3s %9s %8s %8s %5s %5s | %s\n", "model", "thr", "tokens/s", "GFLOP/s", "sgemm", "MFU", "med",
+                "PyTorch 2 threads (ANCHORS.md): tok/s, GFLOP/s, ours/theirs");
+    for (const Anchor& a : anchors) {
+      const int steps = quick ? 2 : (a.cfg.d_model >= 512 ? 2 : a.cfg.d_model > 128 ? 4 : 10);
+      for (int th : {1, 2}) {
+        double best_tps = 0.0, best_sgemm = 0.0;
+        std::vector<double> ratios;
+        for (int r = 0; r < rounds; ++r) {
+          const double g = sgemm_gflops(th, 3);
+          const double tps = train_tokens_per_s(a.cfg, steps, th);
+          ratios.push_back(tps * a.cfg.flops_per_token(a.cfg.context) / 1e9 / g);
+          best_tps = std::max(best_tps, tps);
+          best_sgemm = std::max(best_sgemm, g);
+        }
+        const double gf = best_tps * a.cfg.flops_per_token(a.cfg.context) / 1e9;
+        std::printf("%-18s %3d %9.0f %8.1f %8.0f %4.0f%% %4.0f%%", a.name, th, best_tps, gf, best_sgemm,
+                    100.0 * gf / best_sgemm, 100.0 * median(ratios));
+        if (th == 2 && a.train_tok_s > 0) {
+          std::printf(" | %6.0f %5.0f  %.2fx", a.train_tok_s, a.train_gflops, best_tps / a.train_tok_s);
+        }
+        std::printf("\n");
+      }
+    }
+    if (gpu) {
+      std::printf("\nTraining on the GPU (same batches), beside cuBLAS sgemm %.0f GFLOP/s\n", cublas);
+      for (const Anchor& a : anchors) {
+        const double tps = train_tokens_per_s(a.cfg, quick ? 3 : 20, threads, true);
+        const double gf = tps * a.cfg.flops_per_token(a.cfg.context) / 1e9;
+        std::printf("%-18s %9.0f tokens/s %8.1f GFLOP/s  %5.1f%% of cuBLAS\n", a.name, tps, gf, 100.0 * gf / cublas);
+      }
     }
   }
+  if (sample) {
+    kernels::cpu::set_cpu_threads(threads);
+    const int new_tokens = 126;  // fills the 128-token context after a 2-token prompt
+    std::printf("\nDecoding %d new tokens after a 2-token prompt, every row to full length, %d thread(s), tokens/s\n"
+                "(anchor: PyTorch sampling, ANCHORS.md)\n",
+                new_tokens, threads);
+    std::printf("%-18s %-9s %10s %10s %8s\n", "model", "mode", "batch 1", "batch 64", "anchors");
+    for (const Anchor& a : anchors) {
+      if (a.sample_cache[0] == 0) continue;
+      for (bool cache : {true, false}) {
+        // Uncached decoding is quadratic; fewer tokens keep the run short (tokens/s then flatters it).
+        const int n = cache ? new_tokens : (quick ? 16 : 64);
+        const double b1 = decode_tokens_per_s(a.cfg, 1, n, cache);
+        const double b64 = decode_tokens_per_s(a.cfg, 64, n, cache);
+        const double* anc = cache ? a.sample_cache : a.sample_nocache;
+        std::printf("%-18s %-9s %10.0f %10.0f   %.0f / %.0f  (ratio %.2fx / %.2fx)%s\n", a.name,
+                    cache ? "KV cache" : "no cache", b1, b64, anc[0], anc[1], b1 / anc[0], b64 / anc[1],
+                    cache ? "" : (" [" + std::to_string(n) + " tokens]").c_str());
+      }
+      if (gpu) {
+        std::printf("%-18s %-9s %10.0f %10.0f\n", a.name, "GPU cache", decode_tokens_per_s(a.cfg, 1, new_tokens, true, true),
+                    decode_tokens_per_s(a.cfg, 64, new_tokens, true, true));
+      }
+    }
 
-  // The target: cached >= 10x uncached at 256 new tokens (model (a) with a 258-token context).
-  model::ModelConfig long_ctx = make_cfg(128, 4, 4);
-  long_ctx.context = 258;
-  const int n256 = quick ? 64 : 256;
-  const double c = sample_tokens_per_s(long_ctx, 1, n256, true), u = sample_tokens_per_s(long_ctx, 1, n256, false);
-  std::printf("\n(a) batch 1, %d new tokens: KV cache %.0f tokens/s, no cache %.0f tokens/s, speed-up %.1fx (target >= 10x)\n",
-              n256, c, u, c / u);
+    // The target: cached >= 10x uncached at 256 new tokens (model (a) with a 258-token context).
+    model::ModelConfig long_ctx = make_cfg(128, 4, 4);
+    long_ctx.context = 258;
+    const int n256 = quick ? 64 : 256;
+    const double c = decode_tokens_per_s(long_ctx, 1, n256, true), u = decode_tokens_per_s(long_ctx, 1, n256, false);
+    std::printf("\n(a) batch 1, %d new tokens: KV cache %.0f tokens/s, no cache %.0f tokens/s, speed-up %.1fx (target >= 10x)\n",
+                n256, c, u, c / u);
   }
-  std::printf("\npeak RSS %ld MiB\n", peak_rss_mib());
+  std::printf("\nload average at end: %s; peak RSS %ld MiB\n", load_average().c_str(), peak_rss_mib());
   return 0;
 }

@@ -17,6 +17,7 @@ struct EvalArgs {
   std::string difficulty;
   EvalOptions options;
   bool json = false;
+  std::string device = "auto";
 };
 
 int run_eval(EvalArgs a) {
@@ -59,6 +60,11 @@ int run_eval(EvalArgs a) {
     std::cerr << m.status().message() << "\n";
     return 1;
   }
+  auto where = place_model(*m, a.device);
+  if (!where) {
+    std::cerr << where.status().message() << "\n";
+    return 1;
+  }
   model::Sampler sampler(std::move(*m));
   auto scores = evaluate(sampler, *specs, a.options);
   if (!scores) {
@@ -82,6 +88,7 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--max-new-tokens", a->options.max_new_tokens, "response length limit (default 96)");
   cmd->add_option("--seed", a->options.seed, "which held-out cases (default 1)");
   cmd->add_flag("--json", a->json, "print JSON instead of a table");
+  cmd->add_option("--device", a->device, "auto (the GPU when one is visible), cuda or cpu (default auto)");
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });
 }
 

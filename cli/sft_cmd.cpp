@@ -33,9 +33,11 @@ struct SftArgs {
   int warmup = 100;             // Default: 100 steps
   std::string form = "solution";
   double eval_every_s = 60.0;   // Default: every minute
+  long eval_every_steps = 0;    // Default: 0 (off); also evaluate every this many steps
   int eval_n = 200;             // Default: 200 held-out cases per (task, level)
   uint64_t seed = 0;            // Default: the config's run.seed
   int threads = 2;              // Default: 2 (both cores)
+  std::string device = "auto";  // Default: the GPU when one is visible
 };
 
 std::string mmss(double s) {
@@ -76,24 +78,33 @@ int run_sft(const SftArgs& a) {
   model::AdamW opt(*m, model::AdamWConfig{});
   kernels::LrSchedule sched{.base_lr = a.lr, .warmup_steps = a.warmup};
   model::Sampler evaluator(model::Transformer::create(m->config(), 0).value());
+  auto where = place_model(*m, a.device);
+  if (where) where = place_model(evaluator.model(), a.device);
+  if (!where) {
+    std::cerr << where.status().message() << "\n";
+    return 1;
+  }
   ExampleSource source(*specs, a.form == "solution" ? ResponseForm::kSolution : ResponseForm::kAnswer,
                        m->config().context, seed);
   EvalOptions eo;
   eo.n = a.eval_n;
   eo.seed = seed;
 
-  std::fprintf(stderr, "sft: %ld parameters, %zu task(s), batch %d, lr %g, up to %s%s -> %s\n",
-               m->config().num_parameters(), specs->size(), a.batch, double(a.lr), mmss(a.max_minutes * 60).c_str(),
-               a.steps > 0 ? fmt::format(" or {} steps", a.steps).c_str() : "", out.c_str());
+  std::fprintf(stderr, "sft: %ld parameters on %s, %zu task(s), batch %d, lr %g, up to %s%s -> %s\n",
+               m->config().num_parameters(), where->c_str(), specs->size(), a.batch, double(a.lr),
+               mmss(a.max_minutes * 60).c_str(), a.steps > 0 ? fmt::format(" or {} steps", a.steps).c_str() : "",
+               out.c_str());
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   const double budget = a.max_minutes * 60.0;
   double next_eval = a.eval_every_s, last_print = -1.0, loss_ema = 0.0;
   long tokens = 0, step = 0;
+  double eval_seconds = 0.0;  // spent in held-out evaluation and checkpoints, not training
   std::vector<float> logp, dlogp;
   nlohmann::json history = nlohmann::json::array();
 
   auto eval_and_save = [&](bool final) -> bool {
+    const double eval_start = elapsed();
     if (!evaluator.model().load_parameters(m->parameters(), m->version()).is_ok()) return false;
     EvalOptions o = eo;
     auto scores = evaluate(evaluator, *specs, o);
@@ -103,7 +114,8 @@ int run_sft(const SftArgs& a) {
     }
     std::fprintf(stderr, "\n[%s, step %ld] held-out %s:\n%s", mmss(elapsed()).c_str(), step,
                  final ? "(final)" : "", format_scores(*scores).c_str());
-    history.push_back({{"step", step}, {"seconds", elapsed()}, {"loss", loss_ema},
+    history.push_back({{"step", step}, {"seconds", elapsed()}, {"train_seconds", eval_start - eval_seconds},
+                       {"tokens", tokens}, {"loss", loss_ema},
                        {"scores", nlohmann::json::parse(scores_json(*scores))}});
     auto s = model::save_checkpoint(out, *m, &opt);
     if (!s) {
@@ -111,6 +123,7 @@ int run_sft(const SftArgs& a) {
       return false;
     }
     std::ofstream(out + "/sft_history.json") << history.dump(2) << "\n";
+    eval_seconds += elapsed() - eval_start;
     return true;
   };
 
@@ -144,16 +157,16 @@ int run_sft(const SftArgs& a) {
       last_print = t;
       const double eta = a.steps > 0 ? std::min(budget - t, t / double(step) * double(a.steps - step)) : budget - t;
       std::fprintf(stderr, "\rstep %6ld  loss %.4f  %6.0f tok/s  elapsed %s  ETA %s   ", step, loss_ema,
-                   double(tokens) / t, mmss(t).c_str(), mmss(std::max(0.0, eta)).c_str());
+                   double(tokens) / std::max(1e-9, t - eval_seconds), mmss(t).c_str(), mmss(std::max(0.0, eta)).c_str());
     }
-    if (t >= next_eval) {
+    if (t >= next_eval || (a.eval_every_steps > 0 && step % a.eval_every_steps == 0)) {
       next_eval = t + a.eval_every_s;
       if (!eval_and_save(false)) return 1;
     }
   }
   if (!eval_and_save(true)) return 1;
-  std::fprintf(stderr, "sft: %ld steps, %.0f tokens/s, checkpoint in %s\n", step, double(tokens) / elapsed(),
-               out.c_str());
+  std::fprintf(stderr, "sft: %ld steps, %.0f training tokens/s (%.0f s of %.0f in evaluation), checkpoint in %s\n",
+               step, double(tokens) / std::max(1e-9, elapsed() - eval_seconds), eval_seconds, elapsed(), out.c_str());
   return 0;
 }
 
@@ -169,9 +182,12 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--warmup", args->warmup, "linear warm-up steps (default 100)");
   cmd->add_option("--form", args->form, "train on 'solution' (worked, when the task has one) or 'answer' (default solution)");
   cmd->add_option("--eval-every", args->eval_every_s, "seconds between held-out evaluations and checkpoints (default 60)");
+  cmd->add_option("--eval-every-steps", args->eval_every_steps,
+                  "also evaluate (and checkpoint) every this many steps, e.g. to count steps to a pass rate (default 0: off)");
   cmd->add_option("--eval-n", args->eval_n, "held-out cases per task and level (default 200)");
   cmd->add_option("--seed", args->seed, "seed for initialisation and data (default: the config's run.seed)");
   cmd->add_option("--threads", args->threads, "CPU threads for training (default 2; 1 is faster on a busy shared machine)");
+  cmd->add_option("--device", args->device, "auto (the GPU when one is visible), cuda or cpu (default auto)");
   cmd->callback([args, &exit_code] { exit_code = run_sft(*args); });
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "envs/registry.hpp"
+#include "kernels/cuda_runtime.hpp"
 #include "model/tokenizer.hpp"
 
 namespace troupe::cli {
@@ -137,6 +138,16 @@ Result<std::vector<TaskScore>> evaluate(model::Sampler& sampler, const std::vect
     }
   }
   return out;
+}
+
+Result<std::string> place_model(model::Transformer& model, const std::string& device) {
+  if (device == "cpu") return std::string("cpu");
+  if (device != "auto" && device != "cuda") {
+    return Status::invalid_argument("--device \"" + device + "\": expected auto, cuda or cpu");
+  }
+  if (device == "auto" && kernels::cuda_device_count() == 0) return std::string("cpu");
+  TROUPE_RETURN_IF_ERROR(model.use_device(true).with_context("--device " + device));
+  return std::string("cuda");
 }
 
 std::string format_scores(const std::vector<TaskScore>& scores) {

@@ -1,7 +1,8 @@
 // Causal multi-head self-attention with an optional key padding mask, as in
 // GPT-2: scores are scaled by 1/sqrt(head size), masked, soft-maxed, and mix the
 // values. The reference is serial with double accumulation; the fast version
-// runs (batch, head) pairs on both cores. Thread-safe: no state.
+// runs (batch, head) pairs on both cores, each with its keys (values, in the
+// backward) packed transposed so that score rows are vector FMAs. Thread-safe: no state.
 #pragma once
 
 #include <cstdint>

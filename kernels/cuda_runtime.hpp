@@ -4,9 +4,9 @@
 // build found nvcc, and otherwise with a stub whose queries answer "no CUDA" and
 // whose operations return Status::unavailable.
 //
-// Device pointers are plain `float*`; a `stream` is an opaque cudaStream_t
-// (nullptr is the default stream). Functions are thread-safe; a DeviceBuffer is
-// owned by one thread at a time.
+// Device pointers are plain `float*` / `int*`; a `stream` is an opaque
+// cudaStream_t (nullptr is the default stream). Functions are thread-safe; a
+// DeviceArray is owned by one thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -34,36 +34,90 @@ std::string cuda_version_string();
 // "2.28.3" from ncclGetVersion, or "no CUDA".
 std::string nccl_version_string();
 
-// A float array in device memory; move-only, freed on destruction.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  ~DeviceBuffer();
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+// Raw device memory, the primitives DeviceArray is built on. Each returns
+// unavailable without a device or without CUDA in the build. `stream` as above.
+namespace device_memory {
+[[nodiscard]] Status allocate(void** ptr, std::size_t bytes);
+void release(void* ptr);  // nullptr is a no-op
+[[nodiscard]] Status to_device(void* dst, const void* src, std::size_t bytes);
+[[nodiscard]] Status to_host(void* dst, const void* src, std::size_t bytes);
+[[nodiscard]] Status on_device(void* dst, const void* src, std::size_t bytes, void* stream = nullptr);
+[[nodiscard]] Status zero(void* dst, std::size_t bytes, void* stream = nullptr);
+}  // namespace device_memory
 
-  // Allocates `n` floats (uninitialised).
-  static Result<DeviceBuffer> create(std::size_t n);
+// An array of T in device memory; move-only, freed on destruction. Copies are
+// synchronous (they wait for the default stream).
+template <typename T>
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  ~DeviceArray() { device_memory::release(data_); }
+  DeviceArray(DeviceArray&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  DeviceArray& operator=(DeviceArray&& other) noexcept {
+    if (this != &other) {
+      device_memory::release(data_);
+      data_ = other.data_;
+      size_ = other.size_;
+      other.data_ = nullptr;
+      other.size_ = 0;
+    }
+    return *this;
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+
+  // Allocates `n` elements (uninitialised).
+  static Result<DeviceArray> create(std::size_t n) {
+    DeviceArray a;
+    void* p = nullptr;
+    Status s = device_memory::allocate(&p, (n == 0 ? 1 : n) * sizeof(T));
+    if (!s) return s.with_context("allocating " + std::to_string(n) + " elements of " + std::to_string(sizeof(T)) +
+                                  " bytes on the device");
+    a.data_ = static_cast<T*>(p);
+    a.size_ = n;
+    return Result<DeviceArray>(std::move(a));
+  }
   // Allocates and copies `host` in. (Pointer + count, not std::span: nvcc compiles this as C++17.)
-  static Result<DeviceBuffer> from_host(const std::vector<float>& host);
+  static Result<DeviceArray> from_host(const std::vector<T>& host) {
+    auto a = create(host.size());
+    if (!a) return a.status();
+    TROUPE_RETURN_IF_ERROR(a->upload(host));
+    return a;
+  }
 
   // REQUIRES: host.size() == size()
-  [[nodiscard]] Status upload(const std::vector<float>& host) { return upload(host.data(), host.size()); }
-  [[nodiscard]] Status download(std::vector<float>& host) const { return download(host.data(), host.size()); }
-  // REQUIRES: n == size()
-  [[nodiscard]] Status upload(const float* host, std::size_t n);
-  [[nodiscard]] Status download(float* host, std::size_t n) const;
+  [[nodiscard]] Status upload(const std::vector<T>& host) { return upload(host.data(), host.size()); }
+  [[nodiscard]] Status download(std::vector<T>& host) const { return download(host.data(), host.size()); }
+  // Copy exactly n elements. Errors: n != size().
+  [[nodiscard]] Status upload(const T* host, std::size_t n) {
+    if (n != size_) return size_mismatch("upload", n);
+    return device_memory::to_device(data_, host, n * sizeof(T));
+  }
+  [[nodiscard]] Status download(T* host, std::size_t n) const {
+    if (n != size_) return size_mismatch("download", n);
+    return device_memory::to_host(host, data_, n * sizeof(T));
+  }
+  // Sets every byte to 0 (on `stream`).
+  [[nodiscard]] Status zero(void* stream = nullptr) { return device_memory::zero(data_, size_ * sizeof(T), stream); }
 
-  float* data() { return data_; }
-  const float* data() const { return data_; }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
   std::size_t size() const { return size_; }
 
  private:
-  float* data_ = nullptr;
+  Status size_mismatch(const char* what, std::size_t n) const {
+    return Status::invalid_argument(std::string("DeviceArray::") + what + ": " + std::to_string(n) +
+                                    " elements given, the array holds " + std::to_string(size_));
+  }
+  T* data_ = nullptr;
   std::size_t size_ = 0;
 };
+
+// The float array most kernels take.
+using DeviceBuffer = DeviceArray<float>;
 
 // Row-major GEMM on device memory, like cblas_sgemm with CblasRowMajor:
 // c (m,n) = alpha * op(a) (m,k) · op(b) (k,n) + beta * c, where op transposes

@@ -32,5 +32,7 @@ int blas_threads();
 // shared with other busy processes, 1 can be several times faster than 2:
 // both pools spin while waiting for a descheduled peer.
 void set_cpu_threads(int n);
+// The OpenMP thread count set_cpu_threads chose (OpenMP's maximum).
+int cpu_threads();
 
 }  // namespace troupe::kernels::cpu

@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Largest header we accept: a model with thousands of tensors needs well under 1 MiB.
+// (The safetensors package accepts up to 100 MB.)
 constexpr uint64_t kMaxHeaderBytes = 64ull << 20;
 
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -172,8 +173,23 @@ Result<SafetensorsFile> read_safetensors(const std::string& path) {
     if (numel > 0) std::memcpy(t.data.data(), data + begin, numel * sizeof(float));
     by_offset.emplace_back(begin, std::move(t));
   }
+  // As the format (and the safetensors package) requires: in offset order the
+  // tensors tile the data section exactly, from byte 0, without gaps or overlaps.
   std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& c) { return a.first < c.first; });
-  for (auto& [off, t] : by_offset) file.tensors.push_back(std::move(t));
+  uint64_t expected = 0;
+  for (auto& [off, t] : by_offset) {
+    if (off != expected) {
+      return Status::corruption(path + ": tensor \"" + t.name + "\" starts at data byte " + std::to_string(off) +
+                                ", expected " + std::to_string(expected) +
+                                " (tensors must tile the data section without gaps or overlaps)");
+    }
+    expected += t.data.size() * sizeof(float);
+    file.tensors.push_back(std::move(t));
+  }
+  if (expected != data_size) {
+    return Status::corruption(path + ": the header accounts for " + std::to_string(expected) +
+                              " bytes of data but the file holds " + std::to_string(data_size));
+  }
   return file;
 }
 

@@ -3,10 +3,14 @@
 //   model.safetensors      every weight, float32, little-endian
 //   optimizer.safetensors  (optional) AdamW moments "<name>.exp_avg", "<name>.exp_avg_sq";
 //                          metadata "step" = optimiser steps taken
-// in the safetensors format (8-byte little-endian header length, a JSON header
-// {name: {"dtype":"F32","shape":[...],"data_offsets":[begin,end]}, "__metadata__":
-// {...}} padded with spaces to 8 bytes, then the data), readable by the
-// `safetensors` Python package, PyTorch, or plain json+struct+numpy:
+// in the safetensors format: an 8-byte little-endian header length n, a JSON
+// header {name: {"dtype":"F32","shape":[...],"data_offsets":[begin,end]},
+// "__metadata__": {string: string}} padded with spaces so that n is a multiple
+// of 8 (the data starts 8-byte aligned), then the data, where the tensors in
+// offset order tile the data section exactly from byte 0 (no gaps, overlaps or
+// trailing bytes: the rules the safetensors package enforces on open; the
+// reader enforces them too). Readable by the `safetensors` Python package,
+// PyTorch, or plain json+struct+numpy:
 //   python3 -c "import json,struct,numpy as np;f=open('DIR/model.safetensors','rb');n=struct.unpack('<Q',f.read(8))[0];h=json.loads(f.read(n));print({k:v['shape'] for k,v in h.items() if k!='__metadata__'})"
 //
 // Tensor names (GPT-2 / Hugging Face layout, weights stored (out, in)):

@@ -128,7 +128,7 @@ Result<std::vector<SampleResult>> Sampler::sample(const std::vector<std::vector<
     if (params.use_kv_cache) {
       // Row r feeds its token at position `step`: a prompt token, then its own samples.
       for (int r = 0; r < R; ++r) feed[r] = step < int(seqs[r].size()) ? seqs[r][step] : kPad;
-      model_.decode(cache, feed.data(), logits.data());
+      TROUPE_RETURN_IF_ERROR(model_.decode(cache, feed.data(), logits.data()));
     } else {
       // A full forward over every row's whole current prefix (up to step + 1 tokens).
       std::vector<std::vector<int>> prefix(R);

@@ -2,9 +2,12 @@
 // (model/transformer.hpp), as a sequence of kernel calls in the style of llm.c.
 #include "model/transformer.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <random>
 
 #include "kernels/attention.hpp"
@@ -14,6 +17,7 @@
 #include "kernels/logprob.hpp"
 #include "kernels/matmul.hpp"
 #include "model/tokenizer.hpp"
+#include "model/transformer_state.hpp"
 
 namespace troupe::model {
 
@@ -63,6 +67,37 @@ Result<TokenBatch> build_batch(const std::vector<std::vector<int>>& seqs, const 
   return b;
 }
 
+// Rows [row0, row0 + rows) of `b` as a batch of their own, trimmed to their longest sequence.
+TokenBatch rows_of(const TokenBatch& b, int row0, int rows) {
+  TokenBatch s;
+  s.batch = rows;
+  s.lengths.assign(b.lengths.begin() + row0, b.lengths.begin() + row0 + rows);
+  s.seq_len = std::max(1, *std::max_element(s.lengths.begin(), s.lengths.end()));
+  s.tokens.resize(std::size_t(rows) * s.seq_len);
+  s.loss_weight.resize(s.tokens.size());
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t from = std::size_t(row0 + r) * b.seq_len, to = std::size_t(r) * s.seq_len;
+    std::copy_n(b.tokens.begin() + long(from), s.seq_len, s.tokens.begin() + long(to));
+    std::copy_n(b.loss_weight.begin() + long(from), s.seq_len, s.loss_weight.begin() + long(to));
+  }
+  return s;
+}
+
+// Shards [0, S) = near-equal row ranges of `batch`, each with its rows and activations.
+// (A template so that it can name Transformer's private Shard through deduction.)
+template <class Shards>
+void split_rows(Shards& shards, const TokenBatch& batch, int S) {
+  if (shards.size() < std::size_t(S)) shards.resize(S);
+  for (auto& sh : shards) {
+    if (!sh.acts) sh.acts = std::make_unique<typename decltype(sh.acts)::element_type>();
+  }
+  for (int s = 0; s < S; ++s) {
+    shards[s].row0 = int(long(batch.batch) * s / S);
+    shards[s].rows = int(long(batch.batch) * (s + 1) / S) - shards[s].row0;
+    shards[s].batch = rows_of(batch, shards[s].row0, shards[s].rows);
+  }
+}
+
 }  // namespace
 
 Result<TokenBatch> TokenBatch::from_sequences(const std::vector<std::vector<int>>& seqs, int context,
@@ -100,21 +135,6 @@ double weighted_nll(const TokenBatch& batch, const std::vector<float>& logp, std
 }
 
 // ---- the model --------------------------------------------------------------
-
-struct Transformer::Layer {
-  std::size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-};
-
-struct Transformer::Activations {
-  std::vector<int> tokens, positions, targets;  // (N)
-  std::vector<float> encoded;                   // (N,C)
-  // Per layer, L blocks each: ln1, res2, ln2, res3, atty (N,C); qkv (N,3C); fch, fch_gelu (N,4C);
-  // att (B,NH,T,T); means and rstds (N).
-  std::vector<float> ln1, ln1_mean, ln1_rstd, qkv, atty, att, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu, res3;
-  std::vector<float> lnf, lnf_mean, lnf_rstd, logits, lse;
-  // Gradient scratch.
-  std::vector<float> dres, dln, dqkv, datty, dfch, dfch_gelu, dlogits, dlnf;
-};
 
 Transformer::Transformer() : acts_(std::make_unique<Activations>()) {}
 Transformer::Transformer(Transformer&&) noexcept = default;
@@ -220,19 +240,18 @@ Status Transformer::load_parameters(std::span<const float> params, uint64_t vers
                                     " floats, the model has " + std::to_string(params_.size()));
   }
   std::copy(params.begin(), params.end(), params_.begin());
+  ++weights_epoch_;
   version_ = version;
   return Status::ok();
 }
 
 void Transformer::zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
-void Transformer::ensure_activations(int B, int T) {
+void Transformer::ensure_activations(Activations& a, int B, int T) const {
   const std::size_t N = std::size_t(B) * T, C = config_.d_model, L = config_.n_layers, V = config_.vocab_size,
                     NH = config_.n_heads;
-  Activations& a = *acts_;
-  a.tokens.resize(N);
-  a.positions.resize(N);
-  a.targets.resize(N);
+  a.B = B;
+  a.T = T;
   a.encoded.resize(N * C);
   for (auto* v : {&a.ln1, &a.atty, &a.res2, &a.ln2, &a.res3}) v->resize(L * N * C);
   for (auto* v : {&a.ln1_mean, &a.ln1_rstd, &a.ln2_mean, &a.ln2_rstd}) v->resize(L * N);
@@ -245,15 +264,14 @@ void Transformer::ensure_activations(int B, int T) {
   a.lnf_rstd.resize(N);
   a.logits.resize(N * V);
   a.lse.resize(N);
-  cur_B_ = B;
-  cur_T_ = T;
 }
 
-void Transformer::run_trunk(const TokenBatch& batch) {
-  const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
+void Transformer::prepare_inputs(const TokenBatch& batch, Activations& a) const {
+  const int B = batch.batch, T = batch.seq_len;
   const std::size_t N = std::size_t(B) * T;
-  ensure_activations(B, T);
-  Activations& a = *acts_;
+  a.tokens.resize(N);
+  a.positions.resize(N);
+  a.targets.resize(N);
   for (int b = 0; b < B; ++b) {
     for (int t = 0; t < T; ++t) {
       const std::size_t i = std::size_t(b) * T + t;
@@ -262,6 +280,13 @@ void Transformer::run_trunk(const TokenBatch& batch) {
       a.targets[i] = t + 1 < batch.lengths[b] ? batch.tokens[i + 1] : -1;
     }
   }
+}
+
+void Transformer::run_trunk(const TokenBatch& batch, Activations& a) const {
+  const int B = batch.batch, T = batch.seq_len, C = config_.d_model, NH = config_.n_heads;
+  const std::size_t N = std::size_t(B) * T;
+  ensure_activations(a, B, T);
+  prepare_inputs(batch, a);
   const float* P = params_.data();
   k::encoder_forward(a.encoded.data(), a.tokens.data(), a.positions.data(), P + wte_, P + wpe_, int(N), C);
   const float* residual = a.encoded.data();
@@ -302,21 +327,111 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
                                     std::to_string(batch.seq_len) + " does not fit context " +
                                     std::to_string(config_.context));
   }
-  run_trunk(batch);
-  const int C = config_.d_model, V = config_.vocab_size, N = batch.batch * batch.seq_len;
-  Activations& a = *acts_;
-  k::matmul_forward_fast(a.logits.data(), a.lnf.data(), params_.data() + wte_, nullptr, N, C, V);
-  logp->resize(N);
-  k::token_logprobs_forward_fast(logp->data(), a.lse.data(), a.logits.data(), a.targets.data(), N, V);
+  last_forward_on_device_ = device_ != nullptr;
+  if (device_) return device_forward(batch, logp);
+  cur_B_ = batch.batch;
+  cur_T_ = batch.seq_len;
+  const int S = shard_count(batch.batch);
+  shards_used_ = S;
+  logp->resize(std::size_t(batch.batch) * batch.seq_len);
+  if (S == 0) {
+    run_trunk(batch, *acts_);
+    head_forward(*acts_, logp->data());
+    return Status::ok();
+  }
+  // Data parallel: each thread runs the whole model, single-threaded, on its
+  // share of the rows. One join per call instead of a barrier per kernel, so a
+  // thread that the OS deschedules delays only the end of the step.
+  split_rows(shards_, batch, S);
+  run_shards(S, [&](Shard& sh) {
+    run_trunk(sh.batch, *sh.acts);
+    sh.out.resize(std::size_t(sh.batch.batch) * sh.batch.seq_len);
+    head_forward(*sh.acts, sh.out.data());
+  });
+  std::fill(logp->begin(), logp->end(), 0.0f);  // positions past a shard's own length predict nothing
+  for (int s = 0; s < S; ++s) {
+    const Shard& sh = shards_[s];
+    for (int r = 0; r < sh.rows; ++r) {
+      std::copy_n(sh.out.data() + std::size_t(r) * sh.batch.seq_len, sh.batch.seq_len,
+                  logp->data() + std::size_t(sh.row0 + r) * batch.seq_len);
+    }
+  }
   return Status::ok();
 }
 
-void Transformer::backward_trunk(float* dlnf) {
-  const int B = cur_B_, T = cur_T_, C = config_.d_model, NH = config_.n_heads;
+int Transformer::shard_count(int rows) const {
+  // A share of rows per thread. 0: one thread, or already inside a parallel
+  // region: the serial path. A single row runs as one shard, i.e. every kernel
+  // single-threaded: splitting one sequence's small GEMMs and loops between
+  // threads costs more hand-offs than it saves, and stalls on a busy machine.
+  const int threads = k::cpu_threads();
+  if (threads <= 1 || omp_in_parallel()) return 0;
+  return std::min(threads, rows);
+}
+
+namespace {
+
+// OpenBLAS's thread count is one process-wide setting. Sharded steps need it at
+// 1 while they run; several models may run them at once (one per actor), so the
+// first to start saves the setting and the last to finish restores it.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active_++ == 0) {
+      saved_ = k::blas_threads();
+      k::set_blas_threads(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--active_ == 0) k::set_blas_threads(saved_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  static inline std::mutex mu_;
+  static inline int active_ = 0;  // guarded by mu_
+  static inline int saved_ = 1;   // guarded by mu_
+};
+
+}  // namespace
+
+void Transformer::run_shards(int S, const std::function<void(Shard&)>& work) {
+  // Each thread runs its kernels alone: OpenBLAS at one thread and the kernels'
+  // own OpenMP loops nested inside this region, at one thread.
+  SingleThreadedBlas blas;
+#pragma omp parallel for num_threads(S) schedule(static, 1)
+  for (int s = 0; s < S; ++s) {
+    omp_set_num_threads(1);  // this implicit task's nested regions: one thread
+    work(shards_[s]);
+  }
+}
+
+void Transformer::head_forward(Activations& a, float* logp) const {
+  const int C = config_.d_model, V = config_.vocab_size, N = a.B * a.T;
+  k::matmul_forward_fast(a.logits.data(), a.lnf.data(), params_.data() + wte_, nullptr, N, C, V);
+  k::token_logprobs_forward_fast(logp, a.lse.data(), a.logits.data(), a.targets.data(), N, V);
+}
+
+void Transformer::head_backward(Activations& a, const float* dlogp, float* G) const {
+  const std::size_t N = std::size_t(a.B) * a.T;
+  const int C = config_.d_model, V = config_.vocab_size;
+  a.dlogits.resize(N * V);
+  k::token_logprobs_backward_fast(a.dlogits.data(), dlogp, a.logits.data(), a.lse.data(), a.targets.data(), int(N),
+                                  V);
+  a.dlnf.assign(N * C, 0.0f);
+  // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
+  k::matmul_backward_fast(a.dlnf.data(), G + wte_, nullptr, a.dlogits.data(), a.lnf.data(), params_.data() + wte_,
+                          int(N), C, V);
+  backward_trunk(a, a.dlnf.data(), G);
+}
+
+void Transformer::backward_trunk(Activations& a, const float* dlnf, float* G) const {
+  const int B = a.B, T = a.T, C = config_.d_model, NH = config_.n_heads;
   const std::size_t N = std::size_t(B) * T;
-  Activations& a = *acts_;
   const float* P = params_.data();
-  float* G = grads_.data();
   a.dres.assign(N * C, 0.0f);
   const float* last = config_.n_layers > 0 ? a.res3.data() + (config_.n_layers - 1) * N * C : a.encoded.data();
   k::layernorm_backward(a.dres.data(), G + lnfw_, G + lnfb_, dlnf, last, P + lnfw_, a.lnf_mean.data(),
@@ -361,16 +476,31 @@ Status Transformer::backward(const std::vector<float>& dlogp) {
     return Status::invalid_argument("backward: dlogp has " + std::to_string(dlogp.size()) +
                                     " entries, the last forward's batch has " + std::to_string(N));
   }
-  const int C = config_.d_model, V = config_.vocab_size;
-  Activations& a = *acts_;
-  a.dlogits.resize(N * V);
-  k::token_logprobs_backward_fast(a.dlogits.data(), dlogp.data(), a.logits.data(), a.lse.data(), a.targets.data(),
-                                  int(N), V);
-  a.dlnf.assign(N * C, 0.0f);
-  // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
-  k::matmul_backward_fast(a.dlnf.data(), grads_.data() + wte_, nullptr, a.dlogits.data(), a.lnf.data(),
-                          params_.data() + wte_, int(N), C, V);
-  backward_trunk(a.dlnf.data());
+  if (last_forward_on_device_) return device_backward(dlogp);
+  const int S = shards_used_;
+  if (S == 0) {
+    head_backward(*acts_, dlogp.data(), grads_.data());
+    return Status::ok();
+  }
+  // Shard 0 adds into gradients() directly, the others into their own buffers, summed at the end.
+  for (int s = 0; s < S; ++s) {
+    Shard& sh = shards_[s];
+    const int T = sh.batch.seq_len;
+    sh.out.resize(std::size_t(sh.rows) * T);
+    for (int r = 0; r < sh.rows; ++r) {
+      std::copy_n(dlogp.data() + std::size_t(sh.row0 + r) * cur_T_, T, sh.out.data() + std::size_t(r) * T);
+    }
+    if (s > 0) sh.grads.assign(grads_.size(), 0.0f);
+  }
+  run_shards(S, [&](Shard& sh) {
+    head_backward(*sh.acts, sh.out.data(), &sh == &shards_[0] ? grads_.data() : sh.grads.data());
+  });
+  const long n = long(grads_.size());
+  float* G = grads_.data();
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (long i = 0; i < n; ++i) {
+    for (int s = 1; s < S; ++s) G[i] += shards_[s].grads[i];
+  }
   return Status::ok();
 }
 
@@ -379,7 +509,11 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
-  run_trunk(batch);
+  last_forward_on_device_ = false;  // the score head runs on the CPU
+  shards_used_ = 0;
+  cur_B_ = batch.batch;
+  cur_T_ = batch.seq_len;
+  run_trunk(batch, *acts_);
   const int C = config_.d_model, T = batch.seq_len, K = config_.head_outputs;
   scores->resize(std::size_t(batch.batch) * K);
   for (int b = 0; b < batch.batch; ++b) {
@@ -417,7 +551,7 @@ Status Transformer::score_backward(const std::vector<float>& dscores) {
       grads_[score_b_ + k] += g;
     }
   }
-  backward_trunk(a.dlnf.data());
+  backward_trunk(a, a.dlnf.data(), grads_.data());
   return Status::ok();
 }
 
@@ -425,12 +559,25 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
-  run_trunk(batch);
-  const int C = config_.d_model, V = config_.vocab_size, T = batch.seq_len;
+  last_forward_on_device_ = false;
+  shards_used_ = 0;
+  cur_B_ = cur_T_ = 0;  // no backward follows
+  const int C = config_.d_model, V = config_.vocab_size;
   std::vector<float> rows(std::size_t(batch.batch) * C);
-  for (int b = 0; b < batch.batch; ++b) {
-    const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
-    std::copy(h, h + C, rows.begin() + std::size_t(b) * C);
+  // The final hidden state at each row's last token; rows split between threads as in forward().
+  auto last_states = [&](const TokenBatch& b, Activations& a, int row0) {
+    run_trunk(b, a);
+    for (int r = 0; r < b.batch; ++r) {
+      const float* h = a.lnf.data() + (std::size_t(r) * b.seq_len + b.lengths[r] - 1) * C;
+      std::copy(h, h + C, rows.begin() + std::size_t(row0 + r) * C);
+    }
+  };
+  const int S = shard_count(batch.batch);
+  if (S == 0) {
+    last_states(batch, *acts_, 0);
+  } else {
+    split_rows(shards_, batch, S);
+    run_shards(S, [&](Shard& sh) { last_states(sh.batch, *sh.acts, sh.row0); });
   }
   logits->resize(std::size_t(batch.batch) * V);
   k::matmul_forward_fast(logits->data(), rows.data(), params_.data() + wte_, nullptr, batch.batch, C, V);
@@ -442,10 +589,13 @@ KvCache Transformer::make_cache(int rows, int max_len) const {
   KvCache c;
   c.rows = rows;
   c.max_len = std::min(max_len, config_.context);
-  c.k.assign(L * R * c.max_len * C, 0.0f);
-  c.v.assign(c.k.size(), 0.0f);
   c.len.assign(R, 0);
   c.pos.assign(R, 0);
+  // A device that cannot hold the cache leaves it on the host, where decode() works too.
+  if (device_ && device_make_cache(c).is_ok()) return c;
+  c.device.reset();
+  c.k.assign(L * R * c.max_len * C, 0.0f);
+  c.v.assign(c.k.size(), 0.0f);
   for (auto* v : {&c.x, &c.ln, &c.atty, &c.tmp}) v->assign(R * C, 0.0f);
   c.qkv.assign(R * 3 * C, 0.0f);
   c.fch.assign(R * 4 * C, 0.0f);
@@ -455,35 +605,63 @@ KvCache Transformer::make_cache(int rows, int max_len) const {
   return c;
 }
 
-void Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
+Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
+  if (c.device) {
+    if (!device_) return Status::invalid_argument("decode: a device cache needs the model on the device");
+    return device_decode(c, tokens, logits);
+  }
   const int R = c.rows, C = config_.d_model, NH = config_.n_heads, V = config_.vocab_size;
   const std::size_t slab = std::size_t(R) * c.max_len * C;  // one layer's keys
   const float* P = params_.data();
-  for (int r = 0; r < R; ++r) c.pos[r] = c.len[r]++;
-  k::encoder_forward(c.x.data(), tokens, c.pos.data(), P + wte_, P + wpe_, R, C);
-  for (int l = 0; l < config_.n_layers; ++l) {
-    const Layer& y = layers_[l];
-    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln1w, P + y.ln1b, R, C);
-    k::matmul_forward_fast(c.qkv.data(), c.ln.data(), P + y.qkvw, P + y.qkvb, R, C, 3 * C);
-    float* kl = c.k.data() + l * slab;
-    float* vl = c.v.data() + l * slab;
-    for (int r = 0; r < R; ++r) {
-      const float* q = c.qkv.data() + std::size_t(r) * 3 * C;
-      std::memcpy(kl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + C, sizeof(float) * C);
-      std::memcpy(vl + (std::size_t(r) * c.max_len + c.pos[r]) * C, q + 2 * C, sizeof(float) * C);
-      std::memcpy(c.ln.data() + std::size_t(r) * C, q, sizeof(float) * C);  // the query, contiguous
+  // Rows [r0, r0 + n): rows never interact while decoding, and each buffer
+  // holds rows contiguously (per layer for the keys and values), so a range is
+  // a sub-block of every buffer.
+  auto decode_rows = [&](int r0, int n) {
+    const std::size_t o = std::size_t(r0) * C;
+    float *x = c.x.data() + o, *ln = c.ln.data() + o, *atty = c.atty.data() + o, *tmp = c.tmp.data() + o;
+    float *qkv = c.qkv.data() + 3 * o, *fch = c.fch.data() + 4 * o, *fch_gelu = c.fch_gelu.data() + 4 * o;
+    float *mean = c.mean.data() + r0, *rstd = c.rstd.data() + r0;
+    int *len = c.len.data() + r0, *pos = c.pos.data() + r0;
+    for (int r = 0; r < n; ++r) pos[r] = len[r]++;
+    k::encoder_forward(x, tokens + r0, pos, P + wte_, P + wpe_, n, C);
+    for (int l = 0; l < config_.n_layers; ++l) {
+      const Layer& y = layers_[l];
+      k::layernorm_forward(ln, mean, rstd, x, P + y.ln1w, P + y.ln1b, n, C);
+      k::matmul_forward_fast(qkv, ln, P + y.qkvw, P + y.qkvb, n, C, 3 * C);
+      float* kl = c.k.data() + l * slab + std::size_t(r0) * c.max_len * C;
+      float* vl = c.v.data() + l * slab + std::size_t(r0) * c.max_len * C;
+      for (int r = 0; r < n; ++r) {
+        const float* q = qkv + std::size_t(r) * 3 * C;
+        std::memcpy(kl + (std::size_t(r) * c.max_len + pos[r]) * C, q + C, sizeof(float) * C);
+        std::memcpy(vl + (std::size_t(r) * c.max_len + pos[r]) * C, q + 2 * C, sizeof(float) * C);
+        std::memcpy(ln + std::size_t(r) * C, q, sizeof(float) * C);  // the query, contiguous
+      }
+      k::attention_decode_forward(atty, ln, kl, vl, len, n, c.max_len, C, NH);
+      k::matmul_forward_fast(tmp, atty, P + y.projw, P + y.projb, n, C, C);
+      for (std::size_t i = 0; i < std::size_t(n) * C; ++i) x[i] += tmp[i];
+      k::layernorm_forward(ln, mean, rstd, x, P + y.ln2w, P + y.ln2b, n, C);
+      k::matmul_forward_fast(fch, ln, P + y.fcw, P + y.fcb, n, C, 4 * C);
+      k::gelu_forward(fch_gelu, fch, long(n) * 4 * C);
+      k::matmul_forward_fast(tmp, fch_gelu, P + y.fcprojw, P + y.fcprojb, n, 4 * C, C);
+      for (std::size_t i = 0; i < std::size_t(n) * C; ++i) x[i] += tmp[i];
     }
-    k::attention_decode_forward(c.atty.data(), c.ln.data(), kl, vl, c.len.data(), R, c.max_len, C, NH);
-    k::matmul_forward_fast(c.tmp.data(), c.atty.data(), P + y.projw, P + y.projb, R, C, C);
-    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
-    k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + y.ln2w, P + y.ln2b, R, C);
-    k::matmul_forward_fast(c.fch.data(), c.ln.data(), P + y.fcw, P + y.fcb, R, C, 4 * C);
-    k::gelu_forward(c.fch_gelu.data(), c.fch.data(), long(R) * 4 * C);
-    k::matmul_forward_fast(c.tmp.data(), c.fch_gelu.data(), P + y.fcprojw, P + y.fcprojb, R, 4 * C, C);
-    for (std::size_t i = 0; i < std::size_t(R) * C; ++i) c.x[i] += c.tmp[i];
+    k::layernorm_forward(ln, mean, rstd, x, P + lnfw_, P + lnfb_, n, C);
+    k::matmul_forward_fast(logits + std::size_t(r0) * V, ln, P + wte_, nullptr, n, C, V);
+  };
+  // As forward(): rows split between threads, each decoding its share alone.
+  const int S = shard_count(R);
+  if (S <= 1) {  // one row (kernels at that size are single-threaded anyway) or the serial path
+    decode_rows(0, R);
+    return Status::ok();
   }
-  k::layernorm_forward(c.ln.data(), c.mean.data(), c.rstd.data(), c.x.data(), P + lnfw_, P + lnfb_, R, C);
-  k::matmul_forward_fast(logits, c.ln.data(), P + wte_, nullptr, R, C, V);
+  SingleThreadedBlas blas;
+#pragma omp parallel for num_threads(S) schedule(static, 1)
+  for (int s = 0; s < S; ++s) {
+    omp_set_num_threads(1);
+    const int r0 = int(long(R) * s / S), r1 = int(long(R) * (s + 1) / S);
+    decode_rows(r0, r1 - r0);
+  }
+  return Status::ok();
 }
 
 }  // namespace troupe::model

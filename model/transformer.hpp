@@ -33,6 +33,13 @@
 //   Tensors: score_head.weight (d) and score_head.bias (1) when K = 1 (the original
 //   layout, so older checkpoints load), score_head.weight (K,d) and .bias (K) otherwise.
 //
+// Threads: on the CPU, forward() and backward() split a batch's rows between
+// kernels::cpu::cpu_threads() threads, each running the whole model on its
+// share single-threaded (one join per call rather than a barrier per kernel,
+// which stalls whenever the OS deschedules a thread on a busy machine); the
+// shards' gradients are summed, so the result equals the serial one up to the
+// order of float additions. Other calls run serially with multithreaded kernels.
+//
 // Invariants: parameters and gradients are single contiguous buffers of
 // config().num_parameters() floats laid out as tensors(). forward() caches the
 // activations that backward()/score_backward() read, so calls alternate
@@ -42,6 +49,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -81,14 +89,17 @@ struct ParamTensor {
   bool decay = false;          // weight decay applies (matrices and embeddings, not norms/biases)
 };
 
+struct DeviceKvCache;  // model/transformer_state.hpp
+
 // Keys and values of every layer for a batch of rows being decoded.
 struct KvCache {
   int rows = 0, max_len = 0;
-  std::vector<float> k, v;  // (L, rows, max_len, C)
+  std::vector<float> k, v;  // (L, rows, max_len, C); empty when the cache lives on the device
   std::vector<int> len;     // (rows) positions filled
   // Scratch for decode(), sized once.
   std::vector<float> x, ln, qkv, atty, fch, fch_gelu, tmp, mean, rstd;
   std::vector<int> pos;
+  std::shared_ptr<DeviceKvCache> device;  // keys, values and scratch on the GPU; null on the CPU path
 };
 
 class Transformer {
@@ -103,7 +114,11 @@ class Transformer {
 
   const ModelConfig& config() const { return config_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
-  std::span<float> parameters() { return params_; }
+  // A mutable span may change the weights: the device copy is refreshed before its next use.
+  std::span<float> parameters() {
+    ++weights_epoch_;
+    return params_;
+  }
   std::span<const float> parameters() const { return params_; }
   std::span<float> gradients() { return grads_; }
   std::span<const float> gradients() const { return grads_; }
@@ -129,21 +144,48 @@ class Transformer {
   // forward over the batch (no cache: what the cache is compared against).
   [[nodiscard]] Status last_logits(const TokenBatch& batch, std::vector<float>* logits);
 
-  // Makes a cache for `rows` sequences of up to `max_len` (<= context) tokens.
+  // Makes a cache for `rows` sequences of up to `max_len` (<= context) tokens;
+  // on the device when the model is (and the device has room), else in host memory.
   KvCache make_cache(int rows, int max_len) const;
   // Appends tokens[r] at position cache.len[r] for every row r (all rows step
-  // together) and writes next-token logits (rows, vocab). REQUIRES: cache from
-  // make_cache of this model's config; cache.len[r] < cache.max_len.
-  void decode(KvCache& cache, const int* tokens, float* logits) const;
+  // together) and writes next-token logits (rows, vocab) to host memory.
+  // REQUIRES: cache from make_cache of this model; cache.len[r] < cache.max_len.
+  // Errors: only from the device (a failed launch or copy).
+  [[nodiscard]] Status decode(KvCache& cache, const int* tokens, float* logits) const;
+
+  // ---- the GPU path (model/transformer_device.cpp) ----
+  // use_device(true) mirrors the weights on the first CUDA device; from then on
+  // forward(), backward(), make_cache() and decode() run there (score_forward,
+  // score_backward and last_logits stay on the CPU). The host buffers stay the
+  // source of truth: the device copy of the weights is refreshed before the
+  // next device call whenever they may have changed (load_parameters or a
+  // mutable parameters() span), and backward() adds the device's gradients into
+  // gradients(), so optimisers, all-reduces and checkpoints work unchanged.
+  // Errors: no CUDA device visible (the model stays on the CPU), out of memory.
+  [[nodiscard]] Status use_device(bool on);
+  bool on_device() const { return device_ != nullptr; }
 
  private:
   Transformer();
-  struct Layer;       // offsets of one block's tensors in params_/grads_
+  struct Layer;       // offsets of one block's tensors in params_/grads_ (transformer_state.hpp)
   struct Activations; // everything forward() keeps for backward()
+  struct Device;      // the GPU mirror: weights, gradients, activations (transformer_state.hpp)
+  struct Shard;       // one thread's rows of a data-parallel forward/backward (transformer_state.hpp)
   void bind();
-  void ensure_activations(int B, int T);
-  void run_trunk(const TokenBatch& batch);  // fills activations up to the final LayerNorm
-  void backward_trunk(float* dlnf);         // from d(final LayerNorm output)
+  void ensure_activations(Activations& a, int B, int T) const;
+  void prepare_inputs(const TokenBatch& batch, Activations& a) const;  // tokens, positions, targets
+  void run_trunk(const TokenBatch& batch, Activations& a) const;  // activations up to the final LayerNorm
+  void head_forward(Activations& a, float* logp) const;  // logits and log-probs of a's batch
+  // Gradients of a's batch += into G (laid out as grads_): from dlogp, or from d(final LayerNorm output).
+  void head_backward(Activations& a, const float* dlogp, float* G) const;
+  void backward_trunk(Activations& a, const float* dlnf, float* G) const;
+  int shard_count(int rows) const;  // threads a forward over `rows` rows uses (0: the serial path)
+  void run_shards(int S, const std::function<void(Shard&)>& work);
+  Status device_sync_weights() const;
+  Status device_forward(const TokenBatch& batch, std::vector<float>* logp);
+  Status device_backward(const std::vector<float>& dlogp);
+  Status device_make_cache(KvCache& cache) const;
+  Status device_decode(KvCache& cache, const int* tokens, float* logits) const;
 
   ModelConfig config_;
   std::vector<ParamTensor> tensors_;
@@ -154,6 +196,11 @@ class Transformer {
   std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0;
   int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
   std::vector<int> last_lengths_;  // of the last score_forward's batch
+  std::vector<Shard> shards_;      // per-thread state of the data-parallel CPU path
+  int shards_used_ = 0;            // shards of the last forward, 0 = serial (backward follows it)
+  uint64_t weights_epoch_ = 0;     // bumped whenever the host weights may have changed
+  std::unique_ptr<Device> device_; // null on the CPU path
+  bool last_forward_on_device_ = false;  // which path backward() must follow
 };
 
 }  // namespace troupe::model

@@ -4,7 +4,14 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "kernels/cpu/reduce.hpp"
+
 namespace troupe::kernels::cpu {
+
+namespace {
+constexpr int kFewRows = 4;                  // rows up to which the plain loop wins (decode at small batch)
+constexpr long kSmallProduct = 1L << 18;     // multiply-adds below which it wins at any row count
+}  // namespace
 
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC) {
   for (int n = 0; n < N; ++n) {
@@ -18,6 +25,17 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
 
 void matmul_forward_fast(float* out, const float* inp, const float* weight, const float* bias, int N, int C,
                          int OC) {
+  // A few rows (decoding one token per sequence): a dot product per output on
+  // this thread beats OpenBLAS, whose call and thread hand-off cost more than
+  // the arithmetic, and whose second thread may be descheduled on a busy machine.
+  if (N <= kFewRows || long(N) * C * OC <= kSmallProduct) {
+    for (int n = 0; n < N; ++n) {
+      const float* x = inp + long(n) * C;
+      float* y = out + long(n) * OC;
+      for (int o = 0; o < OC; ++o) y[o] = (bias != nullptr ? bias[o] : 0.0f) + vec::dot(x, weight + long(o) * C, C);
+    }
+    return;
+  }
   float beta = 0.0f;
   if (bias != nullptr) {
     for (int n = 0; n < N; ++n) {
@@ -87,5 +105,7 @@ void set_cpu_threads(int n) {
   openblas_set_num_threads(n);
   omp_set_num_threads(n);
 }
+
+int cpu_threads() { return omp_get_max_threads(); }
 
 }  // namespace troupe::kernels::cpu

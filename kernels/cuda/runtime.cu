@@ -1,10 +1,9 @@
-// Device discovery, version strings, DeviceBuffer and cuBLAS GEMM (see
+// Device discovery, version strings, device memory and cuBLAS GEMM (see
 // kernels/cuda_runtime.hpp). The cuBLAS handle is created per thread on first
 // use and lives until the thread ends.
 #include <nccl.h>
 
 #include <memory>
-#include <utility>
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda_runtime.hpp"
@@ -48,50 +47,36 @@ std::string nccl_version_string() {
   return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." + std::to_string(v % 100);
 }
 
-DeviceBuffer::~DeviceBuffer() {
-  if (data_ != nullptr) (void)cudaFree(data_);
-}
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
-  other.data_ = nullptr;
-  other.size_ = 0;
-}
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) (void)cudaFree(data_);
-    data_ = other.data_;
-    size_ = other.size_;
-    other.data_ = nullptr;
-    other.size_ = 0;
-  }
-  return *this;
+namespace device_memory {
+
+Status allocate(void** ptr, std::size_t bytes) { return check(cudaMalloc(ptr, bytes), "cudaMalloc"); }
+
+void release(void* ptr) {
+  if (ptr != nullptr) (void)cudaFree(ptr);
 }
 
-Result<DeviceBuffer> DeviceBuffer::create(std::size_t n) {
-  DeviceBuffer b;
-  void* p = nullptr;
-  Status s = check(cudaMalloc(&p, (n == 0 ? 1 : n) * sizeof(float)), "cudaMalloc");
-  if (!s) return s.with_context("allocating " + std::to_string(n) + " floats on the device");
-  b.data_ = static_cast<float*>(p);
-  b.size_ = n;
-  return Result<DeviceBuffer>(std::move(b));
+Status to_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return Status::ok();
+  return check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host to device");
 }
 
-Result<DeviceBuffer> DeviceBuffer::from_host(const std::vector<float>& host) {
-  auto b = create(host.size());
-  if (!b) return b.status();
-  TROUPE_RETURN_IF_ERROR(b->upload(host));
-  return b;
+Status to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return Status::ok();
+  return check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
 }
 
-Status DeviceBuffer::upload(const float* host, std::size_t n) {
-  if (n != size_) return Status::invalid_argument("DeviceBuffer::upload: size mismatch");
-  return check(cudaMemcpy(data_, host, size_ * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+Status on_device(void* dst, const void* src, std::size_t bytes, void* stream) {
+  if (bytes == 0) return Status::ok();
+  return check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(stream)),
+               "cudaMemcpyAsync device to device");
 }
 
-Status DeviceBuffer::download(float* host, std::size_t n) const {
-  if (n != size_) return Status::invalid_argument("DeviceBuffer::download: size mismatch");
-  return check(cudaMemcpy(host, data_, size_ * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+Status zero(void* dst, std::size_t bytes, void* stream) {
+  if (bytes == 0) return Status::ok();
+  return check(cudaMemsetAsync(dst, 0, bytes, static_cast<cudaStream_t>(stream)), "cudaMemsetAsync");
 }
+
+}  // namespace device_memory
 
 namespace {
 

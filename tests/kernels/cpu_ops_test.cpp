@@ -151,7 +151,10 @@ std::vector<uint8_t> right_padding_mask(int B, int T) {
 }
 
 TEST(Attention, FastMatchesReferenceWithAndWithoutMask) {
-  for (AttnShape s : {AttnShape{1, 1, 4, 1}, AttnShape{2, 7, 12, 3}, AttnShape{3, 33, 16, 4}}) {
+  // Head sizes 4 (the generic path) and 16, 32, 64 (the register paths); T below,
+  // at and above the 64-score block of the fast kernel, not a multiple of it.
+  for (AttnShape s : {AttnShape{1, 1, 4, 1}, AttnShape{2, 7, 12, 3}, AttnShape{3, 33, 16, 4}, AttnShape{1, 65, 64, 4},
+                      AttnShape{2, 70, 64, 2}, AttnShape{2, 129, 128, 2}}) {
     for (bool masked : {false, true}) {
       auto qkv = random_vector(std::size_t(s.B) * s.T * 3 * s.C, 21);
       auto dout = random_vector(std::size_t(s.B) * s.T * s.C, 22);

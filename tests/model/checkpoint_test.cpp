@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "model/checkpoint.hpp"
 #include "model/tokenizer.hpp"
@@ -131,6 +133,109 @@ TEST_F(CheckpointTest, MismatchedConfigOrTensorsFailClearly) {
   r = load_checkpoint(dir() + "/nope");
   ASSERT_FALSE(r.is_ok());
   EXPECT_NE(r.status().message().find("config.json"), std::string::npos);
+}
+
+// A safetensors file from a header (JSON text) and a data section, as bytes.
+std::string safetensors_bytes(const std::string& header, const std::string& data) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = char((uint64_t(header.size()) >> (8 * i)) & 0xff);
+  return out + header + data;
+}
+
+TEST_F(CheckpointTest, ReaderRejectsGapsOverlapsAndUncoveredBytes) {
+  fs::create_directories(dir_);
+  const std::string path = dir() + "/t.safetensors";
+  auto write = [&](const std::string& header, std::size_t data_bytes) {
+    std::ofstream(path, std::ios::binary) << safetensors_bytes(header, std::string(data_bytes, '\0'));
+  };
+  // Well formed: two 2-float tensors back to back.
+  write(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16);
+  auto r = read_safetensors(path);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->tensors.size(), 2u);
+  // A gap between them.
+  write(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20);
+  r = read_safetensors(path);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("\"b\" starts at data byte 12, expected 8"), std::string::npos)
+      << r.status().message();
+  // Overlapping.
+  write(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12);
+  r = read_safetensors(path);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("without gaps or overlaps"), std::string::npos) << r.status().message();
+  // Bytes after the last tensor that no tensor owns.
+  write(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 12);
+  r = read_safetensors(path);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("accounts for 8 bytes of data but the file holds 12"), std::string::npos)
+      << r.status().message();
+  // Another dtype.
+  write(R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4);
+  r = read_safetensors(path);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("only F32"), std::string::npos) << r.status().message();
+}
+
+// The rules of the safetensors format as its reference implementation (the
+// `safetensors` Rust crate behind the Python package) enforces them when it
+// opens a file -- header length, UTF-8 JSON object, dtype names, shapes,
+// offsets tiling the data exactly, string metadata -- plus the 8-byte
+// alignment of the data that its writer produces, checked by an independent
+// reader in Python (the package itself is not in Debian).
+TEST_F(CheckpointTest, FilesFollowTheSafetensorsRules) {
+  if (std::system("python3 -c 'import json,struct' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3 is not installed";
+  }
+  ModelConfig cfg = small();
+  cfg.scalar_head = true;
+  cfg.head_outputs = 3;
+  auto m = Transformer::create(cfg, 35);
+  ASSERT_TRUE(m.is_ok());
+  AdamW opt(*m, AdamWConfig{});
+  ASSERT_TRUE(save_checkpoint(dir(), *m, &opt).is_ok());
+  const std::string script = dir() + "/check.py";
+  std::ofstream(script) << R"PY(
+import json, struct, sys
+DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+          "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+def check(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    assert n <= 100_000_000, "header too large"
+    assert 8 + n <= len(b), "header runs past the file"
+    assert n % 8 == 0, "data not 8-byte aligned"
+    text = b[8:8 + n].decode("utf-8")
+    assert text.startswith("{"), "header does not start with {"
+    h = json.loads(text)
+    assert isinstance(h, dict)
+    meta = h.pop("__metadata__", {})
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()), "metadata not str -> str"
+    end = 0
+    for name, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        assert set(e) == {"dtype", "shape", "data_offsets"}, name
+        assert e["dtype"] in DTYPES, name
+        assert all(isinstance(d, int) and d >= 0 for d in e["shape"]), name
+        s, t = e["data_offsets"]
+        assert s == end and t >= s, "offsets of %s do not tile the data" % name
+        count = 1
+        for d in e["shape"]:
+            count *= d
+        assert t - s == count * DTYPES[e["dtype"]], "size of %s" % name
+        end = t
+    assert 8 + n + end == len(b), "data not fully covered"
+    return len(h)
+print(check(sys.argv[1]), check(sys.argv[2]))
+)PY";
+  const std::string out = dir() + "/rules.txt";
+  const std::string cmd = "python3 " + script + " " + dir() + "/model.safetensors " + dir() +
+                          "/optimizer.safetensors > " + out + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(rc, 0) << text;
+  EXPECT_EQ(text, std::to_string(m->tensors().size()) + " " + std::to_string(2 * m->tensors().size()) + "\n");
 }
 
 TEST_F(CheckpointTest, PlainPythonReadsTheSameTensors) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/matmul.hpp"
 #include "model/config.hpp"
 #include "model/optimizer.hpp"
 #include "model/tokenizer.hpp"
@@ -142,6 +143,69 @@ TEST(Transformer, LogprobGradientsMatchFiniteDifferences) {
   check_model_gradients(*m, loss, "logp");
 }
 
+TEST(Transformer, ThreadsSplitRowsWithoutChangingTheResult) {
+  // Three ragged rows: with 2 threads the shards hold 1 and 2 rows, each
+  // trimmed to its own longest sequence; with 3, one row each.
+  auto b = TokenBatch::from_pairs({encode_prompt("12+3"), encode_prompt("7"), encode_prompt("100+200")},
+                                  {{'1', '5', kEos}, {'7', '7', '7', '7', '7', kEos}, {'3', kEos}}, 24, 260);
+  ASSERT_TRUE(b.is_ok());
+  const auto r = random_upstream(std::size_t(b->batch) * b->seq_len, 13);
+  const int saved = kernels::cpu::cpu_threads();
+  std::vector<std::vector<float>> logps, grads, decoded;
+  for (int threads : {1, 2, 3}) {
+    kernels::cpu::set_cpu_threads(threads);
+    auto m = Transformer::create(tiny(), 16);
+    ASSERT_TRUE(m.is_ok());
+    std::vector<float> logp;
+    ASSERT_TRUE(m->forward(*b, &logp).is_ok());
+    m->zero_grad();
+    ASSERT_TRUE(m->backward(r).is_ok());
+    ASSERT_TRUE(m->forward(*b, &logp).is_ok());
+    ASSERT_TRUE(m->backward(r).is_ok());  // accumulates: twice the gradient
+    logps.push_back(logp);
+    grads.emplace_back(m->gradients().begin(), m->gradients().end());
+    // Cached decoding and last_logits split rows the same way.
+    KvCache cache = m->make_cache(3, 24);
+    std::vector<float> step_logits(3 * 260), last;
+    for (int t = 0; t < 4; ++t) {
+      const int toks[3] = {b->tokens[t], b->tokens[b->seq_len + t], b->tokens[2 * b->seq_len + t]};
+      ASSERT_TRUE(m->decode(cache, toks, step_logits.data()).is_ok());
+    }
+    auto prefix = TokenBatch::from_sequences({{b->tokens.begin(), b->tokens.begin() + 4},
+                                              {b->tokens.begin() + b->seq_len, b->tokens.begin() + b->seq_len + 4},
+                                              {b->tokens.begin() + 2 * b->seq_len, b->tokens.begin() + 2 * b->seq_len + 4}},
+                                             24, 260);
+    ASSERT_TRUE(prefix.is_ok());
+    ASSERT_TRUE(m->last_logits(*prefix, &last).is_ok());
+    for (std::size_t i = 0; i < last.size(); ++i) {
+      ASSERT_NEAR(step_logits[i], last[i], 1e-4) << "threads " << threads << " logit " << i;  // reordered sums
+    }
+    decoded.push_back(step_logits);
+  }
+  kernels::cpu::set_cpu_threads(saved);
+  for (std::size_t k = 1; k < decoded.size(); ++k) {
+    for (std::size_t i = 0; i < decoded[0].size(); ++i) ASSERT_NEAR(decoded[k][i], decoded[0][i], 1e-5) << i;
+  }
+  for (std::size_t k = 1; k < logps.size(); ++k) {
+    ASSERT_EQ(logps[k].size(), logps[0].size());
+    for (std::size_t i = 0; i < logps[0].size(); ++i) {
+      // Same arithmetic per row; OpenBLAS may block a smaller GEMM differently.
+      ASSERT_NEAR(logps[k][i], logps[0][i], 1e-5) << "threads " << k + 1 << " position " << i;
+      if (b->loss_weight[i] == 0.0f && b->tokens[i] == kPad) {
+        EXPECT_EQ(logps[k][i], 0.0f);
+      }
+    }
+    int bad = 0;
+    for (std::size_t i = 0; i < grads[0].size(); ++i) {
+      // Shard gradients are summed in another order than one serial pass adds them.
+      if (std::abs(grads[k][i] - grads[0][i]) > 1e-6 + 1e-4 * std::abs(grads[0][i]) && ++bad <= 5) {
+        ADD_FAILURE() << "threads " << k + 1 << " gradient " << i << ": " << grads[k][i] << " vs " << grads[0][i];
+      }
+    }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
 TEST(Transformer, ScoreHeadGradientsMatchFiniteDifferences) {
   auto m = Transformer::create(tiny(true), 12);
   ASSERT_TRUE(m.is_ok());
@@ -233,7 +297,7 @@ TEST(Transformer, CachedDecodeMatchesFullForward) {
   std::vector<float> cached(2 * 260), full;
   for (int step = 0; step < 7; ++step) {
     int toks[2] = {seqs[0][step], seqs[1][step]};
-    m->decode(cache, toks, cached.data());
+    ASSERT_TRUE(m->decode(cache, toks, cached.data()).is_ok());
     std::vector<std::vector<int>> prefix = {{seqs[0].begin(), seqs[0].begin() + step + 1},
                                             {seqs[1].begin(), seqs[1].begin() + step + 1}};
     auto b = TokenBatch::from_sequences(prefix, 12, 260);
