@@ -1,6 +1,8 @@
 // The learner actor (see learner_actor.hpp).
 #include "actors/learner_actor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "actors/messages.hpp"
@@ -224,6 +226,11 @@ caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig
   auto copy = model::Transformer::create(initial.config(), 0);
   if (!copy) return caf::actor{};
   if (!copy->load_parameters(initial.parameters(), initial.version())) return caf::actor{};
+  // The trunk on the GPU when the config allows and one is visible; the weights stay on the host,
+  // so the optimizer, all-reduce, checkpoints and weight broadcast are unchanged.
+  if (auto where = model::place_model(*copy, config.model.device); !where) {
+    spdlog::warn("{}: model.device {}; training on the CPU", setup.name, where.status().message());
+  }
   std::optional<model::Transformer> reference;
   if (config.algorithm.kl_coef > 0) {
     auto ref = model::Transformer::create(initial.config(), 0);

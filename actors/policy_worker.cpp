@@ -1,6 +1,8 @@
 // The policy worker (see policy_worker.hpp).
 #include "actors/policy_worker.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <deque>
 
@@ -180,6 +182,9 @@ caf::actor spawn_policy_worker(caf::actor_system& sys, const configs::Experiment
   if (!copy) return caf::actor{};
   auto status = copy->load_parameters(initial.parameters(), initial.version());
   if (!status) return caf::actor{};
+  if (auto where = model::place_model(*copy, config.model.device); !where) {
+    spdlog::warn("{}: model.device {}; sampling on the CPU", setup.name, where.status().message());
+  }
   auto policy = std::make_shared<model::Transformer>(std::move(*copy));
   model::SamplingParams params;
   params.temperature = static_cast<float>(config.algorithm.temperature);

@@ -1,11 +1,11 @@
 // Asynchronous vs synchronous RL on this machine, same config, same wall time.
 //
-// Starting from one warm-start checkpoint, runs the one-process RL loop twice
-// for the same number of seconds: once with the config's staleness bound
-// (asynchronous: policy workers keep sampling while the learner trains) and once
-// with max_staleness 0 (synchronous: the next step's prompts wait for the
-// learner's new version). Both runs use fresh replay stores in a temporary
-// directory. Prints rollouts/s, response tokens/s, learner steps/s and the
+// Starting from one warm-start checkpoint, runs the one-process RL loop for the
+// same number of seconds with the config's staleness bound (asynchronous: policy
+// workers keep sampling while the learner trains) and with max_staleness 0
+// (synchronous: the next step's prompts wait for the learner's new version), each
+// with one and with two kernel threads per heavy actor; the faster of each mode is
+// compared. Every run uses a fresh replay store in a temporary directory. Prints rollouts/s, response tokens/s, learner steps/s and the
 // held-out pass@1 each reached (greedy and at the rollout temperature), side by
 // side with the ratio async/sync, then the peak RSS of the process. The
 // synchronous run is the anchor, measured in the same run on the same machine.
@@ -152,29 +152,30 @@ int main(int argc, char** argv) {
               static_cast<long long>(config.algorithm.group_size), config.algorithm.objective.c_str(), workers,
               seconds, eval_cases);
 
-  config.async.max_staleness = async_staleness;
-  std::printf("  asynchronous (max_staleness %lld)\n", static_cast<long long>(async_staleness));
-  auto a = run_mode(config, *warm, tmp / "async", seconds, eval_cases, 1, workers);
-  if (!a) {
-    std::cerr << "asynchronous run: " << a.status().message() << "\n";
-    return 1;
-  }
-  // The synchronous mode alternates sampling and training, so each phase may use
-  // both cores: it runs with 1 and with 2 kernel threads, and the faster is the anchor.
-  config.async.max_staleness = 0;
-  std::optional<ModeResult> s;
-  int sync_threads = 1;
+  // Each mode runs with one and with two kernel threads per heavy actor, alternating modes so that
+  // a drift in the machine's load falls on both; the faster of each mode is what the table compares.
+  // (Asynchronously, one thread each gives the worker and the learner a core apiece; two each let
+  // whichever has work use both. Synchronously the phases alternate, so two threads may help more.)
+  std::optional<ModeResult> a, s;
+  int async_threads = 1, sync_threads = 1;
   for (int threads : {1, 2}) {
-    std::printf("  synchronous (max_staleness 0), %d kernel thread%s per actor\n", threads, threads > 1 ? "s" : "");
-    auto r = run_mode(config, *warm, tmp / "sync", seconds, eval_cases, threads, workers);
-    if (!r) {
-      std::cerr << "synchronous run: " << r.status().message() << "\n";
-      return 1;
-    }
-    std::printf("    -> %.0f rollouts/s\n", r->rollouts_per_s);
-    if (!s || r->rollouts_per_s > s->rollouts_per_s) {
-      s = *r;
-      sync_threads = threads;
+    for (bool asynchronous : {true, false}) {
+      config.async.max_staleness = asynchronous ? async_staleness : 0;
+      std::printf("  %s (max_staleness %lld), %d kernel thread%s per actor\n",
+                  asynchronous ? "asynchronous" : "synchronous", static_cast<long long>(config.async.max_staleness),
+                  threads, threads > 1 ? "s" : "");
+      auto r = run_mode(config, *warm, tmp / fmt::format("{}-{}", asynchronous ? "async" : "sync", threads), seconds,
+                        eval_cases, threads, workers);
+      if (!r) {
+        std::cerr << (asynchronous ? "asynchronous" : "synchronous") << " run: " << r.status().message() << "\n";
+        return 1;
+      }
+      std::printf("    -> %.0f rollouts/s\n", r->rollouts_per_s);
+      auto& best = asynchronous ? a : s;
+      if (!best || r->rollouts_per_s > best->rollouts_per_s) {
+        best = *r;
+        (asynchronous ? async_threads : sync_threads) = threads;
+      }
     }
   }
   fs::remove_all(tmp);
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
   }
 
   auto ratio = [](double x, double y) { return y > 0 ? fmt::format("{:.2f}x", x / y) : std::string("-"); };
-  std::printf("\n%-28s %14s %14s %8s\n", "", "asynchronous",
+  std::printf("\n%-28s %14s %14s %8s\n", "", fmt::format("asynchronous/{}", async_threads).c_str(),
               fmt::format("synchronous/{}", sync_threads).c_str(), "ratio");
   std::printf("%-28s %14.0f %14.0f %8s\n", "rollouts/s", a->rollouts_per_s, s->rollouts_per_s,
               ratio(a->rollouts_per_s, s->rollouts_per_s).c_str());

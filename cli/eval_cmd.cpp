@@ -60,9 +60,9 @@ int run_eval(EvalArgs a) {
     std::cerr << m.status().message() << "\n";
     return 1;
   }
-  auto where = place_model(*m, a.device);
+  auto where = model::place_model(*m, a.device);
   if (!where) {
-    std::cerr << where.status().message() << "\n";
+    std::cerr << where.status().with_context("--device").message() << "\n";
     return 1;
   }
   model::Sampler sampler(std::move(*m));

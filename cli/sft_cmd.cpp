@@ -78,10 +78,10 @@ int run_sft(const SftArgs& a) {
   model::AdamW opt(*m, model::AdamWConfig{});
   kernels::LrSchedule sched{.base_lr = a.lr, .warmup_steps = a.warmup};
   model::Sampler evaluator(model::Transformer::create(m->config(), 0).value());
-  auto where = place_model(*m, a.device);
-  if (where) where = place_model(evaluator.model(), a.device);
+  auto where = model::place_model(*m, a.device);
+  if (where) where = model::place_model(evaluator.model(), a.device);
   if (!where) {
-    std::cerr << where.status().message() << "\n";
+    std::cerr << where.status().with_context("--device").message() << "\n";
     return 1;
   }
   ExampleSource source(*specs, a.form == "solution" ? ResponseForm::kSolution : ResponseForm::kAnswer,

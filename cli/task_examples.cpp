@@ -140,16 +140,6 @@ Result<std::vector<TaskScore>> evaluate(model::Sampler& sampler, const std::vect
   return out;
 }
 
-Result<std::string> place_model(model::Transformer& model, const std::string& device) {
-  if (device == "cpu") return std::string("cpu");
-  if (device != "auto" && device != "cuda") {
-    return Status::invalid_argument("--device \"" + device + "\": expected auto, cuda or cpu");
-  }
-  if (device == "auto" && kernels::cuda_device_count() == 0) return std::string("cpu");
-  TROUPE_RETURN_IF_ERROR(model.use_device(true).with_context("--device " + device));
-  return std::string("cuda");
-}
-
 std::string format_scores(const std::vector<TaskScore>& scores) {
   const bool k = !scores.empty() && scores[0].samples > 1;  // pass@k only means something for k > 1
   std::string s = fmt::format("{:<22} {:>5} {:>5} {:>8}", "task", "level", "n", "pass@1");

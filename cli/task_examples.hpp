@@ -75,11 +75,6 @@ struct EvalOptions {
 Result<std::vector<TaskScore>> evaluate(model::Sampler& sampler, const std::vector<TaskSpec>& specs,
                                         const EvalOptions& options);
 
-// --device of sft and eval: "auto" puts the model on the GPU when one is
-// visible, "cuda" requires one, "cpu" keeps it on the CPU. Returns where it
-// runs ("cpu" or "cuda"). Errors: another value; "cuda" without a usable device.
-Result<std::string> place_model(model::Transformer& model, const std::string& device);
-
 std::string format_scores(const std::vector<TaskScore>& scores);  // a table
 std::string scores_json(const std::vector<TaskScore>& scores);     // one JSON document
 

@@ -466,7 +466,10 @@ const Schema<ModelConfig>& model_schema() {
       .scalar("n_heads", &ModelConfig::n_heads, {.doc = "attention heads; must divide d_model", .min = 1, .max = 256})
       .scalar("context", &ModelConfig::context, {.doc = "maximum tokens per sequence", .min = 8, .max = 1 << 20})
       .scalar("init_checkpoint", &ModelConfig::init_checkpoint,
-              {.doc = "warm-start checkpoint directory; empty = random initialisation"});
+              {.doc = "warm-start checkpoint directory; empty = random initialisation"})
+      .scalar("device", &ModelConfig::device,
+              {.doc = "where learners and policy workers run the model: auto (the GPU when one is visible), cpu, cuda",
+               .one_of = {"auto", "cpu", "cuda"}});
   return s;
 }
 

@@ -33,6 +33,7 @@ struct ModelConfig {
   int64_t n_heads = 4;
   int64_t context = 128;
   std::string init_checkpoint;          // warm-start directory (safetensors + JSON); empty = random init
+  std::string device = "auto";          // learners and policy workers: auto | cpu | cuda
   bool operator==(const ModelConfig&) const = default;
 };
 

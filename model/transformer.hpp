@@ -203,4 +203,9 @@ class Transformer {
   bool last_forward_on_device_ = false;  // which path backward() must follow
 };
 
+// Puts `model` where `device` says: "cpu" (stays), "cuda" (the first GPU; an error when none is
+// visible or it fails), "auto" (the GPU when one is visible, else the CPU). Returns "cpu" or "cuda".
+// Errors also name an unknown `device`.
+Result<std::string> place_model(Transformer& model, const std::string& device);
+
 }  // namespace troupe::model

@@ -244,4 +244,14 @@ Status Transformer::device_decode(KvCache& c, const int* tokens, float* logits) 
   return download(logits, k.logits, std::size_t(R) * V).with_context("decode on the device");
 }
 
+Result<std::string> place_model(Transformer& model, const std::string& device) {
+  if (device == "cpu") return std::string("cpu");
+  if (device != "auto" && device != "cuda") {
+    return Status::invalid_argument("\"" + device + "\": expected auto, cuda or cpu");
+  }
+  if (device == "auto" && kernels::cuda_device_count() == 0) return std::string("cpu");
+  TROUPE_RETURN_IF_ERROR(model.use_device(true).with_context("placing the model on device " + device));
+  return std::string("cuda");
+}
+
 }  // namespace troupe::model
