@@ -80,7 +80,7 @@ TEST(SftCli, BadArgumentsFailNamingThem) {
   troupe::testing::TempDir dir("troupe-sft-cli-bad");
   Ran r = troupe("sft --config " + kConfig + " --out " + dir.path() + " --steps 1 --device gpu");
   EXPECT_EQ(r.rc, 1);
-  EXPECT_NE(r.out.find("--device \"gpu\": expected auto, cuda or cpu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--device: \"gpu\": expected auto, cuda or cpu"), std::string::npos) << r.out;
   r = troupe("sft --config " + kConfig + " --out " + dir.path() + " --steps 1 --form essay");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.out.find("--form"), std::string::npos) << r.out;
