@@ -46,6 +46,7 @@ struct VerifierExample {
   std::string question;   // the prompt
   std::string reference;  // the reference answer's core, e.g. "15"
   std::string response;   // the candidate response
+  std::string candidate;  // the answer written into the response, before its dress; empty when invalid
   VerifierLabel label = VerifierLabel::kCorrect;
   std::string form;       // how it was made, e.g. "fraction", "digit_change", "truncated"
 };
@@ -57,10 +58,17 @@ struct VerifierDataOptions {
   int invalid_per_case = 1;  // Default: 1 (invalid responses are easy to tell; fewer needed)
   int min_level = 1, max_level = 5;  // Default: levels 1..5, spread over the cases
   uint64_t seed = 1;
+  // Cases of generic answers (no task: random numbers, lists, words, symbol
+  // strings in random dresses), appended after the tasks' examples with task
+  // kGenericTask. Default: 0.
+  int generic_cases = 0;
 };
 
+// The `task` of generic examples (not a registry name).
+extern const char* const kGenericTask;
+
 // Examples for every task in `tasks` (registry names), in task order, shuffled
-// within a task. Errors: an unknown task name.
+// within a task, then options.generic_cases generic ones. Errors: an unknown task name.
 Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<std::string>& tasks,
                                                              const VerifierDataOptions& options);
 
