@@ -7,10 +7,15 @@
 //              integers (7.0, 7/1, \frac{7}{1}), signs, spacing, LaTeX wrappers
 //              (\boxed{}, $..$, \text{}), list spacing and brackets, and a
 //              reordering where the task's rule verifier accepts one (a set);
-//   incorrect  a different answer, often in the same dress: off by one, a digit
-//              changed, dropped or swapped, another case's answer, a wrong
-//              fraction, a reordering the rule verifier rejects (a sequence);
+//   incorrect  a different answer: off by one, a digit changed, dropped or
+//              swapped, another case's answer, a wrong fraction, a reordering
+//              the rule verifier rejects (a sequence);
 //   invalid    no usable answer: truncated mid-answer, repetitive, or none.
+// Right and wrong answers draw their wrappers (none, spaces, \boxed{}, \text{},
+// $..$), their rewritings (7 -> 7.0, lists -> "[a, b]") and the response's dress
+// (the task's format or a generic one) from the same distributions: the dress
+// must never tell the label, or the model learns it instead of comparing.
+// Generic cases (options.generic_cases) do the same with answers of no task.
 // Labels come from construction and are checked: every incorrect form must be
 // scored 0 by the task's rule verifier (which also decides whether a list is a
 // set: a reordering it accepts is correct), and every correct or incorrect form
