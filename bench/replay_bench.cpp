@@ -4,11 +4,16 @@
 // invocation (sync policy beside `fillrandom --sync=1`); then sample latency
 // p50/p99 per sampling order, and peak RSS of this process and of db_bench.
 //
-//   bench_replay [--quick] [--dir DIR] [--million STORE]
+//   bench_replay [--quick] [--dir DIR] [--million STORE] [--sizes KB,...] [--policies P,...]
+//                [--repeats N] [--no-sample]
 //     --quick          a tenth of the rollouts (a smoke run)
 //     --dir DIR        scratch directory (default: a new one under /tmp, removed after)
 //     --million STORE  also build (if absent) a store of 1,000,000 ~1 KB rollouts at STORE
 //                      and time a full summary scan, the work of `troupe replay stats`
+//     --sizes 2,8,32   rollout value sizes in KB (default 2,8,32)
+//     --policies group_commit,sync   durability policies to measure (default both)
+//     --repeats N      runs of ours and of each anchor, alternating; medians reported (default 3)
+//     --no-sample      skip the sample-latency table
 //
 // Appends use four producer threads calling append_async (the replay actor's
 // pattern: many rollouts in flight, acknowledged by callback). Values are
@@ -22,6 +27,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -102,16 +108,17 @@ Rate run_appends(const std::string& path, Durability d, const std::vector<troupe
   return {double(n) / secs, double(bytes.load()) / secs / 1e6, failed == 0};
 }
 
-long db_bench_peak_kb = 0;  // largest peak RSS of any db_bench run, from /usr/bin/time
 bool have_time() { return std::system("test -x /usr/bin/time") == 0; }
 
 // Runs db_bench fillrandom and parses "fillrandom : X micros/op Y ops/sec; Z MB/s".
-Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync) {
-  // /usr/bin/time reports db_bench's own peak RSS (a child forked from this process would
-  // inherit our high-water mark, so getrusage(RUSAGE_CHILDREN) cannot tell them apart).
-  const std::string cmd = std::string(have_time() ? "/usr/bin/time -f 'maxrss_kb %M' " : "") + "db_bench --benchmarks=fillrandom --db=" + dir + " --num=" + std::to_string(n) +
-                          " --value_size=" + std::to_string(value_size) +
-                          " --compression_type=lz4 --threads=1" + (sync ? " --sync=1" : "") + " 2>&1";
+// `batch` puts per WriteBatch (--batch_size); with `sync`, one fsync per batch.
+// Raises *peak_kb to db_bench's own peak RSS (from /usr/bin/time: a child forked from
+// this process would inherit our high-water mark in getrusage(RUSAGE_CHILDREN)).
+Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync, size_t batch, long* peak_kb) {
+  const std::string cmd = std::string(have_time() ? "/usr/bin/time -f 'maxrss_kb %M' " : "") +
+                          "db_bench --benchmarks=fillrandom --db=" + dir + " --num=" + std::to_string(n) +
+                          " --value_size=" + std::to_string(value_size) + " --compression_type=lz4 --threads=1" +
+                          (sync ? " --sync=1" : "") + " --batch_size=" + std::to_string(batch) + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {};
   char line[1024];
@@ -119,7 +126,7 @@ Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync
   while (fgets(line, sizeof line, p)) {
     // "fillrandom : 36.3 micros/op 27540 ops/sec 0.184 seconds 5000 operations; 54.4 MB/s"
     const std::string l = line;
-    if (l.rfind("maxrss_kb ", 0) == 0) db_bench_peak_kb = std::max(db_bench_peak_kb, std::atol(l.c_str() + 10));
+    if (l.rfind("maxrss_kb ", 0) == 0) *peak_kb = std::max(*peak_kb, std::atol(l.c_str() + 10));
     if (l.rfind("fillrandom", 0) != 0) continue;
     const size_t ops = l.find(" ops/sec"), mb = l.find(" MB/s");
     if (ops == std::string::npos) continue;
@@ -133,8 +140,27 @@ Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync
   return r;
 }
 
-// Median by ops/s of several runs (3: odd, so a real run's figures).
-constexpr int kRepeats = 3;
+// This process's peak RSS (VmHWM), and resetting it (Linux: "5" to clear_refs), so
+// each run's peak can be read on its own.
+void reset_peak_rss() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return;
+  std::fputs("5", f);
+  std::fclose(f);
+}
+long peak_rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  long kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atol(line + 6);
+  }
+  std::fclose(f);
+  return kb;
+}
+
+// Median by ops/s of several runs (odd counts give a real run's figures).
 Rate median(std::vector<Rate> v) {
   if (v.empty()) return {};
   std::sort(v.begin(), v.end(), [](const Rate& a, const Rate& b) { return a.ops_per_s < b.ops_per_s; });
@@ -228,22 +254,62 @@ void million(const std::string& path) {
               (unsigned long long)n, seconds_since(t0), st ? "" : " (failed)");
 }
 
+// Splits "2,8,32" into numbers; false on anything else.
+bool parse_list(const std::string& text, std::vector<size_t>* out) {
+  out->clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v == 0) return false;
+    out->push_back(size_t(v));
+    pos = comma + 1;
+  }
+  return !out->empty();
+}
+
+int usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s [--quick] [--dir DIR] [--million STORE] [--sizes KB,...] [--policies group_commit,sync]\n"
+               "          [--repeats N] [--no-sample]\n",
+               argv0);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, sample = true;
   std::string dir, million_path;
+  std::vector<size_t> sizes_kb{2, 8, 32};
+  std::vector<Durability> policies{Durability::kGroupCommit, Durability::kSync};
+  int repeats = 3;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
     if (a == "--quick") {
       quick = true;
-    } else if (a == "--dir" && i + 1 < argc) {
+    } else if (a == "--no-sample") {
+      sample = false;
+    } else if (a == "--dir" && has_value) {
       dir = argv[++i];
-    } else if (a == "--million" && i + 1 < argc) {
+    } else if (a == "--million" && has_value) {
       million_path = argv[++i];
+    } else if (a == "--sizes" && has_value) {
+      if (!parse_list(argv[++i], &sizes_kb)) return usage(argv[0]);
+    } else if (a == "--repeats" && has_value) {
+      repeats = std::atoi(argv[++i]);
+      if (repeats < 1) return usage(argv[0]);
+    } else if (a == "--policies" && has_value) {
+      policies.clear();
+      const std::string list = std::string(",") + argv[++i] + ",";
+      if (list.find(",group_commit,") != std::string::npos) policies.push_back(Durability::kGroupCommit);
+      if (list.find(",sync,") != std::string::npos) policies.push_back(Durability::kSync);
+      if (policies.empty()) return usage(argv[0]);
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--dir DIR] [--million STORE]\n", argv[0]);
-      return 2;
+      return usage(argv[0]);
     }
   }
   const bool own_dir = dir.empty();
@@ -254,59 +320,69 @@ int main(int argc, char** argv) {
   const bool db_bench = have_db_bench();
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
-  std::printf("bench_replay: %u hardware threads, load average %.1f; appends from 4 threads; anchor: db_bench "
-              "fillrandom (1 thread, lz4, WAL on) at the same value size, same run; median of %d alternating runs\n",
-              std::thread::hardware_concurrency(), load[0], kRepeats);
+  std::printf("bench_replay: %u hardware threads, load average %.1f; appends from 4 threads; anchors: db_bench "
+              "fillrandom (1 thread, lz4, WAL on) at the same value size, run in between ours; median of %d "
+              "alternating runs\n",
+              std::thread::hardware_concurrency(), load[0], repeats);
   if (!db_bench) std::printf("db_bench is not installed (Debian rocksdb-tools): no anchor figures\n");
-  std::printf("\n%-6s %-14s %9s %12s %9s | %12s %9s | %7s\n", "value", "policy", "rollouts", "appends/s", "MB/s",
-              "db_bench/s", "MB/s", "ratio");
+  std::printf("\n%-5s %-12s %8s %10s %7s %8s | %10s %6s | %10s %6s | %8s\n", "value", "policy", "rollouts",
+              "appends/s", "MB/s", "peak RSS", "fillrandom", "ratio", "same sync", "ratio", "db RSS");
   const size_t scale = quick ? 10 : 1;
-  struct Size {
-    size_t bytes, n_group, n_sync;
-  };
-  // Enough rollouts for a few seconds each (~100-160 MB per group-commit run); sync runs fsync each append.
-  const Size sizes[] = {{2048, 50000, 400}, {8192, 20000, 300}, {32768, 5000, 200}};
   int run = 0;
-  for (const Size& s : sizes) {
-    const auto values = make_values(s.bytes, 256);
+  for (const size_t kb : sizes_kb) {
+    // ~320 MB per group-commit run (a few seconds: past the first memtable flushes);
+    // sync runs fsync each append, so a few hundred suffice.
+    const size_t n_group = std::max<size_t>(100, (size_t{320} << 20) / (kb << 10));
+    const size_t n_sync = 200;
+    const auto values = make_values(kb << 10, 256);
     size_t mean = 0;
     for (auto& v : values) mean += v.size();
     mean /= values.size();
-    for (Durability d : {Durability::kGroupCommit, Durability::kSync}) {
-      const size_t n = (d == Durability::kSync ? s.n_sync : s.n_group) / scale;
-      // The machine may be shared: alternate ours and the anchor kRepeats times and report medians.
-      std::vector<Rate> ours, anchor;
-      for (int rep = 0; rep < kRepeats; ++rep) {
+    for (Durability d : policies) {
+      const bool sync = d == Durability::kSync;
+      const size_t n = (sync ? n_sync : n_group) / scale;
+      // The machine may be shared: alternate ours and the anchors and report medians.
+      std::vector<Rate> ours, plain, same;
+      long our_peak_kb = 0, db_peak_kb = 0;
+      for (int rep = 0; rep < repeats; ++rep) {
         const std::string path = dir + "/store-" + std::to_string(run++);
+        reset_peak_rss();
         ours.push_back(run_appends(path, d, values, n, 4));
+        our_peak_kb = std::max(our_peak_kb, peak_rss_kb());
         std::error_code ec;
         fs::remove_all(path, ec);
-        if (db_bench) anchor.push_back(run_db_bench(dir + "/db_bench", mean, n, d == Durability::kSync));
+        if (!db_bench) continue;
+        // The target's anchor: fillrandom as RocksDB's benchmark runs it by default (WAL written, not synced).
+        plain.push_back(run_db_bench(dir + "/db_bench", mean, n, /*sync=*/false, 1, &db_peak_kb));
+        // The same durability as ours: an fsync per append (sync) or per batch of group_commit_rollouts.
+        if (!sync) same.push_back(run_db_bench(dir + "/db_bench", mean, n, true, 64, &db_peak_kb));
       }
-      const Rate o = median(ours), a = db_bench ? median(anchor) : Rate{};
-      std::printf("%-6s %-14s %9zu %12.0f %9.1f | ", (std::to_string(mean / 1024) + "K").c_str(),
-                  d == Durability::kSync ? "sync" : "group_commit", n, o.ops_per_s, o.mb_per_s);
-      if (a.ok) {
-        std::printf("%12.0f %9.1f | %6.2fx\n", a.ops_per_s, a.mb_per_s, o.ops_per_s / a.ops_per_s);
-      } else {
-        std::printf("%12s %9s | %7s\n", "-", "-", "-");
-      }
+      if (sync) same = plain;  // fillrandom --sync=1 per write is both anchors
+      const Rate o = median(ours), a = median(plain), b = median(same);
+      std::printf("%-5s %-12s %8zu %10.0f %7.1f %7.0fM | ", (std::to_string(mean / 1024) + "K").c_str(),
+                  sync ? "sync" : "group_commit", n, o.ops_per_s, o.mb_per_s, our_peak_kb / 1024.0);
+      auto anchor = [&](const Rate& r) {
+        if (r.ok) {
+          std::printf("%10.0f %5.2fx | ", r.ops_per_s, o.ops_per_s / r.ops_per_s);
+        } else {
+          std::printf("%10s %6s | ", "-", "-");
+        }
+      };
+      anchor(a);
+      anchor(b);
+      std::printf("%7.0fM\n", db_peak_kb / 1024.0);
       std::fflush(stdout);
     }
   }
-  std::printf("(sync: fsync per append, beside fillrandom --sync=1; group_commit: one fsync per batch (64 queued "
-              "or 5 ms, taking all queued), beside fillrandom without sync. MB/s: ours counts values, db_bench "
-              "keys + values)\n");
+  std::printf("(fillrandom: db_bench's default durability, WAL written but never fsynced -- the issue's target, "
+              "group commit >= 0.80x;\n same sync: fillrandom --sync=1 with --batch_size=64 beside group_commit (one "
+              "fsync per 64 writes), --batch_size=1 beside sync;\n ours fsyncs before every acknowledgement. MB/s "
+              "counts values. peak RSS: this process's high-water mark during our runs, reset before each)\n");
 
-  sample_latency(dir + "/sample-store", make_values(8192, 1024), quick ? 2000 : 20000);
+  if (sample) sample_latency(dir + "/sample-store", make_values(8192, 1024), quick ? 2000 : 20000);
 
   if (!million_path.empty()) million(million_path);
 
-  rusage self{};
-  getrusage(RUSAGE_SELF, &self);
-  std::printf("\npeak RSS: bench_replay %.1f MiB (all runs above in one process), db_bench largest run %s\n",
-              self.ru_maxrss / 1024.0,
-              db_bench_peak_kb ? (std::to_string(db_bench_peak_kb / 1024) + " MiB").c_str() : "unknown");
   if (own_dir) {
     std::error_code ec;
     fs::remove_all(dir, ec);

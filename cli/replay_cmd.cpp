@@ -213,6 +213,23 @@ RolloutSummary summarise(const storage::StoredRollout& r) {
   return s;
 }
 
+// Every reward component of a rollout as stored: what show and export print.
+// latency_ms is how long the source took to answer (0 for the rule verifier).
+json components_json(const wire::ScoredRollout& sr) {
+  json comps = json::array();
+  if (!sr.rewards()->components()) return comps;
+  for (const wire::RewardComponent* c : *sr.rewards()->components()) {
+    comps.push_back({{"source", wire::EnumNameRewardSource(c->source())},
+                     {"raw", c->raw()},
+                     {"normalised", c->normalised()},
+                     {"weight", c->weight()},
+                     {"ok", c->ok()},
+                     {"latency_ms", c->latency_ms()},
+                     {"detail", c->detail() ? c->detail()->str() : ""}});
+  }
+  return comps;
+}
+
 // ---- stats -----------------------------------------------------------------
 
 class StatsVerb final : public ReplayVerb {
@@ -414,15 +431,7 @@ class ShowVerb final : public ReplayVerb {
       hi = i == 0 ? lp : std::max(hi, lp);
     }
     const double mean = n ? sum / double(n) : 0;
-    json comps = json::array();
-    for (const wire::RewardComponent* c : *sr.rewards()->components()) {
-      comps.push_back({{"source", wire::EnumNameRewardSource(c->source())},
-                       {"raw", c->raw()},
-                       {"normalised", c->normalised()},
-                       {"weight", c->weight()},
-                       {"ok", c->ok()},
-                       {"detail", c->detail() ? c->detail()->str() : ""}});
-    }
+    const json comps = components_json(sr);
     json staleness = u.uses ? json(int64_t(u.last_learner_version) - int64_t(ro.policy_version())) : json(nullptr);
     if (json_) {
       json j = {{"id", id_},
@@ -465,12 +474,13 @@ class ShowVerb final : public ReplayVerb {
     out << fmt::format("\nanswer: {} ({})\n", sr.extracted_answer() ? sr.extracted_answer()->str() : "",
                        sr.answer_found() ? "found" : "not found");
     out << "\nrewards:\n";
-    Table t({"source", "raw", "normalised", "weight", "ok", "detail"});
+    Table t({"source", "raw", "normalised", "weight", "ok", "latency ms", "detail"});
     for (auto& c : comps) {
       t.add({c["source"].get<std::string>(), fixed(c["raw"].get<double>()), fixed(c["normalised"].get<double>()),
-             fixed(c["weight"].get<double>()), c["ok"].get<bool>() ? "yes" : "no", c["detail"].get<std::string>()});
+             fixed(c["weight"].get<double>()), c["ok"].get<bool>() ? "yes" : "no (fallback)",
+             fixed(c["latency_ms"].get<double>(), 1), c["detail"].get<std::string>()});
     }
-    t.add({"total", fixed(sr.rewards()->total()), "", "", "", ""});
+    t.add({"total", fixed(sr.rewards()->total()), "", "", "", "", ""});
     t.print(out, "  ");
     out << fmt::format("\nbehaviour log-prob over {} tokens: sum {:.2f}, mean {:.3f} (perplexity {:.2f}), min {:.2f}, "
                        "max {:.2f}\n",
@@ -512,12 +522,6 @@ class ExportVerb final : public ReplayVerb {
     auto st = store->scan(filters_.filter(), [&](const storage::StoredRollout& r) {
       const wire::ScoredRollout& sr = *r.root;
       const wire::Rollout& ro = *sr.rollout();
-      json comps = json::array();
-      for (const wire::RewardComponent* c : *sr.rewards()->components()) {
-        comps.push_back({{"source", wire::EnumNameRewardSource(c->source())}, {"raw", c->raw()},
-                         {"normalised", c->normalised()}, {"weight", c->weight()}, {"ok", c->ok()},
-                         {"detail", c->detail() ? c->detail()->str() : ""}});
-      }
       json j = {{"id", r.id},
                 {"rollout_id", ro.rollout_id()},
                 {"prompt_id", ro.prompt_id()},
@@ -532,7 +536,7 @@ class ExportVerb final : public ReplayVerb {
                 {"answer_found", sr.answer_found()},
                 {"extracted_answer", sr.extracted_answer() ? sr.extracted_answer()->str() : ""},
                 {"reward", sr.rewards()->total()},
-                {"reward_components", comps},
+                {"reward_components", components_json(sr)},
                 {"finish", wire::EnumNameFinishReason(ro.finish())},
                 {"response_token_count", ro.response_tokens() ? ro.response_tokens()->size() : 0},
                 {"created_unix_ms", ro.created_unix_ms()},

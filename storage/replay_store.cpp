@@ -47,6 +47,14 @@ constexpr size_t kRetentionChunk = 4096;
 // for compaction, so retention's tombstones and the values behind them go soon.
 constexpr size_t kDeletionWindow = 128;
 constexpr size_t kDeletionTrigger = 64;
+// Uniform sampling draws at most this many random ids per wanted unit (plus a few)
+// before it scans the window instead: enough when the window is >= ~1/4 of the
+// stored ids, the usual case for a staleness window.
+constexpr uint64_t kUniformDrawsPerUnit = 8;
+constexpr uint64_t kUniformDrawsExtra = 64;
+// Narrowing the uniform draw range seeks once per policy version in the window; past
+// this many versions the range starts at the oldest stored id.
+constexpr int kMaxWindowVersions = 256;
 
 std::string be64(uint64_t v) {
   std::string out(8, '\0');
@@ -204,7 +212,9 @@ Result<std::unique_ptr<ReplayStore>> ReplayStore::open(const std::string& path, 
   std::unique_ptr<ReplayStore> store(new ReplayStore(path, options, mode));
   TROUPE_RETURN_IF_ERROR(store->open_db(create));
   TROUPE_RETURN_IF_ERROR(store->load_meta());
+  store->durable_next_id_ = store->counters().next_id;  // what recovery found is what the disk holds
   if (mode == OpenMode::kWriter && options.durability == Durability::kGroupCommit) {
+    store->syncer_ = std::thread([s = store.get()] { s->syncer_loop(); });
     store->writer_ = std::thread([s = store.get()] { s->writer_loop(); });
   }
   return store;
@@ -212,6 +222,7 @@ Result<std::unique_ptr<ReplayStore>> ReplayStore::open(const std::string& path, 
 
 Status ReplayStore::open_db(bool create) {
   rocksdb::DBOptions dbo;
+  if (options_.env) dbo.env = options_.env;
   dbo.create_if_missing = create;
   dbo.create_missing_column_families = mode_ == OpenMode::kWriter;
   dbo.max_background_jobs = 2;  // the machines we target have 2-16 cores shared with the rest of troupe
@@ -357,8 +368,9 @@ ReplayStore::~ReplayStore() {
     }
     queue_not_empty_.notify_all();
     queue_not_full_.notify_all();
-    writer_.join();
+    writer_.join();  // it drains the queue, then tells the syncer it is done
   }
+  if (syncer_.joinable()) syncer_.join();  // it syncs and calls back everything written
   if (db_) {
     if (mode_ == OpenMode::kWriter) {
       // A clean close leaves nothing in the WAL, so the next open (or a secondary) replays nothing.
@@ -418,7 +430,7 @@ Result<ReplayStore::Prepared> ReplayStore::prepare(wire::Bytes bytes) const {
   return p;
 }
 
-std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch) {
+std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch, bool sync) {
   // Sized up front: a batch of 32 KB rollouts reaches tens of MB, and growing the
   // buffer by doubling would copy every value several times.
   size_t reserve = 64;  // the batch header and the counters row
@@ -444,7 +456,7 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
   }
   wb.Put(cf_[kMeta], kCountersKey, counters_value(c));
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // both policies fsync; group commit amortises one fsync over a batch
+  wo.sync = sync;  // group commit: the syncer thread fsyncs the WAL after this write
   const Status s = from_rocks(db_->Write(wo, &wb), "appending " + std::to_string(batch.size()) +
                                                         " rollouts to " + path_);
   std::vector<Result<uint64_t>> results;
@@ -454,6 +466,7 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
     return results;
   }
   counters_ = c;
+  if (sync) durable_next_id_.store(c.next_id);
   for (Prepared& p : batch) tasks_.insert(p.summary.task);
   for (uint64_t id : ids) results.emplace_back(id);
 
@@ -482,7 +495,7 @@ void ReplayStore::append_async(wire::Bytes bytes, AppendCallback done) {
     std::vector<Result<uint64_t>> results;
     {
       std::lock_guard lock(write_mu_);
-      results = commit_locked(one);
+      results = commit_locked(one, /*sync=*/true);
     }
     return done(std::move(results[0]));
   }
@@ -511,16 +524,23 @@ Result<uint64_t> ReplayStore::append(wire::Bytes bytes) {
 
 void ReplayStore::writer_loop() {
   const size_t batch_max = size_t(options_.group_commit_rollouts);
+  const size_t in_flight_max = size_t(options_.group_commit_queue);
   for (;;) {
+    {
+      // Bound what is written but not yet synced. While the writer waits here the queue
+      // keeps filling, so the next batch (and the sync after it) covers more rollouts.
+      std::unique_lock lock(sync_mu_);
+      sync_room_.wait(lock, [&] { return unsynced_rollouts_ < in_flight_max; });
+    }
     std::vector<Pending> batch;
     {
       std::unique_lock lock(queue_mu_);
       queue_not_empty_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      if (queue_.empty()) break;  // stopping, and everything queued has been written
       const auto deadline = queue_.front().queued_at + std::chrono::milliseconds(options_.group_commit_ms);
       queue_not_empty_.wait_until(lock, deadline, [&] { return queue_.size() >= batch_max || stopping_; });
       // Take everything queued (at most group_commit_queue): under load, rollouts that arrived
-      // while the previous fsync ran share the next one, so batches grow with the load.
+      // while the previous batch was written share this one, so batches grow with the load.
       while (!queue_.empty()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -530,12 +550,62 @@ void ReplayStore::writer_loop() {
     std::vector<Prepared> prepared;
     prepared.reserve(batch.size());
     for (Pending& p : batch) prepared.push_back(std::move(p.prepared));
-    std::vector<Result<uint64_t>> results;
+    Written w;
     {
       std::lock_guard lock(write_mu_);
-      results = commit_locked(prepared);
+      w.results = commit_locked(prepared, /*sync=*/false);
+      w.next_id = counters_.next_id;
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    prepared.clear();  // the values are in RocksDB now: free them before the sync
+    w.done.reserve(batch.size());
+    for (Pending& p : batch) w.done.push_back(std::move(p.done));
+    {
+      std::lock_guard lock(sync_mu_);
+      unsynced_rollouts_ += w.done.size();
+      unsynced_.push_back(std::move(w));
+    }
+    sync_wanted_.notify_one();
+  }
+  {
+    std::lock_guard lock(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_wanted_.notify_one();
+}
+
+void ReplayStore::syncer_loop() {
+  for (;;) {
+    std::vector<Written> groups;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_wanted_.wait(lock, [&] { return !unsynced_.empty() || writer_done_; });
+      if (unsynced_.empty()) return;  // the writer is done and everything written is synced
+      groups.swap(unsynced_);
+    }
+    // Every batch taken above was written before this call, so one SyncWAL makes all of
+    // them durable (RocksDB syncs each live WAL file up to what has been written to it).
+    const Status synced = from_rocks(db_->SyncWAL(), "syncing the write-ahead log of " + path_);
+    size_t n = 0;
+    uint64_t next_id = 0;
+    for (const Written& g : groups) {
+      n += g.done.size();
+      next_id = std::max(next_id, g.next_id);
+    }
+    // Servable first, then acknowledged: once an appender hears its rollout is stored, a
+    // learner can be served it (only durable rollouts are ever served either way).
+    if (synced) durable_next_id_.store(std::max(durable_next_id_.load(), next_id));
+    for (Written& g : groups) {
+      for (size_t i = 0; i < g.done.size(); ++i) {
+        Result<uint64_t> r = std::move(g.results[i]);
+        if (!synced && r) r = synced;  // written but not known durable: not acknowledged
+        g.done[i](std::move(r));
+      }
+    }
+    {
+      std::lock_guard lock(sync_mu_);
+      unsynced_rollouts_ -= n;
+    }
+    sync_room_.notify_all();
   }
 }
 
@@ -562,6 +632,35 @@ Result<StoredRollout> ReplayStore::read_value(uint64_t id) const {
 }
 
 Result<StoredRollout> ReplayStore::get(uint64_t id) const { return read_value(id); }
+
+ReplayStore::IdRange ReplayStore::window_ids(uint64_t min_version, uint64_t end) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> first(db_->NewIterator(ro, cf_[kSummaries]));
+  first->SeekToFirst();
+  if (!first->Valid() || first->key().size() != 8) return {};
+  IdRange range{read_be64(first->key().data()), end};
+  if (min_version == 0) return range;
+  // Ids grow with time and versions mostly with ids, but a slow worker's rollout of an
+  // older version can land after newer ones: the range starts at the smallest id of
+  // any version in the window (by_version rows are (version, id), so one seek each).
+  uint64_t lowest = UINT64_MAX;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kByVersion]));
+  int versions = 0;
+  for (it->Seek(be64(min_version)); it->Valid() && versions < kMaxWindowVersions; ++versions) {
+    if (it->key().size() != 16) {
+      it->Next();
+      continue;
+    }
+    const uint64_t version = read_be64(it->key().data());
+    lowest = std::min(lowest, read_be64(it->key().data() + 8));
+    if (version == UINT64_MAX) break;
+    it->Seek(be64(version + 1));
+  }
+  if (!it->status().ok() || versions >= kMaxWindowVersions) return range;  // cannot narrow: the whole store
+  if (lowest == UINT64_MAX) return {};  // no version in the window
+  range.begin = std::max(range.begin, lowest);
+  return range;
+}
 
 Result<RolloutSummary> ReplayStore::summary(uint64_t id) const {
   std::string v;
@@ -694,8 +793,10 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
   std::vector<std::vector<StoredRollout>> units;
   rocksdb::ReadOptions ro;
 
+  // Ids at or above this were written but are not yet durable: never served.
+  const uint64_t durable_end = durable_next_id_.load();
   auto available = [&](uint64_t id) -> std::optional<Usage> {
-    if (chosen.count(id)) return std::nullopt;
+    if (id >= durable_end || chosen.count(id)) return std::nullopt;
     auto u = usage(id);
     if (!u || u->uses >= uint64_t(options_.reuse)) return std::nullopt;
     return *u;
@@ -769,17 +870,41 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
         return taken < quota;
       }, nullptr, [this] { note_corrupt(); });
     }
-    // Uniform: reservoir sampling over every complete unit in the window, O(quota) memory.
+    // Uniform, first stage: draw ids at random from the range that can hold the window and
+    // keep the units they lead. Each accepted draw is uniform over what is still eligible,
+    // so the picks are a uniform sample without replacement; the cost follows the batch,
+    // not the window, while the window is a fair share of the range.
+    f.min_version = req.min_version;
+    const IdRange range = window_ids(req.min_version, durable_end);
+    if (range.end > range.begin) {
+      const uint64_t span = range.end - range.begin;
+      const uint64_t draws = kUniformDrawsPerUnit * quota * unit_size + kUniformDrawsExtra;
+      for (uint64_t d = 0; d < draws && span > 0 && taken < quota; ++d) {
+        const uint64_t id = range.begin + rng() % span;
+        if (chosen.count(id)) continue;
+        auto s = summary(id);
+        if (!s || !f.matches(*s)) continue;  // deleted, outside the window, another task
+        auto ids = unit_ids(*s);
+        std::vector<StoredRollout> unit;
+        if (!ids.empty() && load(ids, &unit)) {
+          take(std::move(unit));
+          ++taken;
+        }
+      }
+    }
+    if (taken == quota) return Status::ok();
+    // Second stage (a sparse window, or too few eligible units left): reservoir sampling over
+    // every remaining complete unit in the window, O(quota) memory, uniform over what is left.
+    const size_t left = quota - taken;
     std::vector<std::vector<uint64_t>> reservoir;
     uint64_t seen = 0;
-    f.min_version = req.min_version;  // uniform: rows outside the window are skipped before unit_ids
     TROUPE_RETURN_IF_ERROR(walk_summaries(db_.get(), cf_[kSummaries], cf_[kByTask], f, [&](const RolloutSummary& s) {
       auto ids = unit_ids(s);
       if (ids.empty()) return true;
       ++seen;
-      if (reservoir.size() < quota) {
+      if (reservoir.size() < left) {
         reservoir.push_back(std::move(ids));
-      } else if (const uint64_t j = rng() % seen; j < quota) {
+      } else if (const uint64_t j = rng() % seen; j < left) {
         reservoir[j] = std::move(ids);
       }
       return true;
@@ -806,7 +931,9 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
     }
   }
 
-  // Record the hand-out. Not fsynced: a crash may let a rollout be served once more.
+  // Record the hand-out before returning it. No fsync of its own (it would cost a disk
+  // round trip per learner batch): the WAL write survives the process being killed, and
+  // the next group-commit sync or flush makes it durable against an OS crash too.
   rocksdb::WriteBatch wb;
   for (auto& unit : units) {
     for (auto& r : unit) {

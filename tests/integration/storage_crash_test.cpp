@@ -1,8 +1,10 @@
 // Crash safety of the replay store, with real processes and real files:
 //  - a writer process (storage_crash_writer) appends and prints each acknowledged
-//    id; we SIGKILL it by PID mid-stream, twice in a row on the same store, under
-//    each durability policy, reopen, and require every acknowledged rollout to be
-//    present, verified and byte-identical to what was sent;
+//    id, and samples as a learner, printing each id it was served; we SIGKILL it by
+//    PID mid-stream, twice in a row on the same store, under each durability
+//    policy, reopen, and require every acknowledged rollout to be present, verified
+//    and byte-identical to what was sent, and every served rollout to be stored and
+//    still marked used (so it is not served again);
 //  - values damaged through the raw RocksDB API and bytes flipped inside an SST
 //    file are detected on read, reported with their key, skipped and counted.
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 
 #include "storage/replay_store.hpp"
@@ -35,9 +38,14 @@ struct TempDir : troupe::testing::TempDir {
   TempDir() : troupe::testing::TempDir("troupe-storage-crash") {}
 };
 
+struct WriterOutput {
+  std::map<uint64_t, uint64_t> acks;  // store id -> rollout_id
+  std::set<uint64_t> used;            // store ids `sample` returned
+};
+
 // Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived, and
-// returns every ack it printed (store id -> rollout_id), including those still in the pipe.
-std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
+// returns every line it printed, including those still in the pipe.
+WriterOutput run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   const pid_t pid = fork();
@@ -49,7 +57,8 @@ std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* d
     _exit(127);
   }
   close(fds[1]);
-  std::map<uint64_t, uint64_t> acks;
+  WriterOutput got;
+  std::map<uint64_t, uint64_t>& acks = got.acks;
   std::string buffer;
   bool killed = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // bound, not a speed test
@@ -69,6 +78,7 @@ std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* d
     while ((nl = buffer.find('\n')) != std::string::npos) {
       unsigned long long id = 0, rid = 0;
       if (std::sscanf(buffer.c_str(), "ack %llu %llu", &id, &rid) == 2) acks[id] = rid;
+      if (std::sscanf(buffer.c_str(), "used %llu", &id) == 1) got.used.insert(id);
       buffer.erase(0, nl + 1);
     }
     if (!killed && acks.size() >= kill_after) {
@@ -80,10 +90,11 @@ std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* d
   int status = 0;
   EXPECT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer ended before it was killed";
-  return acks;
+  return got;
 }
 
-void expect_all_acknowledged_intact(const std::string& path, const std::map<uint64_t, uint64_t>& acks) {
+void expect_all_acknowledged_intact(const std::string& path, const std::map<uint64_t, uint64_t>& acks,
+                                    const std::set<uint64_t>& used) {
   ReplayOptions o;
   o.max_rollouts = 0;
   o.max_bytes = 0;
@@ -97,6 +108,12 @@ void expect_all_acknowledged_intact(const std::string& path, const std::map<uint
     ASSERT_EQ(r->bytes.size(), expected.size()) << "rollout " << id;
     EXPECT_EQ(std::memcmp(r->bytes.data(), expected.data(), expected.size()), 0) << "rollout " << id;
   }
+  for (uint64_t id : used) {
+    EXPECT_TRUE((*store)->get(id).is_ok()) << "served rollout " << id << " is not in the store";
+    auto u = (*store)->usage(id);
+    ASSERT_TRUE(u.is_ok()) << u.status().to_string();
+    EXPECT_EQ(u->uses, 1u) << "served rollout " << id << " lost its use mark (or was served twice)";
+  }
   auto report = (*store)->verify();
   ASSERT_TRUE(report.is_ok());
   EXPECT_EQ(report->corrupt, 0u);
@@ -108,12 +125,15 @@ void crash_twice(const char* durability) {
   const std::string path = dir.sub("store");
   std::mt19937 rng(std::random_device{}());
   std::map<uint64_t, uint64_t> all;
+  std::set<uint64_t> used;
   for (int round = 0; round < 2; ++round) {
     // Kill at a varying point: 150-400 acks in (the writer is asked for a million).
-    auto acks = run_and_kill(path, durability, 150 + rng() % 250);
-    ASSERT_GE(acks.size(), 150u);
-    for (auto& [id, rid] : acks) EXPECT_TRUE(all.emplace(id, rid).second) << "id " << id << " acknowledged twice";
-    expect_all_acknowledged_intact(path, all);
+    auto got = run_and_kill(path, durability, 150 + rng() % 250);
+    ASSERT_GE(got.acks.size(), 150u);
+    EXPECT_FALSE(got.used.empty()) << "the writer's learner thread was served nothing";
+    for (auto& [id, rid] : got.acks) EXPECT_TRUE(all.emplace(id, rid).second) << "id " << id << " acknowledged twice";
+    for (uint64_t id : got.used) EXPECT_TRUE(used.insert(id).second) << "rollout " << id << " served twice";
+    expect_all_acknowledged_intact(path, all, used);
   }
 }
 

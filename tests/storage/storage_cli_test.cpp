@@ -160,6 +160,12 @@ TEST(StorageCli, ShowReportsRewardsLogprobsAndStaleness) {
   EXPECT_EQ(j["response_tokens"], expected.rollout->response_tokens.size());
   EXPECT_EQ(j["rewards"]["components"].size(), 3u);
   EXPECT_EQ(j["rewards"]["components"][1]["source"], "Verifier");
+  // Each component's latency as the reward actor stored it (synthetic: rule 0, verifier 12.5, preference 31.25).
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["rewards"]["components"][i]["latency_ms"].get<double>(),
+              expected.rewards->components[i]->latency_ms) << i;
+  }
+  EXPECT_EQ(j["rewards"]["components"][2]["latency_ms"].get<double>(), 31.25);
   EXPECT_EQ(j["staleness_at_training"], 5);
   double sum = 0;
   for (float lp : expected.rollout->behaviour_logprobs) sum += lp;
@@ -168,6 +174,8 @@ TEST(StorageCli, ShowReportsRewardsLogprobsAndStaleness) {
   ASSERT_EQ(human.code, 0);
   EXPECT_NE(human.out.find("not yet trained on"), std::string::npos);
   EXPECT_NE(human.out.find("Preference"), std::string::npos);
+  EXPECT_NE(human.out.find("latency ms"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find(" 12.5 "), std::string::npos) << human.out;  // the verifier source's latency
   CliRun missing = replay({"show", dir.sub("s"), "999"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("no rollout with id 999"), std::string::npos);
@@ -185,6 +193,8 @@ TEST(StorageCli, ExportJsonLines) {
     json j = json::parse(line);
     EXPECT_EQ(j["task"], "logic");
     EXPECT_TRUE(j.contains("response") && j.contains("reward_components") && j.contains("policy_version"));
+    ASSERT_EQ(j["reward_components"].size(), 3u);
+    EXPECT_EQ(j["reward_components"][1]["latency_ms"].get<double>(), 12.5);
     EXPECT_FALSE(j.contains("response_tokens"));
     ++n;
   }

@@ -6,13 +6,19 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "storage/synthetic_rollouts.hpp"
 #include "tests/temp_dir.hpp"
@@ -54,6 +60,23 @@ SyntheticSpec spec(uint64_t rid, std::string task = "arith", uint64_t version = 
   s.policy_version = version;
   s.response_bytes = bytes;
   return s;
+}
+
+// Appends many at once (so one group commit covers many) and waits for them all.
+std::vector<uint64_t> append_all(ReplayStore& store, const std::vector<SyntheticSpec>& specs) {
+  std::vector<std::promise<Result<uint64_t>>> done(specs.size());
+  std::vector<std::future<Result<uint64_t>>> results;
+  for (auto& d : done) results.push_back(d.get_future());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    store.append_async(synthetic_rollout_bytes(specs[i]), [&done, i](Result<uint64_t> r) { done[i].set_value(r); });
+  }
+  std::vector<uint64_t> ids;
+  for (auto& f : results) {
+    Result<uint64_t> r = f.get();
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    ids.push_back(r ? *r : 0);
+  }
+  return ids;
 }
 
 TEST(StorageReplay, AppendGetRoundTripAndReopen) {
@@ -200,6 +223,150 @@ TEST(StorageReplay, ConcurrentAppendsUnderBothPoliciesAreAllDurable) {
   }
 }
 
+// A file system whose write-ahead-log syncs wait while the test holds a gate shut:
+// it holds open the moment between a group-commit batch's write and its fsync.
+class GatedWalSyncs : public rocksdb::FileSystemWrapper {
+ public:
+  GatedWalSyncs() : rocksdb::FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "GatedWalSyncs"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    auto s = target()->NewWritableFile(name, options, file, dbg);
+    if (s.ok() && name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) {
+      *file = std::make_unique<Wal>(std::move(*file), this);
+    }
+    return s;
+  }
+  void shut() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // True once a sync has been waiting at the shut gate (bounded wait).
+  bool wait_for_blocked_sync() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return waiting_ > 0; });
+  }
+
+ private:
+  class Wal : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    Wal(std::unique_ptr<rocksdb::FSWritableFile> f, GatedWalSyncs* fs)
+        : rocksdb::FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      fs_->pass();
+      return target()->Sync(o, d);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      fs_->pass();
+      return target()->Fsync(o, d);
+    }
+
+   private:
+    GatedWalSyncs* fs_;
+  };
+  void pass() {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    --waiting_;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int waiting_ = 0;
+};
+
+// Group commit writes a batch before it fsyncs it. Until the fsync returns no appender
+// hears back and no learner is served the batch; afterwards both happen.
+TEST(StorageReplay, GroupCommitAcknowledgesAndServesOnlyAfterTheFsync) {
+  TempDir dir;
+  auto fs = std::make_shared<GatedWalSyncs>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  ReplayOptions o = fast_options();
+  o.env = env.get();
+  std::atomic<int> acked{0};
+  auto store = open_or_die(dir.sub("s"), o);  // creating the store syncs once, gate open
+  fs->shut();
+  for (uint64_t i = 1; i <= 20; ++i) {
+    store->append_async(synthetic_rollout_bytes(spec(i)), [&](Result<uint64_t> r) {
+      EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+      ++acked;
+    });
+  }
+  ASSERT_TRUE(fs->wait_for_blocked_sync()) << "the syncer never reached the write-ahead log's fsync";
+  // Written (a read sees it) but not durable: neither acknowledged nor served.
+  EXPECT_TRUE(store->get(1).is_ok());
+  EXPECT_EQ(acked.load(), 0);
+  SampleRequest req;
+  req.max_rollouts = 64;
+  for (SampleOrder order : {SampleOrder::kFifo, SampleOrder::kNewest, SampleOrder::kUniform}) {
+    req.order = order;
+    auto none = store->sample(req);
+    ASSERT_TRUE(none.is_ok());
+    EXPECT_TRUE(none->rollouts.empty()) << "served " << none->rollouts.size() << " rollouts before their fsync";
+  }
+  fs->open();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);  // a bound, not a speed test
+  while (acked.load() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(acked.load(), 20);
+  req.order = SampleOrder::kFifo;
+  auto all = store->sample(req);
+  ASSERT_TRUE(all.is_ok());
+  EXPECT_EQ(all->rollouts.size(), 20u);
+  store.reset();  // before the Env it runs on
+}
+
+// Under load, with appenders and a learner racing: every rollout is served once it is
+// durable, and exactly once.
+TEST(StorageReplay, SampleServesEveryRolloutOnceUnderConcurrentAppends) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  o.group_commit_rollouts = 16;
+  std::mutex mu;  // declared before the store: its destructor may still call back
+  std::set<uint64_t> acked;
+  auto store = open_or_die(dir.sub("s"), o);
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 3; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        store->append_async(synthetic_rollout_bytes(spec(t * 1000 + i, "arith", 0, 2048)), [&](Result<uint64_t> r) {
+          ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+          std::lock_guard lock(mu);
+          acked.insert(*r);
+        });
+      }
+    });
+  }
+  SampleRequest req;
+  req.max_rollouts = 8;
+  size_t served = 0;
+  std::set<uint64_t> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // a bound, not a speed test
+  while (served < 600 && std::chrono::steady_clock::now() < deadline) {
+    auto batch = store->sample(req);
+    ASSERT_TRUE(batch.is_ok()) << batch.status().to_string();
+    std::lock_guard lock(mu);
+    for (auto& r : batch->rollouts) EXPECT_TRUE(seen.insert(r.id).second) << "rollout " << r.id << " served twice";
+    served += batch->rollouts.size();
+  }
+  for (auto& t : appenders) t.join();
+  EXPECT_EQ(served, 600u);
+  EXPECT_TRUE(store->sample(req)->rollouts.empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, acked);
+}
+
 TEST(StorageReplay, ScanFilters) {
   TempDir dir;
   auto store = open_or_die(dir.sub("s"), fast_options());
@@ -293,6 +460,63 @@ TEST(StorageReplay, UniformWithinTheStalenessWindow) {
   EXPECT_EQ(*seen.begin(), 20u);
 }
 
+// Uniform draws pick every rollout in the window alike, including one of a window
+// version stored before older-version rollouts (a slow worker), and none outside it.
+TEST(StorageReplay, UniformDrawsEveryRolloutInTheWindowAlike) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  o.reuse = 1000000;  // draws with replacement across calls, so counts can be compared
+  auto store = open_or_die(dir.sub("s"), o);
+  append_spec(*store, spec(1, "arith", 3));  // id 1: version 3, ahead of ids 2..99 (version 0)
+  std::vector<SyntheticSpec> specs;
+  for (uint64_t i = 2; i <= 400; ++i) specs.push_back(spec(i, "arith", i / 100));  // versions 0..4
+  append_all(*store, specs);
+  std::map<uint64_t, int> draws;
+  SampleRequest req;
+  req.order = SampleOrder::kUniform;
+  req.min_version = 2;
+  req.max_rollouts = 50;
+  for (int call = 0; call < 400; ++call) {
+    auto r = store->sample(req);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    ASSERT_EQ(r->rollouts.size(), 50u);
+    for (auto& x : r->rollouts) {
+      ASSERT_GE(x.root->rollout()->policy_version(), 2u) << "rollout " << x.id << " is outside the window";
+      ++draws[x.id];
+    }
+  }
+  // Eligible: id 1 and ids 200..400, 202 rollouts; 20,000 draws, ~99 each (sd ~10).
+  ASSERT_EQ(draws.size(), 202u);
+  EXPECT_EQ(draws.begin()->first, 1u);
+  for (auto& [id, n] : draws) {
+    EXPECT_GE(n, 50) << "rollout " << id << " drawn too rarely";
+    EXPECT_LE(n, 160) << "rollout " << id << " drawn too often";
+  }
+}
+
+// A rare task among many rollouts: random draws mostly miss it, so the sampler must
+// fall back to scanning its index and still serve every one of its rollouts.
+TEST(StorageReplay, UniformFindsASparseWindow) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  std::vector<SyntheticSpec> specs;
+  for (uint64_t i = 1; i <= 600; ++i) specs.push_back(spec(i, i % 200 == 0 ? "rare" : "common"));
+  const std::vector<uint64_t> ids = append_all(*store, specs);
+  const std::set<uint64_t> rare{ids[199], ids[399], ids[599]};
+  SampleRequest req;
+  req.order = SampleOrder::kUniform;
+  req.balance_tasks = true;
+  req.max_rollouts = 6;
+  auto r = store->sample(req);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->rollouts.size(), 6u);
+  std::set<uint64_t> got_rare;
+  for (auto& x : r->rollouts) {
+    if (x.root->rollout()->task()->str() == "rare") got_rare.insert(x.id);
+  }
+  EXPECT_EQ(got_rare, rare);  // 3 each: all three rare ones, then three common
+}
+
 TEST(StorageReplay, BalancesAcrossTasks) {
   TempDir dir;
   auto store = open_or_die(dir.sub("s"), fast_options());
@@ -353,6 +577,7 @@ TEST(StorageReplay, WholeGroupsOnly) {
   last.prompt_id = 2;
   last.group_index = 3;
   append_spec(*store, last);
+  req.order = SampleOrder::kUniform;  // uniform draws also serve only whole groups
   r = store->sample(req);
   ASSERT_TRUE(r.is_ok());
   ASSERT_EQ(r->rollouts.size(), 4u);
