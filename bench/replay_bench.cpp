@@ -110,54 +110,69 @@ Rate run_appends(const std::string& path, Durability d, const std::vector<troupe
 
 bool have_time() { return std::system("test -x /usr/bin/time") == 0; }
 
-// Runs db_bench fillrandom and parses "fillrandom : X micros/op Y ops/sec; Z MB/s".
-// `batch` puts per WriteBatch (--batch_size); with `sync`, one fsync per batch.
-// Raises *peak_kb to db_bench's own peak RSS (from /usr/bin/time: a child forked from
-// this process would inherit our high-water mark in getrusage(RUSAGE_CHILDREN)).
-Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync, size_t batch, long* peak_kb) {
-  const std::string cmd = std::string(have_time() ? "/usr/bin/time -f 'maxrss_kb %M' " : "") +
-                          "db_bench --benchmarks=fillrandom --db=" + dir + " --num=" + std::to_string(n) +
-                          " --value_size=" + std::to_string(value_size) + " --compression_type=lz4 --threads=1" +
-                          (sync ? " --sync=1" : "") + " --batch_size=" + std::to_string(batch) + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {};
-  char line[1024];
-  Rate r;
-  while (fgets(line, sizeof line, p)) {
-    // "fillrandom : 36.3 micros/op 27540 ops/sec 0.184 seconds 5000 operations; 54.4 MB/s"
-    const std::string l = line;
-    if (l.rfind("maxrss_kb ", 0) == 0) *peak_kb = std::max(*peak_kb, std::atol(l.c_str() + 10));
-    if (l.rfind("fillrandom", 0) != 0) continue;
-    const size_t ops = l.find(" ops/sec"), mb = l.find(" MB/s");
-    if (ops == std::string::npos) continue;
-    r.ops_per_s = std::atof(l.c_str() + l.rfind(' ', ops - 1) + 1);
-    if (mb != std::string::npos) r.mb_per_s = std::atof(l.c_str() + l.rfind(' ', mb - 1) + 1);
-    r.ok = r.ops_per_s > 0;
+// Runs `cmd` in a child process under /usr/bin/time, hands each output line to
+// `line`, and raises *peak_kb to the child's own peak RSS (a child forked from this
+// process would inherit our high-water mark in getrusage(RUSAGE_CHILDREN)).
+template <class OnLine>
+void run_child(const std::string& cmd, long* peak_kb, OnLine line) {
+  const std::string full = std::string(have_time() ? "/usr/bin/time -f 'maxrss_kb %M' " : "") + cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  if (!p) return;
+  char buf[1024];
+  while (fgets(buf, sizeof buf, p)) {
+    const std::string l = buf;
+    if (l.rfind("maxrss_kb ", 0) == 0) {
+      *peak_kb = std::max(*peak_kb, std::atol(l.c_str() + 10));
+    } else {
+      line(l);
+    }
   }
   pclose(p);
+}
+
+// Runs db_bench fillrandom and parses "fillrandom : X micros/op Y ops/sec; Z MB/s".
+// `batch` puts per WriteBatch (--batch_size); with `sync`, one fsync per batch.
+Rate run_db_bench(const std::string& dir, size_t value_size, size_t n, bool sync, size_t batch, long* peak_kb) {
+  Rate r;
+  run_child("db_bench --benchmarks=fillrandom --db=" + dir + " --num=" + std::to_string(n) +
+                " --value_size=" + std::to_string(value_size) + " --compression_type=lz4 --threads=1" +
+                (sync ? " --sync=1" : "") + " --batch_size=" + std::to_string(batch),
+            peak_kb, [&](const std::string& l) {
+              // "fillrandom : 36.3 micros/op 27540 ops/sec 0.184 seconds 5000 operations; 54.4 MB/s"
+              if (l.rfind("fillrandom", 0) != 0) return;
+              const size_t ops = l.find(" ops/sec"), mb = l.find(" MB/s");
+              if (ops == std::string::npos) return;
+              r.ops_per_s = std::atof(l.c_str() + l.rfind(' ', ops - 1) + 1);
+              if (mb != std::string::npos) r.mb_per_s = std::atof(l.c_str() + l.rfind(' ', mb - 1) + 1);
+              r.ok = r.ops_per_s > 0;
+            });
   std::error_code ec;
   fs::remove_all(dir, ec);
   return r;
 }
 
-// This process's peak RSS (VmHWM), and resetting it (Linux: "5" to clear_refs), so
-// each run's peak can be read on its own.
-void reset_peak_rss() {
-  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
-  if (!f) return;
-  std::fputs("5", f);
-  std::fclose(f);
+// Runs one append measurement in a fresh process (this program again, with --one-run),
+// so its peak RSS is its own: in one long-lived process freed heap stays resident
+// and each later run would inherit the high-water mark of the runs before it.
+Rate run_appends_in_child(const std::string& path, Durability d, size_t kb, size_t n, long* peak_kb) {
+  Rate r;
+  run_child("/proc/" + std::to_string(getpid()) + "/exe --one-run " + path + " " +
+                (d == Durability::kSync ? "sync " : "group_commit ") + std::to_string(kb) + " " + std::to_string(n),
+            peak_kb, [&](const std::string& l) {
+              double ops = 0, mb = 0;
+              if (std::sscanf(l.c_str(), "one-run %lf %lf", &ops, &mb) == 2) r = {ops, mb, ops > 0};
+            });
+  return r;
 }
-long peak_rss_kb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return 0;
-  char line[256];
-  long kb = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atol(line + 6);
-  }
-  std::fclose(f);
-  return kb;
+
+// --one-run PATH POLICY KB N: what run_appends_in_child starts.
+int one_run(const std::string& path, const std::string& policy, size_t kb, size_t n) {
+  const auto values = make_values(kb << 10, 256);
+  const Rate r = run_appends(path, policy == "sync" ? Durability::kSync : Durability::kGroupCommit, values, n, 4);
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  std::printf("one-run %.1f %.3f\n", r.ops_per_s, r.mb_per_s);
+  return r.ok ? 0 : 1;
 }
 
 // Median by ops/s of several runs (odd counts give a real run's figures).
@@ -286,6 +301,9 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes_kb{2, 8, 32};
   std::vector<Durability> policies{Durability::kGroupCommit, Durability::kSync};
   int repeats = 3;
+  if (argc == 6 && std::string(argv[1]) == "--one-run") {
+    return one_run(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10), std::strtoull(argv[5], nullptr, 10));
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -334,7 +352,7 @@ int main(int argc, char** argv) {
     // sync runs fsync each append, so a few hundred suffice.
     const size_t n_group = std::max<size_t>(100, (size_t{320} << 20) / (kb << 10));
     const size_t n_sync = 200;
-    const auto values = make_values(kb << 10, 256);
+    const auto values = make_values(kb << 10, 256);  // here only to size db_bench's values alike
     size_t mean = 0;
     for (auto& v : values) mean += v.size();
     mean /= values.size();
@@ -346,18 +364,15 @@ int main(int argc, char** argv) {
       long our_peak_kb = 0, db_peak_kb = 0;
       for (int rep = 0; rep < repeats; ++rep) {
         const std::string path = dir + "/store-" + std::to_string(run++);
-        reset_peak_rss();
-        ours.push_back(run_appends(path, d, values, n, 4));
-        our_peak_kb = std::max(our_peak_kb, peak_rss_kb());
-        std::error_code ec;
-        fs::remove_all(path, ec);
+        ours.push_back(run_appends_in_child(path, d, kb, n, &our_peak_kb));
         if (!db_bench) continue;
-        // The target's anchor: fillrandom as RocksDB's benchmark runs it by default (WAL written, not synced).
-        plain.push_back(run_db_bench(dir + "/db_bench", mean, n, /*sync=*/false, 1, &db_peak_kb));
-        // The same durability as ours: an fsync per append (sync) or per batch of group_commit_rollouts.
+        // The target's anchor: fillrandom as RocksDB's benchmark runs it by default (WAL written, not
+        // synced); beside the sync policy, fillrandom --sync=1 (an fsync per write) is both anchors.
+        plain.push_back(run_db_bench(dir + "/db_bench", mean, n, sync, 1, &db_peak_kb));
+        // The same durability as group commit: one fsync per batch of group_commit_rollouts (64).
         if (!sync) same.push_back(run_db_bench(dir + "/db_bench", mean, n, true, 64, &db_peak_kb));
       }
-      if (sync) same = plain;  // fillrandom --sync=1 per write is both anchors
+      if (sync) same = plain;
       const Rate o = median(ours), a = median(plain), b = median(same);
       std::printf("%-5s %-12s %8zu %10.0f %7.1f %7.0fM | ", (std::to_string(mean / 1024) + "K").c_str(),
                   sync ? "sync" : "group_commit", n, o.ops_per_s, o.mb_per_s, our_peak_kb / 1024.0);
@@ -377,7 +392,7 @@ int main(int argc, char** argv) {
   std::printf("(fillrandom: db_bench's default durability, WAL written but never fsynced -- the issue's target, "
               "group commit >= 0.80x;\n same sync: fillrandom --sync=1 with --batch_size=64 beside group_commit (one "
               "fsync per 64 writes), --batch_size=1 beside sync;\n ours fsyncs before every acknowledgement. MB/s "
-              "counts values. peak RSS: this process's high-water mark during our runs, reset before each)\n");
+              "counts values. peak RSS: largest of our runs, each in its own process, as db_bench's)\n");
 
   if (sample) sample_latency(dir + "/sample-store", make_values(8192, 1024), quick ? 2000 : 20000);
 

@@ -29,6 +29,8 @@
 #include <random>
 #include <unordered_set>
 
+#include "storage/value_codec.hpp"
+
 namespace troupe::storage {
 namespace {
 
@@ -55,6 +57,10 @@ constexpr uint64_t kUniformDrawsExtra = 64;
 // Narrowing the uniform draw range seeks once per policy version in the window; past
 // this many versions the range starts at the oldest stored id.
 constexpr int kMaxWindowVersions = 256;
+// Group commit lets this many queues' worth of rollouts be written and not yet synced.
+constexpr size_t kUnsyncedQueues = 4;
+// The group-commit write buffer is kept for the next batch up to this size.
+constexpr size_t kBatchKeep = size_t{64} << 20;
 
 std::string be64(uint64_t v) {
   std::string out(8, '\0');
@@ -177,9 +183,14 @@ bool ScanFilter::matches(const RolloutSummary& s) const {
 }
 
 struct ReplayStore::Prepared {
-  wire::Bytes bytes;
+  wire::Bytes bytes;   // the FlatBuffer, when it is stored as it is
+  std::string packed;  // else its compressed form (value_codec)
   RolloutSummary summary;
   std::string summary_value;
+  rocksdb::Slice value() const {
+    return packed.empty() ? rocksdb::Slice(reinterpret_cast<const char*>(bytes.data()), bytes.size())
+                          : rocksdb::Slice(packed);
+  }
 };
 
 struct ReplayStore::Pending {
@@ -246,12 +257,9 @@ Status ReplayStore::open_db(bool create) {
   }
 
   rocksdb::ColumnFamilyOptions rollout_opts;
-  const auto supported = rocksdb::GetSupportedCompressions();
-  // LZ4: fast enough to stay off the append path's critical cost; token arrays and text compress well.
-  rollout_opts.compression =
-      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
-          ? rocksdb::kLZ4Compression
-          : rocksdb::kNoCompression;
+  // Values arrive compressed by the appenders (value_codec): compressing the table
+  // blocks again would cost the flush thread CPU and gain nothing.
+  rollout_opts.compression = rocksdb::kNoCompression;
   rollout_opts.table_properties_collector_factories.push_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(kDeletionWindow, kDeletionTrigger));
   rocksdb::ColumnFamilyOptions small_opts;
@@ -338,6 +346,16 @@ Status ReplayStore::load_meta() {
                                     schema + "; this build reads up to " + std::to_string(kStoreSchemaVersion) +
                                     "): read it with a newer troupe");
   }
+  if (version < kStoreSchemaVersion && mode_ == OpenMode::kWriter) {
+    // Schema 1 held only raw values; this build writes compressed ones, which schema 1
+    // readers would take for damage. Stamping the new version makes them refuse the
+    // store with a clear message instead. Everything already stored stays readable.
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    TROUPE_RETURN_IF_ERROR(from_rocks(
+        db_->Put(wo, cf_[kMeta], kSchemaKey, std::to_string(kStoreSchemaVersion)),
+        "upgrading replay store " + path_ + " from schema " + schema));
+  }
 
   std::lock_guard lock(write_mu_);
   std::string counters;
@@ -423,19 +441,29 @@ Result<ReplayStore::Prepared> ReplayStore::prepare(wire::Bytes bytes) const {
   if (task->size() == 0 || std::memchr(task->data(), '\0', task->size()) != nullptr) {
     return Status::invalid_argument("append to " + path_ + ": task name must be non-empty and contain no NUL byte");
   }
+  if (bytes.size() > kMaxValueBytes) {
+    return Status::invalid_argument("append to " + path_ + ": a rollout of " + std::to_string(bytes.size()) +
+                                    " bytes exceeds the store's limit of " + std::to_string(kMaxValueBytes));
+  }
   Prepared p;
-  p.summary = RolloutSummary::from(**root, static_cast<uint32_t>(bytes.size()));  // < 2 GiB: checked by read
+  p.summary = RolloutSummary::from(**root, static_cast<uint32_t>(bytes.size()));
   p.summary_value = p.summary.encode();
-  p.bytes = std::move(bytes);
+  // Compressed here, on the appender's thread: the writer thread and the disk then
+  // move about half the bytes. The FlatBuffer is dropped once it has a compressed form.
+  p.packed = compress_value(bytes.span());
+  if (p.packed.empty()) p.bytes = std::move(bytes);
   return p;
 }
 
 std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch, bool sync) {
-  // Sized up front: a batch of 32 KB rollouts reaches tens of MB, and growing the
-  // buffer by doubling would copy every value several times.
+  // One buffer serves every batch: a fresh multi-megabyte one each time would be fresh
+  // pages for the kernel to fault in and zero. Sized up front, so a large batch is not
+  // copied again and again by doubling; a buffer grown past kBatchKeep is let go after.
   size_t reserve = 64;  // the batch header and the counters row
-  for (const Prepared& p : batch) reserve += p.bytes.size() + p.summary_value.size() + 2 * p.summary.task.size() + 128;
-  rocksdb::WriteBatch wb(reserve);
+  for (const Prepared& p : batch) reserve += p.value().size() + p.summary_value.size() + 2 * p.summary.task.size() + 128;
+  if (!batch_ || batch_->Data().capacity() < reserve) batch_ = std::make_unique<rocksdb::WriteBatch>(reserve);
+  rocksdb::WriteBatch& wb = *batch_;
+  wb.Clear();
   StoreCounters c = counters_;
   std::vector<uint64_t> ids;
   ids.reserve(batch.size());
@@ -443,14 +471,13 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
     const uint64_t id = c.next_id++;
     const std::string key = be64(id);
     const RolloutSummary& s = p.summary;
-    wb.Put(cf_[kRollouts], key,
-           rocksdb::Slice(reinterpret_cast<const char*>(p.bytes.data()), p.bytes.size()));
+    wb.Put(cf_[kRollouts], key, p.value());
     wb.Put(cf_[kSummaries], key, p.summary_value);
     wb.Put(cf_[kByTask], task_key(s.task, id), rocksdb::Slice());
     wb.Put(cf_[kByVersion], pair_key(s.policy_version, id), rocksdb::Slice());
     wb.Put(cf_[kByGroup], pair_key(s.prompt_id, id), rocksdb::Slice());
     ++c.count;
-    c.value_bytes += p.bytes.size();
+    c.value_bytes += s.value_bytes;  // the FlatBuffer's size, compressed or not
     c.newest_version = std::max(c.newest_version, s.policy_version);
     ids.push_back(id);
   }
@@ -459,6 +486,7 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
   wo.sync = sync;  // group commit: the syncer thread fsyncs the WAL after this write
   const Status s = from_rocks(db_->Write(wo, &wb), "appending " + std::to_string(batch.size()) +
                                                         " rollouts to " + path_);
+  if (wb.Data().capacity() > kBatchKeep) batch_.reset();
   std::vector<Result<uint64_t>> results;
   results.reserve(batch.size());
   if (!s) {
@@ -524,7 +552,11 @@ Result<uint64_t> ReplayStore::append(wire::Bytes bytes) {
 
 void ReplayStore::writer_loop() {
   const size_t batch_max = size_t(options_.group_commit_rollouts);
-  const size_t in_flight_max = size_t(options_.group_commit_queue);
+  // Written but not yet synced: a few batches' worth, so the writer can write the next
+  // batch (up to a whole queue) while the syncer syncs the last. These hold only their
+  // callbacks (the values are in RocksDB by then), so the bound is on how far writes
+  // run ahead of durability rather than on memory.
+  const size_t in_flight_max = kUnsyncedQueues * size_t(options_.group_commit_queue);
   for (;;) {
     {
       // Bound what is written but not yet synced. While the writer waits here the queue
@@ -618,9 +650,15 @@ Result<StoredRollout> ReplayStore::read_value(uint64_t id) const {
     note_corrupt();
     return from_rocks(s, "reading rollout " + std::to_string(id) + " (key " + hex(key) + ") from " + path_);
   }
+  auto flatbuffer = decode_value(value.ToStringView());
+  if (!flatbuffer) {
+    note_corrupt();
+    return Status::corruption("rollout " + std::to_string(id) + " (key " + hex(key) +
+                              " in column family 'rollouts') of " + path_ + ": " + flatbuffer.status().message());
+  }
   StoredRollout out;
   out.id = id;
-  out.bytes = wire::Bytes(std::vector<uint8_t>(value.data(), value.data() + value.size()));
+  out.bytes = wire::Bytes(std::move(*flatbuffer));
   auto root = wire::read<wire::ScoredRollout>(out.bytes);
   if (!root) {
     note_corrupt();

@@ -5,7 +5,8 @@
 // it may create one), a directory that is not RocksDB, a RocksDB that is not a
 // troupe store, and a store written by a newer schema, each with a message naming
 // the path. Each appended rollout gets an id (1, 2, 3, ... in commit order, never
-// reused) and is stored as the `wire::ScoredRollout` FlatBuffer it arrived as,
+// reused) and is stored as the `wire::ScoredRollout` FlatBuffer it arrived as
+// (LZ4-compressed on the appender's thread when that saves space, value_codec.hpp),
 // beside a compact summary (task, versions, rewards) and three secondary indexes
 // (by task, by policy version, by prompt group). All keys are big-endian so that
 // "oldest", "newest", "one task" and "a version range" are range scans.
@@ -20,8 +21,9 @@
 // calls the batch's appenders back. So the next batch is written while the
 // previous one's fsync runs, and under load a sync covers whatever was written
 // meanwhile. Bounds: at most `group_commit_queue` rollouts wait in the queue (a
-// caller that finds it full waits: back-pressure) and at most as many are written
-// but not yet synced (the writer waits), so memory stays bounded.
+// caller that finds it full waits: back-pressure), one batch of at most as many is
+// being written, and at most four queues' worth are written but not yet synced
+// (the writer waits; these hold only their callbacks), so memory stays bounded.
 // Written-but-unsynced rollouts are visible to readers of this process and to
 // secondaries, but `sample` never serves one: a learner only trains on durable
 // rollouts. An append answered with an I/O error may still be in the store.
@@ -85,12 +87,16 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace troupe::storage {
 
 // The on-disk layout version this build writes and the newest it opens.
-inline constexpr uint32_t kStoreSchemaVersion = 1;
+//   1: values are raw ScoredRollout FlatBuffers.
+//   2: values may also be LZ4-compressed FlatBuffers (storage/value_codec.hpp).
+// A writer opening a schema-1 store stamps it 2; readers of either need no change.
+inline constexpr uint32_t kStoreSchemaVersion = 2;
 // What `meta`/magic holds in every troupe replay store.
 inline constexpr const char* kStoreMagic = "troupe.replay";
 
@@ -299,6 +305,7 @@ class ReplayStore {
 
   mutable std::mutex write_mu_;   // serialises commits and retention
   StoreCounters counters_;        // guarded by write_mu_
+  std::unique_ptr<rocksdb::WriteBatch> batch_;  // guarded by write_mu_: reused by every commit
   std::set<std::string> tasks_;   // guarded by write_mu_; one entry per task name
   std::mutex sample_mu_;          // serialises sample() with itself and with retention
   uint64_t fifo_floor_ = 1;       // guarded by sample_mu_: ids below are spent

@@ -5,8 +5,9 @@
 //    policy, reopen, and require every acknowledged rollout to be present, verified
 //    and byte-identical to what was sent, and every served rollout to be stored and
 //    still marked used (so it is not served again);
-//  - values damaged through the raw RocksDB API and bytes flipped inside an SST
-//    file are detected on read, reported with their key, skipped and counted.
+//  - values damaged through the raw RocksDB API (raw FlatBuffers and compressed
+//    frames) and bytes flipped inside an SST file are detected on read, reported
+//    with their key, skipped and counted.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <string>
 
 #include "storage/replay_store.hpp"
+#include "storage/value_codec.hpp"
 #include "tests/integration/storage_crash_spec.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -38,12 +40,16 @@ struct TempDir : troupe::testing::TempDir {
   TempDir() : troupe::testing::TempDir("troupe-storage-crash") {}
 };
 
+constexpr size_t kUsedBeforeKill = 24;  // three learner batches of 8
+
 struct WriterOutput {
   std::map<uint64_t, uint64_t> acks;  // store id -> rollout_id
   std::set<uint64_t> used;            // store ids `sample` returned
 };
 
-// Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived, and
+// Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived and its
+// learner thread has been served a few batches (acks come a whole group at a time, so
+// counting acks alone could kill it before the learner ever ran), and
 // returns every line it printed, including those still in the pipe.
 WriterOutput run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
   int fds[2];
@@ -81,7 +87,7 @@ WriterOutput run_and_kill(const std::string& path, const char* durability, size_
       if (std::sscanf(buffer.c_str(), "used %llu", &id) == 1) got.used.insert(id);
       buffer.erase(0, nl + 1);
     }
-    if (!killed && acks.size() >= kill_after) {
+    if (!killed && acks.size() >= kill_after && got.used.size() >= kUsedBeforeKill) {
       EXPECT_EQ(kill(pid, SIGKILL), 0);
       killed = true;
     }
@@ -178,7 +184,12 @@ TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {
   std::string offsets(reinterpret_cast<const char*>(good.data()), good.size());
   offsets[0] = char(0xff);  // root offset points past the end
   offsets[1] = char(0xff);
-  damage_through_rocksdb(path, {{3, "garbage"}, {7, truncated}, {11, flipped}, {15, offsets}});
+  // A compressed value (how the store keeps most rollouts) whose LZ4 block is cut short.
+  const wire::Bytes nineteen = synthetic_rollout_bytes(crash_spec(19));
+  const std::string frame = compress_value(nineteen.span());
+  ASSERT_FALSE(frame.empty());
+  damage_through_rocksdb(path, {{3, "garbage"}, {7, truncated}, {11, flipped}, {15, offsets},
+                                {19, frame.substr(0, frame.size() - 100)}});
 
   auto store = ReplayStore::open(path, o);
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
@@ -187,24 +198,30 @@ TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
   EXPECT_NE(r.status().message().find("0000000000000007"), std::string::npos) << r.status().message();
 
+  auto lz4 = (*store)->get(19);
+  ASSERT_FALSE(lz4.is_ok());
+  EXPECT_EQ(lz4.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(lz4.status().message().find("0000000000000013"), std::string::npos) << lz4.status().message();
+  EXPECT_NE(lz4.status().message().find("LZ4"), std::string::npos) << lz4.status().message();
+
   auto report = (*store)->verify();
   ASSERT_TRUE(report.is_ok());
-  EXPECT_EQ(report->corrupt, 4u);
-  EXPECT_EQ(report->matched, 16u);
+  EXPECT_EQ(report->corrupt, 5u);
+  EXPECT_EQ(report->matched, 15u);
   std::vector<uint64_t> bad_ids;
   for (auto& c : report->corrupt_examples) {
     bad_ids.push_back(c.id);
     EXPECT_EQ(c.key_hex.size(), 16u);
   }
-  EXPECT_EQ(bad_ids, (std::vector<uint64_t>{3, 7, 11, 15}));
+  EXPECT_EQ(bad_ids, (std::vector<uint64_t>{3, 7, 11, 15, 19}));
 
   SampleRequest req;
   req.max_rollouts = 100;
   auto batch = (*store)->sample(req);
   ASSERT_TRUE(batch.is_ok());
-  EXPECT_EQ(batch->rollouts.size(), 16u);
-  EXPECT_EQ(batch->corrupt_skipped, 4u);
-  EXPECT_GE((*store)->corrupt_reads(), 9u);  // get + verify + sample
+  EXPECT_EQ(batch->rollouts.size(), 15u);
+  EXPECT_EQ(batch->corrupt_skipped, 5u);
+  EXPECT_GE((*store)->corrupt_reads(), 12u);  // get x2 + verify + sample
 }
 
 TEST(StorageCorruption, BytesFlippedInsideAnSstFileAreDetected) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "storage/synthetic_rollouts.hpp"
+#include "storage/value_codec.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
@@ -153,7 +155,7 @@ TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), newer, cfds, &handles, &db).ok());
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema", "2").ok());
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema", std::to_string(kStoreSchemaVersion + 1)).ok());
       }
     }
     for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
@@ -161,8 +163,98 @@ TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
   }
   auto future = ReplayStore::open(newer, o);
   ASSERT_FALSE(future.is_ok());
-  EXPECT_NE(future.status().message().find("newer troupe (store schema 2"), std::string::npos)
+  EXPECT_NE(future.status().message().find("newer troupe (store schema " + std::to_string(kStoreSchemaVersion + 1)),
+            std::string::npos)
       << future.status().message();
+}
+
+// The store's own column families, opened directly (what an older troupe, or damage, does).
+class RawStore {
+ public:
+  explicit RawStore(const std::string& path) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* db = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfds, &handles_, &db).ok());
+    db_.reset(db);
+    for (size_t i = 0; i < names.size(); ++i) cf_[names[i]] = handles_[i];
+  }
+  ~RawStore() {
+    for (auto* h : handles_) EXPECT_TRUE(db_->DestroyColumnFamilyHandle(h).ok());
+  }
+  std::string get(const std::string& cf, const std::string& key) {
+    std::string v;
+    EXPECT_TRUE(db_->Get(rocksdb::ReadOptions(), cf_.at(cf), key, &v).ok()) << cf;
+    return v;
+  }
+  void put(const std::string& cf, const std::string& key, const std::string& value) {
+    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), cf_.at(cf), key, value).ok()) << cf;
+  }
+  static std::string id_key(uint64_t id) {
+    std::string key(8, '\0');
+    for (int b = 0; b < 8; ++b) key[7 - b] = char((id >> (8 * b)) & 0xff);
+    return key;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> cf_;
+};
+
+TEST(StorageReplay, ValuesAreStoredCompressedAndReadBackIdentical) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  const wire::Bytes sent = synthetic_rollout_bytes(spec(1, "arith", 0, 8192));
+  { append_spec(*open_or_die(path, fast_options()), spec(1, "arith", 0, 8192)); }
+  {
+    RawStore raw(path);
+    const std::string stored = raw.get("rollouts", RawStore::id_key(1));
+    EXPECT_TRUE(is_compressed_value(stored));
+    EXPECT_LT(stored.size(), sent.size() * 7 / 8) << "stored " << stored.size() << " of " << sent.size();
+  }
+  auto store = open_or_die(path, fast_options(), OpenMode::kReadOnly);
+  auto got = store->get(1);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(got->bytes.size(), sent.size());
+  EXPECT_EQ(std::memcmp(got->bytes.data(), sent.data(), sent.size()), 0);
+  EXPECT_EQ(store->counters().value_bytes, sent.size());  // sizes count the FlatBuffer, not its stored form
+}
+
+// A store of schema 1 (raw values only) is read as it is, and a writer stamps it with
+// the current schema before it adds compressed values an older troupe could not read.
+TEST(StorageReplay, ASchemaOneStoreIsReadAndUpgradedByItsWriter) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  const wire::Bytes old_value = synthetic_rollout_bytes(spec(1, "arith", 0, 4096));
+  { append_spec(*open_or_die(path, fast_options()), spec(1, "arith", 0, 4096)); }
+  {
+    RawStore raw(path);  // what schema 1 wrote: the FlatBuffer itself, and "1"
+    raw.put("rollouts", RawStore::id_key(1),
+            std::string(reinterpret_cast<const char*>(old_value.data()), old_value.size()));
+    raw.put("meta", "schema", "1");
+  }
+  {
+    auto reader = open_or_die(path, fast_options(), OpenMode::kSecondary);
+    auto got = reader->get(1);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_EQ(got->bytes.size(), old_value.size());
+  }
+  EXPECT_EQ(RawStore(path).get("meta", "schema"), "1");  // readers change nothing
+  {
+    auto writer = open_or_die(path, fast_options());
+    append_spec(*writer, spec(2, "arith", 0, 4096));
+    auto report = writer->verify();
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->matched, 2u);
+    EXPECT_EQ(report->corrupt, 0u);
+  }
+  RawStore raw(path);
+  EXPECT_EQ(raw.get("meta", "schema"), std::to_string(kStoreSchemaVersion));
+  EXPECT_FALSE(is_compressed_value(raw.get("rollouts", RawStore::id_key(1))));
+  EXPECT_TRUE(is_compressed_value(raw.get("rollouts", RawStore::id_key(2))));
 }
 
 TEST(StorageReplay, ParsesDurabilityNames) {
