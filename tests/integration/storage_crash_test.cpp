@@ -21,13 +21,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "storage/replay_store.hpp"
 #include "storage/value_codec.hpp"
 #include "tests/integration/storage_crash_spec.hpp"
+#include "tests/storage/raw_store.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
@@ -51,17 +54,22 @@ struct WriterOutput {
 // learner thread has been served a few batches (acks come a whole group at a time, so
 // counting acks alone could kill it before the learner ever ran), and
 // returns every line it printed, including those still in the pipe.
-WriterOutput run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
+// Starts storage_crash_writer on `path`, asked for a million rollouts (it is always
+// killed first), its stdout on `out_fd`.
+pid_t spawn_writer(const std::string& path, const char* durability, int out_fd) {
   const pid_t pid = fork();
   if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
+    dup2(out_fd, STDOUT_FILENO);
     execl(TROUPE_CRASH_WRITER, TROUPE_CRASH_WRITER, path.c_str(), durability, "1000000", nullptr);
     _exit(127);
   }
+  return pid;
+}
+
+WriterOutput run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);  // dup2 clears close-on-exec on the writer's stdout only
+  const pid_t pid = spawn_writer(path, durability, fds[1]);
   close(fds[1]);
   WriterOutput got;
   std::map<uint64_t, uint64_t>& acks = got.acks;
@@ -146,25 +154,56 @@ void crash_twice(const char* durability) {
 TEST(StorageCrash, SigkillGroupCommitLosesNoAcknowledgedRollout) { crash_twice("group_commit"); }
 TEST(StorageCrash, SigkillSyncLosesNoAcknowledgedRollout) { crash_twice("sync"); }
 
-// Opens the store's RocksDB directly and overwrites rollout values with bad bytes.
-void damage_through_rocksdb(const std::string& path, const std::map<uint64_t, std::string>& bad) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-  for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfds, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "rollouts") continue;
-    for (const auto& [id, value] : bad) {
-      std::string key(8, '\0');
-      for (int b = 0; b < 8; ++b) key[7 - b] = char((id >> (8 * b)) & 0xff);
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+// `troupe replay tail`, a separate process, follows a writer process as it appends:
+// it opens a secondary instance (no lock), and what it prints keeps growing because
+// the writer goes on committing while tail reads.
+TEST(StorageLive, TailInAnotherProcessFollowsAWriterProcess) {
+  TempDir dir;
+  const std::string path = dir.sub("store");
+  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(devnull, 0);
+  const pid_t writer = spawn_writer(path, "group_commit", devnull);
+  close(devnull);
+  ASSERT_GT(writer, 0);
+  // Wait (bounded) until the store exists and holds a first commit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (bool ready = false; !ready && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(path + "/CURRENT")) continue;
+    auto probe = ReplayStore::open(path, ReplayOptions{}, OpenMode::kSecondary);
+    ready = probe.is_ok() && (*probe)->counters().count > 0;
+  }
+  constexpr int kLines = 2000;  // more than one group commit, so tail must catch up repeatedly
+  const std::string cmd = std::string(TROUPE_BIN) + " replay tail " + path + " --json --last 0 --count " +
+                          std::to_string(kLines) + " --poll-ms 20 --for 60 2>&1";
+  FILE* tail = popen(cmd.c_str(), "r");
+  ASSERT_NE(tail, nullptr);
+  std::vector<uint64_t> ids;
+  char line[4096];
+  std::string other;
+  while (fgets(line, sizeof line, tail)) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("id")) {
+      ids.push_back(j["id"].get<uint64_t>());
+    } else {
+      other += line;  // not a rollout line: shown if the test fails
     }
   }
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  delete db;
+  const int tail_status = pclose(tail);
+  EXPECT_EQ(kill(writer, 0), 0) << "the writer died while tail ran";
+  EXPECT_EQ(kill(writer, SIGKILL), 0);
+  int status = 0;
+  EXPECT_EQ(waitpid(writer, &status, 0), writer);
+  EXPECT_EQ(tail_status, 0) << other;
+  ASSERT_EQ(ids.size(), size_t(kLines)) << other;
+  // In commit order, none skipped or repeated: ids are consecutive.
+  for (size_t i = 1; i < ids.size(); ++i) ASSERT_EQ(ids[i], ids[i - 1] + 1) << "at line " << i;
+}
+
+// Overwrites rollout values with bad bytes, through RocksDB itself.
+void damage_through_rocksdb(const std::string& path, const std::map<uint64_t, std::string>& bad) {
+  troupe::testing::RawStore raw(path);
+  for (const auto& [id, value] : bad) raw.put("rollouts", troupe::testing::RawStore::id_key(id), value);
 }
 
 TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {

@@ -23,12 +23,14 @@
 
 #include "storage/synthetic_rollouts.hpp"
 #include "storage/value_codec.hpp"
+#include "tests/storage/raw_store.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
 namespace {
 
 namespace fs = std::filesystem;
+using troupe::testing::RawStore;
 
 // One fresh directory per test (tests/temp_dir.hpp).
 struct TempDir : troupe::testing::TempDir {
@@ -145,64 +147,13 @@ TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
   // A store written by a newer troupe.
   const std::string newer = dir.sub("newer");
   { open_or_die(newer, o); }
-  {
-    rocksdb::DB* db = nullptr;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), newer, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), newer, cfds, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema", std::to_string(kStoreSchemaVersion + 1)).ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
-  }
+  RawStore(newer).put("meta", "schema", std::to_string(kStoreSchemaVersion + 1));
   auto future = ReplayStore::open(newer, o);
   ASSERT_FALSE(future.is_ok());
   EXPECT_NE(future.status().message().find("newer troupe (store schema " + std::to_string(kStoreSchemaVersion + 1)),
             std::string::npos)
       << future.status().message();
 }
-
-// The store's own column families, opened directly (what an older troupe, or damage, does).
-class RawStore {
- public:
-  explicit RawStore(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* db = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfds, &handles_, &db).ok());
-    db_.reset(db);
-    for (size_t i = 0; i < names.size(); ++i) cf_[names[i]] = handles_[i];
-  }
-  ~RawStore() {
-    for (auto* h : handles_) EXPECT_TRUE(db_->DestroyColumnFamilyHandle(h).ok());
-  }
-  std::string get(const std::string& cf, const std::string& key) {
-    std::string v;
-    EXPECT_TRUE(db_->Get(rocksdb::ReadOptions(), cf_.at(cf), key, &v).ok()) << cf;
-    return v;
-  }
-  void put(const std::string& cf, const std::string& key, const std::string& value) {
-    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), cf_.at(cf), key, value).ok()) << cf;
-  }
-  static std::string id_key(uint64_t id) {
-    std::string key(8, '\0');
-    for (int b = 0; b < 8; ++b) key[7 - b] = char((id >> (8 * b)) & 0xff);
-    return key;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> cf_;
-};
 
 TEST(StorageReplay, ValuesAreStoredCompressedAndReadBackIdentical) {
   TempDir dir;
