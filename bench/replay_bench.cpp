@@ -206,7 +206,7 @@ void sample_latency(const std::string& path, const std::vector<troupe::wire::Byt
   auto store = ReplayStore::open(path, o);
   if (!store) return;
   std::printf("\nsample latency, store of %zu rollouts, batch 64 (each call timed; %s):\n", n,
-              "uniform and balanced scan the window, FIFO starts at its floor");
+              "uniform draws random ids in the window, FIFO starts at its floor");
   std::printf("  %-28s %10s %10s %8s\n", "order", "p50 ms", "p99 ms", "calls");
   struct Case {
     const char* name;
