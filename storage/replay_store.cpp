@@ -1082,10 +1082,16 @@ Status ReplayStore::compact() {
 
 Status ReplayStore::put_checkpoint(const CheckpointEntry& entry) {
   TROUPE_RETURN_IF_ERROR(require_writer("put_checkpoint"));
+  auto existing = checkpoints();  // a few rows: one per checkpoint directory
+  if (!existing) return existing.status().with_context("recording checkpoint " + std::to_string(entry.version));
+  rocksdb::WriteBatch wb;
+  for (const CheckpointEntry& e : *existing) {
+    if (e.path == entry.path && e.version != entry.version) wb.Delete(cf_[kCheckpoints], be64(e.version));
+  }
+  wb.Put(cf_[kCheckpoints], be64(entry.version), entry.encode());
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a checkpoint row names files a restart will look for
-  return from_rocks(db_->Put(wo, cf_[kCheckpoints], be64(entry.version), entry.encode()),
-                    "recording checkpoint " + std::to_string(entry.version));
+  return from_rocks(db_->Write(wo, &wb), "recording checkpoint " + std::to_string(entry.version));
 }
 
 Result<std::vector<CheckpointEntry>> ReplayStore::checkpoints() const {

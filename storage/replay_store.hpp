@@ -248,7 +248,12 @@ class ReplayStore {
   // Compacts every column family, reclaiming deleted rollouts' space.
   Status compact();
 
+  // Records a checkpoint (fsynced). A path holds one checkpoint: rows of older
+  // versions naming the same path are removed (a run that rewrites one checkpoint
+  // directory keeps one row, the version it holds now); a row for the same version
+  // is replaced (e.g. with evaluation figures computed after the run).
   Status put_checkpoint(const CheckpointEntry& entry);
+  // Every recorded checkpoint, oldest version first.
   Result<std::vector<CheckpointEntry>> checkpoints() const;
 
   // Secondary mode: picks up what the writer has committed since. No-op otherwise.

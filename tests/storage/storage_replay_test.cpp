@@ -694,12 +694,21 @@ TEST(StorageReplay, CheckpointIndex) {
     ASSERT_TRUE(store->put_checkpoint({20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}).is_ok());
     ASSERT_TRUE(store->put_checkpoint({10, "runs/x/ckpt-10", R"({"arith":{"pass@1":0.3}})", 1}).is_ok());
   }
+  {
+    // One directory rewritten at each checkpoint keeps one row: the version it holds now,
+    // replaced once more when its evaluation figures arrive.
+    auto store = open_or_die(path, fast_options());
+    ASSERT_TRUE(store->put_checkpoint({30, "runs/x/checkpoint", R"({"training":{"loss":1.5}})", 3}).is_ok());
+    ASSERT_TRUE(store->put_checkpoint({40, "runs/x/checkpoint", R"({"training":{"loss":1.2}})", 4}).is_ok());
+    ASSERT_TRUE(store->put_checkpoint({40, "runs/x/checkpoint", R"({"held_out":{"arith":0.7}})", 5}).is_ok());
+  }
   auto store = open_or_die(path, fast_options(), OpenMode::kReadOnly);
   auto c = store->checkpoints();
   ASSERT_TRUE(c.is_ok());
-  ASSERT_EQ(c->size(), 2u);
+  ASSERT_EQ(c->size(), 3u);
   EXPECT_EQ((*c)[0].version, 10u);
   EXPECT_EQ((*c)[1], (CheckpointEntry{20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}));
+  EXPECT_EQ((*c)[2], (CheckpointEntry{40, "runs/x/checkpoint", R"({"held_out":{"arith":0.7}})", 5}));
   EXPECT_FALSE(store->put_checkpoint({30, "p", "{}", 3}).is_ok());  // read-only
   EXPECT_FALSE(store->append(synthetic_rollout_bytes(spec(1))).is_ok());
   EXPECT_FALSE(store->sample(SampleRequest{}).is_ok());
