@@ -14,6 +14,8 @@
 //     --policies group_commit,sync   durability policies to measure (default both)
 //     --repeats N      runs of ours and of each anchor, alternating; medians reported (default 3)
 //     --no-sample      skip the sample-latency table
+//     --retention CAP  also append 10 x CAP 8 KB rollouts to a store capped at CAP and print
+//                      its disk use as it goes (reclaimed by RocksDB's own compactions)
 //
 // Appends use four producer threads calling append_async (the replay actor's
 // pattern: many rollouts in flight, acknowledged by callback). Values are
@@ -244,6 +246,41 @@ void sample_latency(const std::string& path, const std::vector<troupe::wire::Byt
   }
 }
 
+// Retention under a steady stream: a store capped at `cap` rollouts receives ten times
+// as many 8 KB rollouts; disk use is printed as it goes and at the end, with no
+// explicit compaction (deleted rollouts must be reclaimed by RocksDB's own compactions,
+// which the store's deletion-triggered collector schedules).
+void retention(const std::string& path, size_t cap) {
+  ReplayOptions o;
+  o.max_rollouts = int64_t(cap);
+  o.max_bytes = 0;
+  const auto values = make_values(8192, 256);
+  auto store = ReplayStore::open(path, o);
+  if (!store) {
+    std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
+    return;
+  }
+  uint64_t one = 0;
+  for (auto& v : values) one += v.size();
+  one /= values.size();
+  std::printf("\nretention: max_rollouts %zu, %zu rollouts of %llu bytes appended (values kept: %.0f MiB)\n", cap,
+              10 * cap, (unsigned long long)one, double(cap * one) / (1 << 20));
+  std::printf("  %10s %10s %12s\n", "appended", "stored", "disk MiB");
+  std::atomic<size_t> done{0};
+  for (size_t i = 0; i < 10 * cap; ++i) {
+    (*store)->append_async(values[i % values.size()], [&](troupe::Result<uint64_t>) { ++done; });
+    if ((i + 1) % cap == 0) {
+      while (done.load() < i + 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::printf("  %10zu %10llu %12.1f\n", i + 1, (unsigned long long)(*store)->counters().count,
+                  double((*store)->disk_bytes()) / (1 << 20));
+      std::fflush(stdout);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // let background compactions finish
+  std::printf("  5 s later: %.1f MiB on disk (the write-ahead log is capped at 128 MiB)\n",
+              double((*store)->disk_bytes()) / (1 << 20));
+}
+
 void million(const std::string& path) {
   if (!fs::exists(path)) {
     std::printf("\nbuilding %s: 1,000,000 rollouts of ~1 KB...\n", path.c_str());
@@ -288,7 +325,7 @@ bool parse_list(const std::string& text, std::vector<size_t>* out) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--quick] [--dir DIR] [--million STORE] [--sizes KB,...] [--policies group_commit,sync]\n"
-               "          [--repeats N] [--no-sample]\n",
+               "          [--repeats N] [--no-sample] [--retention CAP]\n",
                argv0);
   return 2;
 }
@@ -298,6 +335,7 @@ int usage(const char* argv0) {
 int main(int argc, char** argv) {
   bool quick = false, sample = true;
   std::string dir, million_path;
+  size_t retention_cap = 0;
   std::vector<size_t> sizes_kb{2, 8, 32};
   std::vector<Durability> policies{Durability::kGroupCommit, Durability::kSync};
   int repeats = 3;
@@ -315,6 +353,9 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a == "--million" && has_value) {
       million_path = argv[++i];
+    } else if (a == "--retention" && has_value) {
+      retention_cap = std::strtoull(argv[++i], nullptr, 10);
+      if (retention_cap == 0) return usage(argv[0]);
     } else if (a == "--sizes" && has_value) {
       if (!parse_list(argv[++i], &sizes_kb)) return usage(argv[0]);
     } else if (a == "--repeats" && has_value) {
@@ -397,6 +438,7 @@ int main(int argc, char** argv) {
   if (sample) sample_latency(dir + "/sample-store", make_values(8192, 1024), quick ? 2000 : 20000);
 
   if (!million_path.empty()) million(million_path);
+  if (retention_cap > 0) retention(dir + "/retention-store", retention_cap);
 
   if (own_dir) {
     std::error_code ec;
