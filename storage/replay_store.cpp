@@ -449,7 +449,7 @@ Result<ReplayStore::Prepared> ReplayStore::prepare(wire::Bytes bytes) const {
   p.summary = RolloutSummary::from(**root, static_cast<uint32_t>(bytes.size()));
   p.summary_value = p.summary.encode();
   // Compressed here, on the appender's thread: the writer thread and the disk then
-  // move about half the bytes. The FlatBuffer is dropped once it has a compressed form.
+  // move a fifth to a quarter fewer bytes. The FlatBuffer is dropped once it has a compressed form.
   p.packed = compress_value(bytes.span());
   if (p.packed.empty()) p.bytes = std::move(bytes);
   return p;

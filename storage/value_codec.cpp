@@ -4,6 +4,7 @@
 #include <lz4.h>
 
 #include <cstring>
+#include <vector>
 
 namespace troupe::storage {
 namespace {
@@ -22,16 +23,21 @@ bool is_compressed_value(std::string_view stored) {
 
 std::string compress_value(std::span<const uint8_t> flatbuffer) {
   if (flatbuffer.size() < kMinCompress || flatbuffer.size() > kMaxValueBytes) return {};
+  // Compressed into a per-thread buffer, then copied out at its compressed size: a string
+  // sized to LZ4's bound would be zero-filled first, which cost ~10% of the compression.
+  thread_local std::vector<char> scratch;
   const int in = static_cast<int>(flatbuffer.size());
-  std::string out(kHeader + size_t(LZ4_compressBound(in)), '\0');
-  const int n = LZ4_compress_default(reinterpret_cast<const char*>(flatbuffer.data()), out.data() + kHeader, in,
-                                     static_cast<int>(out.size() - kHeader));
+  scratch.resize(size_t(LZ4_compressBound(in)));
+  const int n = LZ4_compress_default(reinterpret_cast<const char*>(flatbuffer.data()), scratch.data(), in,
+                                     static_cast<int>(scratch.size()));
   // Keep it only when it pays for the decompression on every read.
   if (n <= 0 || size_t(n) + kHeader > flatbuffer.size() - flatbuffer.size() / 8) return {};
-  std::memcpy(out.data(), kMagic, sizeof(kMagic));
+  std::string out;
+  out.reserve(kHeader + size_t(n));
+  out.append(kMagic, sizeof(kMagic));
   const uint32_t size = static_cast<uint32_t>(flatbuffer.size());
-  std::memcpy(out.data() + sizeof(kMagic), &size, sizeof(size));  // the hosts we build for are little-endian
-  out.resize(kHeader + size_t(n));
+  out.append(reinterpret_cast<const char*>(&size), sizeof(size));  // the hosts we build for are little-endian
+  out.append(scratch.data(), size_t(n));
   return out;
 }
 
