@@ -1082,6 +1082,7 @@ Status ReplayStore::compact() {
 
 Status ReplayStore::put_checkpoint(const CheckpointEntry& entry) {
   TROUPE_RETURN_IF_ERROR(require_writer("put_checkpoint"));
+  std::lock_guard lock(checkpoint_mu_);  // read-modify-write of the index
   auto existing = checkpoints();  // a few rows: one per checkpoint directory
   if (!existing) return existing.status().with_context("recording checkpoint " + std::to_string(entry.version));
   rocksdb::WriteBatch wb;

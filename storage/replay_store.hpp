@@ -313,6 +313,7 @@ class ReplayStore {
   std::unique_ptr<rocksdb::WriteBatch> batch_;  // guarded by write_mu_: reused by every commit
   std::set<std::string> tasks_;   // guarded by write_mu_; one entry per task name
   std::mutex sample_mu_;          // serialises sample() with itself and with retention
+  std::mutex checkpoint_mu_;      // serialises put_checkpoint with itself
   uint64_t fifo_floor_ = 1;       // guarded by sample_mu_: ids below are spent
   uint64_t sample_calls_ = 0;     // guarded by sample_mu_
 

@@ -633,7 +633,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_rollouts = 50;
     auto store = open_or_die(dir.sub("count"), o);
-    for (uint64_t i = 1; i <= 80; ++i) append_spec(*store, spec(i));
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 80; ++i) specs.push_back(spec(i));
+    append_all(*store, specs);
     EXPECT_EQ(store->counters().count, 50u);
     EXPECT_EQ(store->counters().deleted, 30u);
     EXPECT_EQ(store->get(30).status().code(), Status::Code::kNotFound);
@@ -643,7 +645,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_bytes = 128 << 10;  // 128 KiB: about twenty ~6 KiB values
     auto store = open_or_die(dir.sub("bytes"), o);
-    for (uint64_t i = 1; i <= 100; ++i) append_spec(*store, spec(i, "arith", 0, 2048));
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 100; ++i) specs.push_back(spec(i, "arith", 0, 2048));
+    append_all(*store, specs);
     EXPECT_LE(store->counters().value_bytes, uint64_t(o.max_bytes));
     EXPECT_GT(store->counters().count, 10u);
     EXPECT_LT(store->counters().count, 100u);
@@ -652,7 +656,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_version_age = 2;
     auto store = open_or_die(dir.sub("age"), o);
-    for (uint64_t i = 1; i <= 60; ++i) append_spec(*store, spec(i, "arith", i / 10));  // versions 0..6
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 60; ++i) specs.push_back(spec(i, "arith", i / 10));  // versions 0..6
+    append_all(*store, specs);
     uint64_t oldest = UINT64_MAX;
     ASSERT_TRUE(store->scan_summaries(ScanFilter{}, [&](const RolloutSummary& s) {
       oldest = std::min(oldest, s.policy_version);
@@ -667,7 +673,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
       ReplayOptions o = fast_options();
       o.max_rollouts = 0;
       auto store = open_or_die(path, o);
-      for (uint64_t i = 1; i <= 400; ++i) append_spec(*store, spec(i, "arith", 0, 8192));
+      std::vector<SyntheticSpec> specs;
+      for (uint64_t i = 1; i <= 400; ++i) specs.push_back(spec(i, "arith", 0, 8192));
+      append_all(*store, specs);
       ASSERT_TRUE(store->compact().is_ok());
     }
     ReplayOptions o = fast_options();
