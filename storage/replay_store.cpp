@@ -27,6 +27,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <thread>
 #include <unordered_set>
 
 #include "storage/value_codec.hpp"
@@ -310,6 +311,15 @@ Status ReplayStore::open_db(bool create) {
 Status ReplayStore::load_meta() {
   std::string magic;
   auto s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], kMagicKey, &magic);
+  // A secondary opened while its primary flushes can read a MANIFEST that does not yet list
+  // the flushed table after the WAL holding the same keys was already deleted, and so see no
+  // magic for a moment. Catching up again reads the newer MANIFEST; only a store that still
+  // lacks the magic after a few catch-ups (~1 s) is declared foreign.
+  for (int attempt = 0; s.IsNotFound() && mode_ == OpenMode::kSecondary && attempt < 20; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!db_->TryCatchUpWithPrimary().ok()) continue;
+    s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], kMagicKey, &magic);
+  }
   if (s.IsNotFound() && mode_ == OpenMode::kWriter) {
     // A new store: stamp it before anything else is written.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kRollouts]));
