@@ -152,7 +152,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   }
   auto sync = spawn_weight_sync(sys, board, metrics);
 
-  auto make_worker = [&sys, &config, &initial, &rewards, board, status, metrics, &options, &expose](int index) {
+  auto make_worker = [&sys, &config, &initial, &rewards, board, status, metrics, &options, &expose, plan](int index) {
     PolicyWorkerSetup setup;
     setup.name = "policy/" + std::to_string(index);
     setup.index = index;
@@ -162,6 +162,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     setup.status = status;
     setup.metrics = metrics;
     setup.cpu_threads = options.cpu_threads;
+    setup.gpu = plan ? plan->gpu_of(setup.name) : -1;
     std::string name = setup.name;
     return expose(name, spawn_policy_worker(sys, config, initial, std::move(setup)));
   };
@@ -186,6 +187,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   ls.status = status;
   ls.metrics = metrics;
   ls.cpu_threads = options.cpu_threads;
+  ls.gpu = plan ? plan->gpu_of(ls.name) : -1;
   if (!options.checkpoint_dir.empty()) {
     // The policy and optimizer first, run_state.json last: a crash between them leaves
     // a run_state of an older version beside newer weights, and resume trusts the
@@ -247,6 +249,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
       setup.replay = replay;
       setup.metrics = metrics;
       setup.cpu_threads = options.cpu_threads;
+      setup.gpu = plan ? plan->gpu_of(setup.name) : -1;
     }
     if (n_learners > 1) setup.collective = collective[static_cast<size_t>(r)];
     learners.push_back(spawn_learner(sys, config, initial, std::move(setup)));
