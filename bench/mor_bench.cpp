@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,18 +36,13 @@
 #include "actors/pipeline.hpp"
 #include "actors/warm_start.hpp"
 #include "configs/schema.hpp"
+#include "bench/rl_bench_common.hpp"
 #include "model/checkpoint.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace troupe;
-
-long peak_rss_mib_self() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024;
-}
 
 // VmHWM of a live process, in MiB; -1 when unreadable.
 long peak_rss_mib(pid_t pid) {
@@ -163,19 +157,7 @@ Result<std::map<std::string, uint64_t>> components_by_source(const fs::path& rep
 
 Result<Arm> run_arm(const configs::ExperimentConfig& config, const model::Transformer& warm, const fs::path& replay,
                     double seconds) {
-  fs::remove_all(replay);
-  std::error_code ec;
-  fs::create_directories(replay.parent_path(), ec);
-  actors::PipelineOptions po;
-  po.replay_path = replay.string();
-  po.max_seconds = seconds;
-  po.cpu_threads = 1;
-  po.progress_every_s = 10;
-  po.on_progress = [](const actors::RunStatus& s, double t) {
-    std::printf("    %4.0fs  v%-4llu %6.0f rollouts/s\n", t, static_cast<unsigned long long>(s.learner().version),
-                static_cast<double>(s.rollouts.load()) / t);
-    std::fflush(stdout);
-  };
+  actors::PipelineOptions po = bench::timed_run(replay, seconds, 1);
   auto r = actors::run_pipeline(config, warm, nullptr, po);
   if (!r) return r.status();
   Arm a;
@@ -355,6 +337,6 @@ int main(int argc, char** argv) {
   for (double x : rule_rps) std::printf(" %.0f", x);
   std::printf(" rollouts/s\n");
   std::printf("peak RSS: this process %ld MiB, verifier server %ld MiB, preference server %ld MiB\n",
-              peak_rss_mib_self(), verifier_rss, preference_rss);
+              bench::peak_rss_mib(), verifier_rss, preference_rss);
   return 0;
 }
