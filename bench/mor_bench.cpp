@@ -128,7 +128,9 @@ class Server {
 };
 
 struct Arm {
-  double rollouts_per_s = 0, tokens_per_s = 0;
+  double rollouts_per_s = 0, tokens_per_s = 0, steps_per_s = 0;
+  double step_seconds = 0;    // the learner's mean step time (sampled once a second)
+  double groups_trained = 0;  // share of the groups served to the learner that it trained on
   std::map<std::string, uint64_t> components;  // source kind -> reward components stored
 };
 
@@ -158,9 +160,31 @@ Result<std::map<std::string, uint64_t>> components_by_source(const fs::path& rep
 Result<Arm> run_arm(const configs::ExperimentConfig& config, const model::Transformer& warm, const fs::path& replay,
                     double seconds) {
   actors::PipelineOptions po = bench::timed_run(replay, seconds, 1);
+  // Sample the learner's last step once a second (printing every tenth as before): how long its
+  // steps take and how many of the groups it was served survived the filters (all-equal groups,
+  // truncated or looping responses are dropped), which sets how much training a step holds.
+  double step_sum = 0, used = 0, served = 0;
+  int samples = 0;
+  uint64_t last_version = 0;
+  po.progress_every_s = 1;
+  po.on_progress = [print = po.on_progress, &step_sum, &used, &served, &samples, &last_version](
+                       const actors::RunStatus& s, double t) {
+    const actors::LearnerSnapshot l = s.learner();
+    if (l.version != last_version && l.groups > 0) {
+      last_version = l.version;
+      step_sum += l.step_seconds;
+      used += static_cast<double>(l.groups_used);
+      served += static_cast<double>(l.groups);
+      ++samples;
+    }
+    if (static_cast<int>(t + 0.5) % 10 == 0) print(s, t);
+  };
   auto r = actors::run_pipeline(config, warm, nullptr, po);
   if (!r) return r.status();
   Arm a;
+  a.steps_per_s = static_cast<double>(r->learner_steps) / r->seconds;
+  a.step_seconds = samples ? step_sum / samples : 0;
+  a.groups_trained = served > 0 ? used / served : 0;
   a.rollouts_per_s = static_cast<double>(r->rollouts) / r->seconds;
   a.tokens_per_s = static_cast<double>(r->tokens) / r->seconds;
   auto counts = components_by_source(replay);
@@ -186,7 +210,7 @@ int main(int argc, char** argv) {
   std::string warm_dir, verifier_dir, preference_dir;
   double seconds = 60, warm_minutes = 3, train_minutes = 2;
   int repeats = 2;
-  bool curriculum = false;
+  bool curriculum = false, train_all = false;
   app.add_option("CONFIG", config_path, "Mixture-of-Rewards experiment config (YAML)")->capture_default_str();
   app.add_option("--warm", warm_dir, "warm-start checkpoint (default: run.output_dir/warmstart; trained if missing)");
   app.add_option("--verifier", verifier_dir, "verifier checkpoint (default: run.output_dir/verifier; trained if missing)");
@@ -203,6 +227,10 @@ int main(int argc, char** argv) {
   app.add_flag("--curriculum", curriculum,
                "keep the config's curriculum (by default it is off in both arms, so every task is sampled at its "
                "mixture weight and each source is called as often as the config's mix implies)");
+  app.add_flag("--train-all-groups", train_all,
+               "train on every group in both arms (drop_equal_groups off): the mixture's graded rewards leave fewer "
+               "groups all-equal than pass/fail rules, so by default its learner trains on more per step; this "
+               "isolates what serving the reward models costs");
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = configs::load_config(config_path);
@@ -272,6 +300,7 @@ int main(int argc, char** argv) {
   // The two arms' configs: the same run, the mixture pointed at our servers, the anchor rule-only.
   configs::ExperimentConfig mixture = config, rule_only = config;
   if (!curriculum) mixture.curriculum.enabled = rule_only.curriculum.enabled = false;
+  if (train_all) mixture.algorithm.drop_equal_groups = rule_only.algorithm.drop_equal_groups = false;
   auto point = [&](configs::RewardRecipe& r) {
     for (auto& s : r.sources) {
       if (s.kind == "verifier") s.endpoint = (*verifier)->url();
@@ -298,7 +327,8 @@ int main(int argc, char** argv) {
               config_path.c_str(), static_cast<long long>(config.algorithm.prompts_per_step),
               static_cast<long long>(config.algorithm.group_size), seconds, repeats, (*verifier)->url().c_str(),
               (*preference)->url().c_str());
-  std::vector<double> rule_rps, mix_rps, rule_tps, mix_tps;
+  std::vector<double> rule_rps, mix_rps, rule_tps, mix_tps, rule_sps, mix_sps, rule_step, mix_step, rule_used,
+      mix_used;
   std::map<std::string, uint64_t> rule_components, mix_components;
   for (int rep = 0; rep < repeats; ++rep) {
     for (bool mixed : {false, true}) {
@@ -313,6 +343,9 @@ int main(int argc, char** argv) {
       std::printf("    -> %.0f rollouts/s\n", a->rollouts_per_s);
       (mixed ? mix_rps : rule_rps).push_back(a->rollouts_per_s);
       (mixed ? mix_tps : rule_tps).push_back(a->tokens_per_s);
+      (mixed ? mix_sps : rule_sps).push_back(a->steps_per_s);
+      (mixed ? mix_step : rule_step).push_back(a->step_seconds);
+      (mixed ? mix_used : rule_used).push_back(a->groups_trained);
       for (const auto& [source, n] : a->components) (mixed ? mix_components : rule_components)[source] += n;
     }
   }
@@ -326,6 +359,11 @@ int main(int argc, char** argv) {
   std::printf("\n%-32s %12s %12s %8s\n", "", "mixture", "rule-only", "ratio");
   std::printf("%-32s %12.0f %12.0f %8s\n", "rollouts/s (median)", mr, rr, ratio(mr, rr).c_str());
   std::printf("%-32s %12.0f %12.0f %8s\n", "response tokens/s (median)", mt, rt, ratio(mt, rt).c_str());
+  const double ms = median(mix_sps), rs = median(rule_sps), mst = median(mix_step), rst = median(rule_step);
+  std::printf("%-32s %12.3f %12.3f %8s\n", "learner steps/s (median)", ms, rs, ratio(ms, rs).c_str());
+  std::printf("%-32s %12.2f %12.2f %8s\n", "learner step seconds (median)", mst, rst, ratio(mst, rst).c_str());
+  std::printf("%-32s %11.0f%% %11.0f%%\n", "groups trained on (median)", 100 * median(mix_used),
+              100 * median(rule_used));
   for (const char* source : {"rule", "verifier", "preference"}) {
     std::printf("%-32s %12llu %12llu\n", fmt::format("{} components stored", source).c_str(),
                 static_cast<unsigned long long>(mix_components[source]),
