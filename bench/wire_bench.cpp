@@ -405,6 +405,95 @@ PerftestResult perftest(const std::vector<std::string>& args, int port) {
   return r;
 }
 
+// ---- what this machine allows -------------------------------------------------------------------
+
+// p50 of `n` round trips between two processes that block in read() on pipes: two wake-ups per
+// round trip and no spinning. A message path whose threads sleep when idle pays at least this.
+double pipe_wakeup_round_trip(int n) {
+  int ab[2], ba[2];
+  if (pipe(ab) != 0 || pipe(ba) != 0) return 0;
+  pid_t pid = fork();  // before any thread of ours exists: nothing but this loop runs in the child
+  if (pid < 0) {
+    for (int fd : {ab[0], ab[1], ba[0], ba[1]}) close(fd);
+    return 0;
+  }
+  if (pid == 0) {
+    close(ab[1]);  // so that read() sees end-of-file once the parent closes its end
+    close(ba[0]);
+    char c;
+    while (read(ab[0], &c, 1) == 1 && write(ba[1], &c, 1) == 1) {
+    }
+    _exit(0);
+  }
+  close(ab[0]);
+  close(ba[1]);
+  std::vector<double> us;
+  for (int i = 0; i < n; ++i) {
+    char c = 'x';
+    auto t0 = Clock::now();
+    if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1) break;
+    us.push_back(seconds_since(t0) * 1e6);
+  }
+  close(ab[1]);
+  close(ba[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  if (us.empty()) return 0;
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+// p50 of `n` round trips between two threads of one process through a condition variable (how a
+// transport thread hands a message to a sleeping CAF worker): two wake-ups, no spinning.
+double thread_wakeup_round_trip(int n) {
+  std::mutex m;
+  std::condition_variable cv;
+  int turn = 0;  // 0: main's, 1: the other's; -1: stop
+  std::thread other([&] {
+    std::unique_lock lk(m);
+    while (true) {
+      cv.wait(lk, [&] { return turn != 0; });
+      if (turn < 0) return;
+      turn = 0;
+      cv.notify_all();
+    }
+  });
+  std::vector<double> us;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    std::unique_lock lk(m);
+    turn = 1;
+    cv.notify_all();
+    cv.wait(lk, [&] { return turn == 0; });
+    us.push_back(seconds_since(t0) * 1e6);
+  }
+  {
+    std::lock_guard lk(m);
+    turn = -1;
+  }
+  cv.notify_all();
+  other.join();
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+// CPU seconds (user + system) process `pid` has used so far; 0 if it cannot be read.
+double cpu_seconds(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[1024] = {};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces; fields follow it
+  unsigned long utime = 0, stime = 0;
+  if (p == nullptr || std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // ---- our measurements -----------------------------------------------------------------------------
 
 struct Pinger {
@@ -440,6 +529,9 @@ int parent(bool quick) {
   const int bw_msgs = quick ? 4 : 16;
   const size_t params = quick ? size_t{10'000'000} : size_t{100'000'000};
   const std::string exe = self_exe();
+  // The machine's floor for paths that sleep when idle (before any thread of ours starts).
+  const double pipe_rtt = pipe_wakeup_round_trip(lat_iters / 4);
+  const double cv_rtt = thread_wakeup_round_trip(lat_iters / 4);
 
   // Anchors first, while nothing else of ours runs.
   auto lat = perftest({"-t", "tag_lat", "-n", std::to_string(lat_iters * 5)}, 13391);
@@ -494,6 +586,10 @@ int parent(bool quick) {
   }
   double rtt = round_trips(lat_iters);
   std::printf("\n%-44s %12s %-6s | %-34s %12s |\n", "figure (ours)", "value", "unit", "anchor (same run)", "value");
+  print_row("floor: 2 processes waking by pipe (p50)", pipe_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
+            "ucx_perftest tag_lat x2 (p50)");
+  print_row("floor: 2 threads waking by condvar (p50)", cv_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
+            "ucx_perftest tag_lat x2 (p50)");
   print_row("round trip, transport, 8 B Heartbeat (p50)", rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
             "ucx_perftest tag_lat x2 (p50)");
 
@@ -652,20 +748,30 @@ int parent(bool quick) {
       // reuse the one of the version before last (weight_broadcast.hpp), and fresh memory costs a
       // page-zeroing pass (slow in this VM: see the wire notes). Training broadcasts every step, so
       // the steady state is what the third version shows.
-      double secs = 0;
+      double secs = 0, cpu_src = 0, cpu_rx = 0;
       for (int round = 0; round < 3; ++round) {
         ++version;
         acks = 0;
+        cpu_src = -cpu_seconds(getpid());
+        cpu_rx = 0;
+        for (auto& r : receivers) cpu_rx -= cpu_seconds(r->pid);
         start = Clock::now();
         Status s = broadcast_weights(t, chain, version, {tensor}, data->span());
         if (!s) std::printf("broadcast failed: %s\n", s.to_string().c_str());
         for (int i = 0; i < 120000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(1ms);
         secs = seconds_since(start);
+        cpu_src += cpu_seconds(getpid());
+        for (auto& r : receivers) cpu_rx += cpu_seconds(r->pid);
       }
       if (n == 1) t1 = secs;
       char what[96];
       std::snprintf(what, sizeof what, "broadcast %zuM fp32 params to %d receiver(s)", params / 1000000, n);
       print_row(what, secs, "s", memcpy_s, "memcpy of the same bytes, s");
+      // CPU the broadcast took (10 ms ticks): with fewer cores than processes, the work of all of
+      // them shares the cores, so (source + receivers) / cores bounds the time from below.
+      std::printf("  CPU s: source %.2f, receivers %.2f (%.2f each); / %u cores = %.3f s\n", cpu_src, cpu_rx,
+                  cpu_rx / n, std::thread::hardware_concurrency(),
+                  (cpu_src + cpu_rx) / std::max(1u, std::thread::hardware_concurrency()));
       if (n > 1) {
         std::snprintf(what, sizeof what, "  time to %d / time to 1 (target <= 1.5)", n);
         std::printf("%-44s %12.3f\n", what, secs / t1);
