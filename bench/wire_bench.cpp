@@ -47,10 +47,15 @@ using namespace troupe::wire;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// TROUPE_BENCH_BUSY_US overrides the transports' busy-poll window (for experiments).
+// TROUPE_BENCH_BUSY_US / TROUPE_BENCH_IDLE_US override the transports' busy-poll windows while a
+// rendezvous is in flight / otherwise (for experiments).
 std::chrono::microseconds busy_poll() {
   const char* v = std::getenv("TROUPE_BENCH_BUSY_US");
   return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.busy_poll.count());
+}
+std::chrono::microseconds idle_busy_poll() {
+  const char* v = std::getenv("TROUPE_BENCH_IDLE_US");
+  return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.idle_busy_poll.count());
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -159,6 +164,7 @@ TransportOptions bench_transport(const std::string& name) {
   o.token = "bench";
   o.prefault_heap_bytes = 2 * o.max_queued_bytes;
   o.busy_poll = busy_poll();
+  o.idle_busy_poll = idle_busy_poll();
   return o;
 }
 

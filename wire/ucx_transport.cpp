@@ -26,9 +26,10 @@
 // rendezvous) wakes the progress thread to drive it. When `wmu` is taken, the progress thread
 // posts the outbox on its next iteration (it is awake: it holds the lock). Either way the outbox is
 // posted in FIFO order under `wmu`, so messages keep their order per sender. Commands (connect,
-// describe) still run on the progress thread. The progress loop busy-polls for `busy_poll` after
-// the last activity, then arms the worker and sleeps in epoll on the worker's event fd and the
-// wake eventfd: an idle process spends no CPU here.
+// describe) still run on the progress thread. The progress loop busy-polls after the last activity
+// (`busy_poll` while a rendezvous is in flight, `idle_busy_poll` otherwise), then arms the worker
+// and sleeps in epoll on the worker's event fd and the wake eventfd: an idle process spends no CPU
+// here.
 #include "wire/ucx_transport.hpp"
 
 #include <arpa/inet.h>
@@ -244,6 +245,7 @@ struct Transport::Impl {
   // Rendezvous receives in flight: UCX does not complete them when their peer dies mid-transfer
   // and the worker is destroyed, so teardown frees what is left.
   std::unordered_map<PendingRecv*, bool> pending_recvs;
+  size_t sends_in_flight = 0;  // sends UCX keeps going (their callback has not run)
   uint64_t drop_logs = 0;
 
   ~Impl() { teardown(); }
@@ -409,6 +411,7 @@ struct Transport::Impl {
   // ---- sending ----------------------------------------------------------
   static void on_send_done(void* request, ucs_status_t status, void* user_data) {
     auto* o = static_cast<Outgoing*>(user_data);
+    --o->impl->sends_in_flight;
     o->impl->complete(o, status);
     ucp_request_free(request);
   }
@@ -448,6 +451,7 @@ struct Transport::Impl {
       complete(o, UCS_PTR_STATUS(r));
       return false;
     }
+    ++sends_in_flight;
     return true;
   }
 
@@ -765,7 +769,7 @@ struct Transport::Impl {
     auto last_active = std::chrono::steady_clock::now();
     auto last_timeout_check = last_active;
     while (!stop.load()) {
-      bool busy;
+      bool busy, in_flight;
       auto now = std::chrono::steady_clock::now();
       {
         std::lock_guard wl(wmu);
@@ -777,12 +781,13 @@ struct Transport::Impl {
           check_handshake_timeouts();
           last_timeout_check = now;
         }
+        in_flight = sends_in_flight > 0 || !pending_recvs.empty();
       }
       if (busy || kicked.exchange(false)) {
         last_active = now;
         continue;
       }
-      if (now - last_active < opt.busy_poll) continue;
+      if (now - last_active < (in_flight ? opt.busy_poll : opt.idle_busy_poll)) continue;
       // Sleep: announce it, re-check for work posted meanwhile, arm the worker, wait.
       sleeping.store(true);
       bool pending;
