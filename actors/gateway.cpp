@@ -2,12 +2,14 @@
 #include "actors/gateway.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -25,8 +27,39 @@ struct Gateway::Impl {
   std::vector<caf::actor> listeners;
 
   std::atomic<uint64_t> forwarded{0}, delivered{0}, unroutable{0}, send_failures{0};
+  // Messages handed to the gateway actor and not yet given to the transport. While any are, later
+  // messages follow them through the actor, so nothing overtakes what waits for queue room.
+  std::atomic<uint64_t> backlog{0};
+  // Held shared while a thread uses `transport` to send; ~Gateway takes it exclusively to close it.
+  std::shared_mutex transport_mu;
 
   explicit Impl(caf::actor_system& sys) : system(sys) {}
+
+  void count_failure(const std::string& node, const WireMessage& m, const Status& s) {
+    if (send_failures.fetch_add(1) < 5) {
+      std::fprintf(stderr, "[troupe gateway %s] %s -> %s@%s: %s\n", transport->name().c_str(), m.src.c_str(),
+                   m.dst.c_str(), node.c_str(), s.to_string().c_str());
+    }
+  }
+
+  // The sending thread gives the message to the transport itself (which posts it to UCX at once when
+  // the worker is free): no hand-off. Only when the peer's queue is full, or earlier messages wait
+  // for room, does it go to the detached gateway actor, which waits for room without stalling the
+  // caller's scheduler thread.
+  void send(const std::string& node, WireMessage m) {
+    std::shared_lock alive(transport_mu);
+    if (!transport) return;  // the gateway is closing
+    if (backlog.load() == 0) {
+      Status s = transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(0));
+      if (s) {
+        ++forwarded;
+        return;
+      }
+      if (!transport->is_up(node)) return count_failure(node, m, s);  // down: waiting cannot help
+    }
+    ++backlog;
+    caf::anon_send(gateway, forward_atom::value, node, std::move(m));
+  }
 
   // Transport progress thread: hand the message to the destination's mailbox and return.
   void deliver(wire::Envelope&& e) {
@@ -67,37 +100,47 @@ caf::behavior gateway_actor(caf::event_based_actor* self, std::shared_ptr<Gatewa
   (void)self;
   return {
       [impl](forward_atom, const std::string& node, const WireMessage& m) {
+        std::shared_lock alive(impl->transport_mu);
+        if (!impl->transport) return;
         // Default wait: 5 s of back-pressure before the message is counted as failed.
         Status s = impl->transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(5000));
+        --impl->backlog;
         if (s) {
           ++impl->forwarded;
-        } else if (impl->send_failures.fetch_add(1) < 5) {
-          std::fprintf(stderr, "[troupe gateway %s] %s -> %s@%s: %s\n", impl->transport->name().c_str(),
-                       m.src.c_str(), m.dst.c_str(), node.c_str(), s.to_string().c_str());
+        } else {
+          impl->count_failure(node, m, s);
         }
       },
   };
 }
 
-// Stands for a remote actor: everything it receives goes to the gateway, addressed to `name`.
-caf::behavior proxy_actor(caf::event_based_actor* self, caf::actor gateway, std::string node, std::string name) {
+// Stands for a remote actor: everything it receives goes to the transport, addressed to `name`.
+caf::behavior proxy_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::Impl> impl, std::string node,
+                          std::string name) {
+  (void)self;
   return {
-      [self, gateway, node, name](const WireMessage& m) {
-        if (m.dst == name) {
-          self->send(gateway, forward_atom::value, node, m);
-        } else {
-          self->send(gateway, forward_atom::value, node, WireMessage{name, m.src, m.kind, m.payload, {}});
-        }
+      [impl, node, name](const WireMessage& m) {
+        impl->send(node, WireMessage{name, m.src, m.kind, m.payload, {}});
       },
   };
 }
 
 }  // namespace
 
+void tune_scheduler(caf::actor_system_config& cfg) {
+  // Aggressive polling (no sleeps) keeps a worker that just finished a job ready for the reply
+  // that usually follows within microseconds; then straight to the condition variable.
+  cfg.set("work-stealing.aggressive-poll-attempts", 1000);
+  cfg.set("work-stealing.moderate-poll-attempts", 0);
+}
+
 Gateway::Gateway(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Gateway::~Gateway() {
-  impl_->transport.reset();  // no more callbacks into impl_
+  {
+    std::unique_lock closing(impl_->transport_mu);
+    impl_->transport.reset();  // no more callbacks into impl_, no more sends
+  }
   caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
   std::lock_guard lk(impl_->mu);
   for (auto& [_, p] : impl_->proxies) caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
@@ -152,7 +195,7 @@ Result<caf::actor> Gateway::resolve(const std::string& name) {
   }
   auto it = impl_->proxies.find(name);
   if (it != impl_->proxies.end()) return it->second;
-  caf::actor proxy = impl_->system.spawn(proxy_actor, impl_->gateway, where->node, name);
+  caf::actor proxy = impl_->system.spawn(proxy_actor, impl_, where->node, name);
   impl_->proxies[name] = proxy;
   return proxy;
 }
@@ -167,5 +210,7 @@ GatewayStats Gateway::stats() const {
 }
 
 wire::Transport& Gateway::transport() { return *impl_->transport; }
+
+void Gateway::send(const std::string& node, WireMessage message) { impl_->send(node, std::move(message)); }
 
 }  // namespace troupe::actors

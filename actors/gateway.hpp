@@ -5,9 +5,15 @@
 // (wire::verify_any) and the gateway delivers a WireMessage to the actor registered under `dst`.
 // Actor code sends the same WireMessage either way and cannot tell the difference.
 //
-// Peer events (up/down) go to subscribed actors as (peer_atom, node, up). The gateway actor runs
-// detached (its own thread), so back-pressure from a full send queue blocks it and not the CAF
-// scheduler. Thread-safe: every method may be called from any thread.
+// Sending takes no hand-off on the way out: a proxy (or `send`) gives the message to the transport
+// on its own thread, and the transport posts it to UCX there when the worker is free. Only when the
+// peer's send queue is full does a message go to the gateway actor, which runs detached (its own
+// thread) and waits for room, so back-pressure blocks it and not the CAF scheduler; later messages
+// follow through it until it caught up, so order per sender holds. Receiving is one hand-off: the
+// transport's progress thread puts the WireMessage into the destination actor's mailbox.
+//
+// Peer events (up/down) go to subscribed actors as (peer_atom, node, up). Thread-safe: every
+// method may be called from any thread.
 //
 // This header includes CAF: include it only where actors are spawned (node runtime, tests).
 #pragma once
@@ -39,6 +45,13 @@ struct GatewayStats {
   uint64_t send_failures = 0;  // the transport refused (peer down, queue full)
 };
 
+// CAF scheduler settings for a process whose actors talk to other processes. CAF's default idle
+// worker naps 50 us at a time for ~25 ms before it sleeps on a condition variable, and a message
+// the transport's progress thread hands it during a nap waits out the nap: every cross-process hop
+// paid up to ~50-100 us. With these settings an idle worker polls briefly and then sleeps on the
+// condition variable, which a delivery wakes at once; an idle process still spends no CPU.
+void tune_scheduler(caf::actor_system_config& cfg);
+
 class Gateway {
  public:
   static Result<std::unique_ptr<Gateway>> start(caf::actor_system& system, wire::TransportOptions options);
@@ -61,6 +74,10 @@ class Gateway {
   Result<caf::actor> resolve(const std::string& name);
   // `listener` receives (peer_atom, std::string node, bool up) for every peer event.
   void subscribe(const caf::actor& listener);
+
+  // Sends `message` to the actor `message.dst` on peer `node` (see above: no hand-off unless the
+  // peer's queue is full). Failures are counted in stats().send_failures and logged.
+  void send(const std::string& node, WireMessage message);
 
   GatewayStats stats() const;
   wire::Transport& transport();

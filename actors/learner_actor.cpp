@@ -228,7 +228,7 @@ caf::actor spawn_learner(caf::actor_system& sys, const configs::ExperimentConfig
   if (!copy->load_parameters(initial.parameters(), initial.version())) return caf::actor{};
   // The trunk on the GPU when the config allows and one is visible; the weights stay on the host,
   // so the optimizer, all-reduce, checkpoints and weight broadcast are unchanged.
-  if (auto where = model::place_model(*copy, config.model.device); !where) {
+  if (auto where = model::place_model(*copy, config.model.device, setup.gpu); !where) {
     spdlog::warn("{}: model.device {}; training on the CPU", setup.name, where.status().message());
   }
   std::optional<model::Transformer> reference;

@@ -49,6 +49,7 @@ struct LearnerSetup {
   // and step count) the learner continues from; empty = fresh moments.
   std::string resume_optimizer_dir;
   int cpu_threads = 1;  // kernel threads (OpenBLAS, OpenMP) of the learner's thread
+  int gpu = -1;         // the CUDA device its placement gives it (model.device permitting); -1 = the first
   // Data parallelism: this learner's handle in the group of learners (null = alone).
   // Each trains on its share of the step's groups; rank 0 alone publishes weights,
   // writes checkpoints and reports to the run status.

@@ -301,6 +301,7 @@ int run_member_node(const configs::ExperimentConfig& config, const ClusterPlan& 
           setup.status = status;
           setup.metrics = metrics;
           setup.cpu_threads = 1;
+          setup.gpu = slot->gpu();
           caf::actor w = spawn_policy_worker(sys, config, *policy, std::move(setup));
           hosted.push_back(w);
           ps = remote.expose(slot->name, w);

@@ -2,6 +2,7 @@
 #include "actors/pipeline.hpp"
 
 #include <caf/scoped_actor.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -30,6 +31,22 @@ namespace troupe::actors {
 
 using namespace troupe::atoms;
 
+Result<storage::ReplayOptions> replay_options(const configs::ExperimentConfig& config) {
+  storage::ReplayOptions ro;
+  auto durability = storage::parse_durability(config.storage.durability);
+  if (!durability) return durability.status().with_context("storage.durability");
+  ro.durability = *durability;
+  ro.group_commit_ms = config.storage.group_commit_ms;
+  ro.group_commit_rollouts = config.storage.group_commit_rollouts;
+  ro.group_commit_queue = config.limits.rollout_queue;
+  ro.max_rollouts = config.storage.max_rollouts;
+  ro.max_bytes = config.storage.max_bytes;
+  ro.max_version_age = config.storage.max_version_age;
+  ro.reuse = config.storage.reuse;
+  ro.seed = static_cast<uint64_t>(config.run.seed);
+  return ro;
+}
+
 Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, const model::Transformer& initial,
                                     monitoring::Metrics* metrics, const PipelineOptions& options) {
   for (const auto& t : config.tasks) {
@@ -42,17 +59,9 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
                                     std::to_string(config.algorithm.prompts_per_step) +
                                     "): each learner needs at least one group per step");
   }
-  storage::ReplayOptions ro;
-  ro.durability = config.storage.durability == "sync" ? storage::Durability::kSync : storage::Durability::kGroupCommit;
-  ro.group_commit_ms = config.storage.group_commit_ms;
-  ro.group_commit_rollouts = config.storage.group_commit_rollouts;
-  ro.group_commit_queue = config.limits.rollout_queue;
-  ro.max_rollouts = config.storage.max_rollouts;
-  ro.max_bytes = config.storage.max_bytes;
-  ro.max_version_age = config.storage.max_version_age;
-  ro.reuse = config.storage.reuse;
-  ro.seed = static_cast<uint64_t>(config.run.seed);
-  auto opened = storage::ReplayStore::open(options.replay_path, ro);
+  auto ro = replay_options(config);
+  if (!ro) return ro.status();
+  auto opened = storage::ReplayStore::open(options.replay_path, *ro);
   if (!opened) return opened.status().with_context("opening the replay store");
   std::shared_ptr<storage::ReplayStore> store = std::move(*opened);
 
@@ -143,7 +152,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   }
   auto sync = spawn_weight_sync(sys, board, metrics);
 
-  auto make_worker = [&sys, &config, &initial, &rewards, board, status, metrics, &options, &expose](int index) {
+  auto make_worker = [&sys, &config, &initial, &rewards, board, status, metrics, &options, &expose, plan](int index) {
     PolicyWorkerSetup setup;
     setup.name = "policy/" + std::to_string(index);
     setup.index = index;
@@ -153,6 +162,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     setup.status = status;
     setup.metrics = metrics;
     setup.cpu_threads = options.cpu_threads;
+    setup.gpu = plan ? plan->gpu_of(setup.name) : -1;
     std::string name = setup.name;
     return expose(name, spawn_policy_worker(sys, config, initial, std::move(setup)));
   };
@@ -177,16 +187,35 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   ls.status = status;
   ls.metrics = metrics;
   ls.cpu_threads = options.cpu_threads;
+  ls.gpu = plan ? plan->gpu_of(ls.name) : -1;
   if (!options.checkpoint_dir.empty()) {
     // The policy and optimizer first, run_state.json last: a crash between them leaves
     // a run_state of an older version beside newer weights, and resume trusts the
     // weights' own version (the run state only carries prompt ids and the curriculum).
-    auto save = [dir = options.checkpoint_dir, status, checkpoints, checkpoint_errors](
+    auto save = [dir = options.checkpoint_dir, status, checkpoints, checkpoint_errors, store](
                     const model::Transformer& policy, const model::AdamW& opt, uint64_t version) {
       Status s = model::save_checkpoint(dir, policy, &opt);
       if (s) s = save_run_state(dir, RunState{version, status->controller()});
       if (s) {
         ++*checkpoints;
+        // The replay store's checkpoint index: which version the directory holds and how
+        // training stood when it was written (`troupe run` adds held-out figures at the end).
+        const LearnerSnapshot l = status->learner();
+        const uint64_t scored = status->scored.load();
+        const nlohmann::json training = {
+            {"training",
+             {{"learner_version", l.version},
+              {"loss", l.loss},
+              {"kl", l.kl},
+              {"mean_raw_reward", l.mean_raw_reward},
+              {"rollouts_scored", scored},
+              {"rule_pass_rate", scored ? double(status->passed.load()) / double(scored) : 0.0}}}};
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch());
+        if (Status indexed = store->put_checkpoint({version, dir, training.dump(), uint64_t(now.count())});
+            !indexed) {
+          spdlog::warn("checkpoint of version {} written but not indexed: {}", version, indexed.message());
+        }
       } else {
         ++*checkpoint_errors;
         spdlog::warn("checkpoint of version {} failed: {}", version, s.message());
@@ -220,6 +249,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
       setup.replay = replay;
       setup.metrics = metrics;
       setup.cpu_threads = options.cpu_threads;
+      setup.gpu = plan ? plan->gpu_of(setup.name) : -1;
     }
     if (n_learners > 1) setup.collective = collective[static_cast<size_t>(r)];
     learners.push_back(spawn_learner(sys, config, initial, std::move(setup)));

@@ -21,6 +21,7 @@
 #include "base/status.hpp"
 #include "configs/schema.hpp"
 #include "model/transformer.hpp"
+#include "storage/replay_store.hpp"
 
 namespace troupe::monitoring {
 class Metrics;
@@ -87,6 +88,9 @@ struct PipelineResult {
 
 // Errors: an unknown task, a replay store that cannot be opened, a model that
 // cannot be copied. `metrics` may be null.
+// The replay store's options as the config's storage and limits sections set them.
+Result<storage::ReplayOptions> replay_options(const configs::ExperimentConfig& config);
+
 Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, const model::Transformer& initial,
                                     monitoring::Metrics* metrics, const PipelineOptions& options);
 

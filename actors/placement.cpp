@@ -26,6 +26,15 @@ const NodePlan* ClusterPlan::find(const std::string& node) const {
   return nullptr;
 }
 
+int ClusterPlan::gpu_of(const std::string& actor) const {
+  for (const auto& n : nodes) {
+    for (const auto& a : n.actors) {
+      if (a.name == actor) return a.gpu();
+    }
+  }
+  return -1;
+}
+
 std::vector<std::string> ClusterPlan::worker_nodes(const std::string& except) const {
   std::vector<std::string> out;
   for (const auto& n : nodes) {
@@ -62,8 +71,13 @@ Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
     auto it = index_of.find(r.host);
     if (it == index_of.end()) return Status::invalid_argument("placement names an unknown host \"" + r.host + "\"");
     NodePlan& node = plan.nodes[it->second];
+    int in_entry = 0;  // the actor's place within this entry: which of its GPUs it takes
     auto add = [&](const std::string& name, const std::string& task = {}) {
       ActorSlot slot{r.role, name, counts[r.role]++, task, r.gpus};
+      if ((r.role == "learner" || r.role == "policy_worker") && !r.gpus.empty()) {
+        slot.gpus = {r.gpus[static_cast<size_t>(in_entry) % r.gpus.size()]};
+      }
+      ++in_entry;
       plan.node_of[name] = node.node;
       node.actors.push_back(std::move(slot));
     };
@@ -132,7 +146,12 @@ std::string describe(const ClusterPlan& plan, const configs::ExperimentConfig& c
     out << ", metrics :" << n.host.metrics_port << ")";
     if (n.node == plan.head) out << " [head]";
     out << "\n    ";
-    for (size_t i = 0; i < n.actors.size(); ++i) out << (i ? ", " : "") << n.actors[i].name;
+    for (size_t i = 0; i < n.actors.size(); ++i) {
+      out << (i ? ", " : "") << n.actors[i].name;
+      if ((n.actors[i].role == "learner" || n.actors[i].role == "policy_worker") && n.actors[i].gpu() >= 0) {
+        out << " (gpu " << n.actors[i].gpu() << ")";
+      }
+    }
     if (!n.connect_to.empty()) {
       out << "\n    connects to ";
       for (size_t i = 0; i < n.connect_to.size(); ++i) out << (i ? ", " : "") << n.connect_to[i];

@@ -28,7 +28,9 @@ struct ActorSlot {
   std::string name;   // e.g. "policy/3"
   int index = 0;      // within the role, across the cluster
   std::string task;   // env actors: the task
-  std::vector<int64_t> gpus;
+  std::vector<int64_t> gpus;  // learners and policy workers: the one GPU this actor uses (its entry's
+                              // gpus dealt round-robin); other roles: the entry's list
+  int gpu() const { return gpus.empty() ? -1 : static_cast<int>(gpus.front()); }
 };
 
 struct NodePlan {
@@ -50,6 +52,8 @@ struct ClusterPlan {
   int learners = 0;
 
   const NodePlan* find(const std::string& node) const;
+  // The GPU the placement gives a learner or policy worker ("learner/0"); -1 when none is named.
+  int gpu_of(const std::string& actor) const;
   // The nodes that host policy workers, other than `except`.
   std::vector<std::string> worker_nodes(const std::string& except = {}) const;
 };

@@ -182,7 +182,7 @@ caf::actor spawn_policy_worker(caf::actor_system& sys, const configs::Experiment
   if (!copy) return caf::actor{};
   auto status = copy->load_parameters(initial.parameters(), initial.version());
   if (!status) return caf::actor{};
-  if (auto where = model::place_model(*copy, config.model.device); !where) {
+  if (auto where = model::place_model(*copy, config.model.device, setup.gpu); !where) {
     spdlog::warn("{}: model.device {}; sampling on the CPU", setup.name, where.status().message());
   }
   auto policy = std::make_shared<model::Transformer>(std::move(*copy));

@@ -41,6 +41,7 @@ struct PolicyWorkerSetup {
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
   int cpu_threads = 1;        // kernel threads (OpenBLAS, OpenMP) of this worker's thread
+  int gpu = -1;               // the CUDA device its placement gives it (model.device permitting); -1 = the first
 };
 
 // Spawns a detached worker on a copy of `initial` (its version is the worker's first).

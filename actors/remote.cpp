@@ -25,6 +25,10 @@ namespace troupe::actors {
 
 using namespace troupe::atoms;
 
+namespace {
+const std::string kLocalPeer = "local";  // the peer label of messages that stay in this process
+}  // namespace
+
 struct RemoteActors::Impl {
   caf::actor_system& system;
   Gateway& gateway;
@@ -57,19 +61,26 @@ struct RemoteActors::Impl {
   // it or its node is not connected now (a call then fails at once instead of waiting it out).
   bool send(const std::string& dst, const std::string& src, wire::Bytes payload) {
     auto where = gateway.locate(dst);
-    if (where && !where->local && !gateway.transport().is_up(where->node)) return false;
-    auto raw = gateway.resolve(dst);
-    if (!raw) {
+    if (!where) {
       std::fprintf(stderr, "[troupe remote %s] cannot send to \"%s\": %s\n", gateway.node().c_str(), dst.c_str(),
-                   raw.status().message().c_str());
+                   where.status().message().c_str());
       return false;
     }
+    if (!where->local && !gateway.transport().is_up(where->node)) return false;
     if (metrics) {
-      const std::string peer = where && !where->local ? where->node : std::string("local");
+      const std::string& peer = where->local ? kLocalPeer : where->node;
       metrics->messages.Add({{"peer", peer}, {"direction", "sent"}}).Increment();
       metrics->message_bytes.Add({{"peer", peer}, {"direction", "sent"}}).Increment(static_cast<double>(payload.size()));
     }
-    caf::anon_send(*raw, WireMessage{dst, src, wire::MessageKind::kActor, std::move(payload), {}});
+    WireMessage m{dst, src, wire::MessageKind::kActor, std::move(payload), {}};
+    if (where->local) {
+      auto local = gateway.resolve(dst);
+      if (!local) return false;
+      caf::anon_send(*local, std::move(m));
+    } else {
+      // Straight to the transport on this thread: no proxy or gateway-actor hop on the way out.
+      gateway.send(where->node, std::move(m));
+    }
     ++sent;
     return true;
   }

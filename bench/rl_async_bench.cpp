@@ -12,7 +12,6 @@
 // A third arm continues the warm start's supervised training (same demonstrations,
 // same recipe, best validation checkpoint kept) for the same wall time: what the
 // RL time would have bought with demonstrations instead of a verifier.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -26,6 +25,7 @@
 #include "actors/evaluation.hpp"
 #include "actors/pipeline.hpp"
 #include "actors/warm_start.hpp"
+#include "bench/rl_bench_common.hpp"
 #include "configs/schema.hpp"
 #include "model/checkpoint.hpp"
 
@@ -41,28 +41,10 @@ struct ModeResult {
   double greedy = 0, sampled = 0;
 };
 
-long peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024;
-}
-
 Result<ModeResult> run_mode(const configs::ExperimentConfig& config, const model::Transformer& warm,
                             const fs::path& replay, double seconds, int eval_cases, int cpu_threads, int workers) {
-  fs::remove_all(replay);
-  std::error_code ec;
-  fs::create_directories(replay.parent_path(), ec);
-  actors::PipelineOptions po;
-  po.replay_path = replay.string();
-  po.max_seconds = seconds;
-  po.cpu_threads = cpu_threads;
+  actors::PipelineOptions po = bench::timed_run(replay, seconds, cpu_threads);
   po.policy_workers = workers;
-  po.progress_every_s = 10;
-  po.on_progress = [](const actors::RunStatus& s, double t) {
-    std::printf("    %4.0fs  v%-4llu %6.0f rollouts/s\n", t, static_cast<unsigned long long>(s.learner().version),
-                static_cast<double>(s.rollouts.load()) / t);
-    std::fflush(stdout);
-  };
   auto r = actors::run_pipeline(config, warm, nullptr, po);
   if (!r) return r.status();
   ModeResult m;
@@ -219,6 +201,6 @@ int main(int argc, char** argv) {
     std::printf("  more supervised training, %.0f s (%llu steps): %.1f%% / %.1f%%\n", sup->seconds,
                 static_cast<unsigned long long>(sup->version), 100 * sup->greedy, 100 * sup->sampled);
   }
-  std::printf("\npeak RSS %ld MiB\n", peak_rss_mib());
+  std::printf("\npeak RSS %ld MiB\n", bench::peak_rss_mib());
   return 0;
 }

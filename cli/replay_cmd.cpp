@@ -82,6 +82,9 @@ class ReplayVerb {
   virtual ~ReplayVerb() = default;
   virtual const char* name() const = 0;
   virtual const char* help() const = 0;
+  // Examples and how to read the output, printed after the options by --help.
+  virtual const char* footer() const = 0;
+  virtual const char* json_help() const { return "machine-readable JSON instead of a table"; }
   virtual void add_options(CLI::App& cmd) = 0;
   virtual int run(std::ostream& out, std::ostream& err) = 0;
 
@@ -89,8 +92,11 @@ class ReplayVerb {
   static void mount(std::shared_ptr<ReplayVerb> verb, CLI::App& parent, int& exit_code, std::ostream& out,
                     std::ostream& err) {
     CLI::App* cmd = parent.add_subcommand(verb->name(), verb->help());
-    cmd->add_option("DB", verb->db_, "replay store directory (storage.path in the experiment config)")->required();
-    cmd->add_flag("--json", verb->json_, "machine-readable JSON instead of a table");
+    cmd->footer(verb->footer());
+    cmd->add_option("DB", verb->db_,
+                    "replay store directory (storage.path in the experiment config, e.g. runs/local/replay)")
+        ->required();
+    cmd->add_flag("--json", verb->json_, verb->json_help());
     verb->add_options(*cmd);
     cmd->callback([verb, &exit_code, &out, &err] { exit_code = verb->run(out, err); });
   }
@@ -213,6 +219,23 @@ RolloutSummary summarise(const storage::StoredRollout& r) {
   return s;
 }
 
+// Every reward component of a rollout as stored: what show and export print.
+// latency_ms is how long the source took to answer (0 for the rule verifier).
+json components_json(const wire::ScoredRollout& sr) {
+  json comps = json::array();
+  if (!sr.rewards()->components()) return comps;
+  for (const wire::RewardComponent* c : *sr.rewards()->components()) {
+    comps.push_back({{"source", wire::EnumNameRewardSource(c->source())},
+                     {"raw", c->raw()},
+                     {"normalised", c->normalised()},
+                     {"weight", c->weight()},
+                     {"ok", c->ok()},
+                     {"latency_ms", c->latency_ms()},
+                     {"detail", c->detail() ? c->detail()->str() : ""}});
+  }
+  return comps;
+}
+
 // ---- stats -----------------------------------------------------------------
 
 class StatsVerb final : public ReplayVerb {
@@ -221,6 +244,14 @@ class StatsVerb final : public ReplayVerb {
   const char* help() const override {
     return "Rollouts by task and by policy version, reward histograms per source, pass rate per task, disk size "
            "and retention (reads the summaries, not the values)";
+  }
+  const char* footer() const override {
+    return "Pass rate counts a rollout as passed when its rule score is >= 0.5 (the mixed total when it has no rule\n"
+           "score). \"sources disagree\": one source passes it and another fails it (see ls --source-disagree).\n"
+           "Histograms bin each source's raw score. Fast on large stores: a million rollouts in a few seconds.\n\n"
+           "Examples:\n"
+           "  troupe replay stats runs/local/replay\n"
+           "  troupe replay stats runs/local/replay --json | jq '.tasks'";
   }
   void add_options(CLI::App& cmd) override {
     cmd.add_option("--versions", max_versions_, "show at most the newest N policy versions in the table")
@@ -350,6 +381,15 @@ class LsVerb final : public ReplayVerb {
  public:
   const char* name() const override { return "ls"; }
   const char* help() const override { return "One line per rollout, filtered (values are read and verified)"; }
+  const char* footer() const override {
+    return "Columns: id (the store's, for show), rollout id, task, policy version that sampled it, prompt id/index\n"
+           "in its group, response tokens, mixed reward, each source's raw score (rule, verifier, preference; '-'\n"
+           "absent, '!' the source failed and its fallback was used), why generation stopped.\n\n"
+           "Examples:\n"
+           "  troupe replay ls runs/local/replay --newest --limit 20\n"
+           "  troupe replay ls runs/local/replay --task addition --min-version 40 --reward-max 0.5\n"
+           "  troupe replay ls runs/mor/replay --source-disagree --json";
+  }
   void add_options(CLI::App& cmd) override { filters_.add_to(cmd, 50); }
   int run(std::ostream& out, std::ostream& err) override {
     auto store = open(err);
@@ -391,6 +431,15 @@ class ShowVerb final : public ReplayVerb {
     return "One rollout in full: prompt, response, tokens, every reward component, behaviour log-probs, policy "
            "version, staleness at training time";
   }
+  const char* footer() const override {
+    return "Reward components: raw score as the source gave it, after the task's normaliser, its weight in the\n"
+           "mixture, whether the source answered (else its fallback was used) and how long it took (ms).\n"
+           "Staleness at training time: the learner's policy version when it last took this rollout minus the\n"
+           "version that sampled it. The behaviour log-probs are what importance correction starts from.\n\n"
+           "Examples:\n"
+           "  troupe replay show runs/local/replay 1234\n"
+           "  troupe replay show runs/local/replay 1234 --json | jq '.rewards'";
+  }
   void add_options(CLI::App& cmd) override { cmd.add_option("ID", id_, "rollout id (the first column of ls)")->required(); }
   int run(std::ostream& out, std::ostream& err) override {
     auto store = open(err);
@@ -414,15 +463,7 @@ class ShowVerb final : public ReplayVerb {
       hi = i == 0 ? lp : std::max(hi, lp);
     }
     const double mean = n ? sum / double(n) : 0;
-    json comps = json::array();
-    for (const wire::RewardComponent* c : *sr.rewards()->components()) {
-      comps.push_back({{"source", wire::EnumNameRewardSource(c->source())},
-                       {"raw", c->raw()},
-                       {"normalised", c->normalised()},
-                       {"weight", c->weight()},
-                       {"ok", c->ok()},
-                       {"detail", c->detail() ? c->detail()->str() : ""}});
-    }
+    const json comps = components_json(sr);
     json staleness = u.uses ? json(int64_t(u.last_learner_version) - int64_t(ro.policy_version())) : json(nullptr);
     if (json_) {
       json j = {{"id", id_},
@@ -465,12 +506,13 @@ class ShowVerb final : public ReplayVerb {
     out << fmt::format("\nanswer: {} ({})\n", sr.extracted_answer() ? sr.extracted_answer()->str() : "",
                        sr.answer_found() ? "found" : "not found");
     out << "\nrewards:\n";
-    Table t({"source", "raw", "normalised", "weight", "ok", "detail"});
+    Table t({"source", "raw", "normalised", "weight", "ok", "latency ms", "detail"});
     for (auto& c : comps) {
       t.add({c["source"].get<std::string>(), fixed(c["raw"].get<double>()), fixed(c["normalised"].get<double>()),
-             fixed(c["weight"].get<double>()), c["ok"].get<bool>() ? "yes" : "no", c["detail"].get<std::string>()});
+             fixed(c["weight"].get<double>()), c["ok"].get<bool>() ? "yes" : "no (fallback)",
+             fixed(c["latency_ms"].get<double>(), 1), c["detail"].get<std::string>()});
     }
-    t.add({"total", fixed(sr.rewards()->total()), "", "", "", ""});
+    t.add({"total", fixed(sr.rewards()->total()), "", "", "", "", ""});
     t.print(out, "  ");
     out << fmt::format("\nbehaviour log-prob over {} tokens: sum {:.2f}, mean {:.3f} (perplexity {:.2f}), min {:.2f}, "
                        "max {:.2f}\n",
@@ -489,6 +531,17 @@ class ExportVerb final : public ReplayVerb {
   const char* name() const override { return "export"; }
   const char* help() const override {
     return "Rollouts as JSON lines (pandas.read_json(lines=True), datasets.load_dataset('json'))";
+  }
+  const char* json_help() const override { return "JSON lines (the output is JSON lines either way)"; }
+  const char* footer() const override {
+    return "One object per line: ids, task, versions, prompt, response, identity (the case's data), answer,\n"
+           "reward and reward_components (source, raw, normalised, weight, ok, latency_ms, detail), finish,\n"
+           "token count, times; --tokens adds prompt/response token ids and behaviour log-probs. The count\n"
+           "goes to stderr, so stdout stays valid JSON lines.\n\n"
+           "Examples:\n"
+           "  troupe replay export runs/local/replay --task addition --out addition.jsonl\n"
+           "  python3 -c \"import pandas; print(pandas.read_json('addition.jsonl', lines=True).reward.mean())\"\n"
+           "  troupe replay export runs/local/replay --min-version 100 --tokens | gzip > late.jsonl.gz";
   }
   void add_options(CLI::App& cmd) override {
     cmd.add_option("--format", format_, "output format")->check(CLI::IsMember({"jsonl"}))->default_val("jsonl");
@@ -512,12 +565,6 @@ class ExportVerb final : public ReplayVerb {
     auto st = store->scan(filters_.filter(), [&](const storage::StoredRollout& r) {
       const wire::ScoredRollout& sr = *r.root;
       const wire::Rollout& ro = *sr.rollout();
-      json comps = json::array();
-      for (const wire::RewardComponent* c : *sr.rewards()->components()) {
-        comps.push_back({{"source", wire::EnumNameRewardSource(c->source())}, {"raw", c->raw()},
-                         {"normalised", c->normalised()}, {"weight", c->weight()}, {"ok", c->ok()},
-                         {"detail", c->detail() ? c->detail()->str() : ""}});
-      }
       json j = {{"id", r.id},
                 {"rollout_id", ro.rollout_id()},
                 {"prompt_id", ro.prompt_id()},
@@ -532,7 +579,7 @@ class ExportVerb final : public ReplayVerb {
                 {"answer_found", sr.answer_found()},
                 {"extracted_answer", sr.extracted_answer() ? sr.extracted_answer()->str() : ""},
                 {"reward", sr.rewards()->total()},
-                {"reward_components", comps},
+                {"reward_components", components_json(sr)},
                 {"finish", wire::EnumNameFinishReason(ro.finish())},
                 {"response_token_count", ro.response_tokens() ? ro.response_tokens()->size() : 0},
                 {"created_unix_ms", ro.created_unix_ms()},
@@ -577,6 +624,14 @@ class TailVerb final : public ReplayVerb {
   const char* name() const override { return "tail"; }
   const char* help() const override {
     return "Follow new rollouts as a writer appends them (a secondary instance: the writer is never blocked)";
+  }
+  const char* json_help() const override { return "one JSON object per line instead of table rows"; }
+  const char* footer() const override {
+    return "Prints the newest rollouts already stored, then each new one as the writer commits it (columns as\n"
+           "in ls). Runs until --count or --for is reached, or Ctrl-C.\n\n"
+           "Examples:\n"
+           "  troupe replay tail runs/local/replay\n"
+           "  troupe replay tail runs/local/replay --last 0 --count 100 --json";
   }
   void add_options(CLI::App& cmd) override {
     cmd.add_option("--count", count_, "stop after N rollouts (0 = never)")->default_val(0);
@@ -648,6 +703,13 @@ class VerifyVerb final : public ReplayVerb {
   const char* help() const override {
     return "Read and verify every stored rollout; list damaged ones by key; exit 1 if any";
   }
+  const char* footer() const override {
+    return "Each value is read (RocksDB checks its block checksum), decompressed and checked by the FlatBuffers\n"
+           "verifier, and compared with its summary. Damaged rollouts are named by id and key (hex); other verbs\n"
+           "skip them the same way and say so on stderr.\n\n"
+           "Example:\n"
+           "  troupe replay verify runs/local/replay || echo damaged";
+  }
   void add_options(CLI::App&) override {}
   int run(std::ostream& out, std::ostream& err) override {
     auto store = open(err);
@@ -693,6 +755,11 @@ void add_replay_command(CLI::App& root, int& exit_code, std::ostream& out, std::
                                                std::make_shared<ShowVerb>(),   std::make_shared<ExportVerb>(),
                                                std::make_shared<TailVerb>(),   std::make_shared<VerifyVerb>()};
   for (const auto& v : verbs) ReplayVerb::mount(v, *replay, exit_code, out, err);
+  replay->footer(
+      "Every verb opens the store read-only as a RocksDB secondary instance, so it is safe while `troupe run`\n"
+      "writes to it, and never slows the writer. Human-readable tables by default; --json for machines.\n"
+      "Exit status: 0 ok; 1 the store could not be read (or verify found damage); 2 bad command line.\n"
+      "`troupe replay VERB --help` explains each verb's output, with examples.");
 }
 
 namespace {

@@ -22,6 +22,7 @@
 #include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
 #include "monitoring/scrape_targets.hpp"
+#include "storage/replay_store.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -280,6 +281,26 @@ int run_job(const JobArgs& args) {
   summary["mean"] = {{"warm_greedy", bg}, {"rl_greedy", ag}, {"warm_sampled", bs}, {"rl_sampled", as}};
   std::ofstream(fs::path(run_dir) / "summary.json") << summary.dump(2) << "\n";
   std::cout << "summary: " << (fs::path(run_dir) / "summary.json").string() << "\n";
+
+  // The final checkpoint's row in the replay store's checkpoint index gets the held-out
+  // figures (`troupe replay stats` lists them).
+  auto index_final_checkpoint = [&]() -> Status {
+    auto ro = actors::replay_options(config);
+    if (!ro) return ro.status();
+    auto store = storage::ReplayStore::open(po.replay_path, *ro);
+    if (!store) return store.status();
+    const nlohmann::json eval = {{"held_out_pass@1", summary["tasks"]},
+                                 {"mean", summary["mean"]},
+                                 {"eval_cases_per_task", args.eval_cases}};
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return (*store)->put_checkpoint({rl->policy.version(), po.checkpoint_dir, eval.dump(), uint64_t(now.count())});
+  };
+  if (rl->checkpoints > 0) {
+    if (Status s = index_final_checkpoint(); !s) {
+      std::cerr << "note: the checkpoint index was not updated: " << s.message() << "\n";
+    }
+  }
   return 0;
 }
 

@@ -24,6 +24,12 @@ bool cuda_compiled();
 // CUDA in this build (cudaGetDeviceCount reports error 35 without a driver).
 int cuda_device_count();
 
+// Makes device `ordinal` the calling thread's current device (CUDA keeps one per
+// host thread): every later allocation, copy and launch of this thread goes there.
+// Errors: invalid_argument naming the ordinal and the visible count when it is out
+// of range; unavailable without CUDA.
+[[nodiscard]] Status cuda_set_device(int ordinal);
+
 // Why no device is usable, e.g. "cudaGetDeviceCount: CUDA driver version is
 // insufficient for CUDA runtime version (35)"; empty when a device is visible.
 std::string cuda_unavailable_reason();

@@ -154,15 +154,18 @@ class Transformer {
   [[nodiscard]] Status decode(KvCache& cache, const int* tokens, float* logits) const;
 
   // ---- the GPU path (model/transformer_device.cpp) ----
-  // use_device(true) mirrors the weights on the first CUDA device; from then on
+  // use_device(true, k) mirrors the weights on CUDA device k (0 by default); from then on
   // forward(), backward(), make_cache() and decode() run there (score_forward,
   // score_backward and last_logits stay on the CPU). The host buffers stay the
   // source of truth: the device copy of the weights is refreshed before the
   // next device call whenever they may have changed (load_parameters or a
   // mutable parameters() span), and backward() adds the device's gradients into
   // gradients(), so optimisers, all-reduces and checkpoints work unchanged.
-  // Errors: no CUDA device visible (the model stays on the CPU), out of memory.
-  [[nodiscard]] Status use_device(bool on);
+  // Each device call first makes device k current on the calling thread, so the
+  // model may be used from any thread, and models on different devices from one.
+  // Errors: no CUDA device visible (the model stays on the CPU), k not a visible
+  // device, out of memory.
+  [[nodiscard]] Status use_device(bool on, int ordinal = 0);
   bool on_device() const { return device_ != nullptr; }
 
  private:
@@ -203,9 +206,9 @@ class Transformer {
   bool last_forward_on_device_ = false;  // which path backward() must follow
 };
 
-// Puts `model` where `device` says: "cpu" (stays), "cuda" (the first GPU; an error when none is
-// visible or it fails), "auto" (the GPU when one is visible, else the CPU). Returns "cpu" or "cuda".
-// Errors also name an unknown `device`.
-Result<std::string> place_model(Transformer& model, const std::string& device);
+// Puts `model` where `device` says: "cpu" (stays), "cuda" (GPU `gpu`, the first when gpu < 0; an
+// error when it is not visible or placing fails), "auto" (that GPU when any is visible, else the
+// CPU). Returns "cpu" or "cuda:<ordinal>". Errors also name an unknown `device`.
+Result<std::string> place_model(Transformer& model, const std::string& device, int gpu = -1);
 
 }  // namespace troupe::model

@@ -33,18 +33,24 @@ Status zero(float* p, std::size_t n) { return mem::zero(p, n * sizeof(float)); }
 
 }  // namespace
 
-Status Transformer::use_device(bool on) {
+Status Transformer::use_device(bool on, int ordinal) {
   if (!on) {
     device_.reset();
     last_forward_on_device_ = false;
     return Status::ok();
   }
-  if (device_) return Status::ok();
+  if (device_ && device_->ordinal == ordinal) return Status::ok();
   if (kernels::cuda_device_count() == 0) {
     return Status::unavailable("use_device: no CUDA device visible (" + kernels::cuda_unavailable_reason() +
                                "); the model stays on the CPU");
   }
+  if (device_ && device_->ordinal != ordinal) {  // moving to another device
+    device_.reset();
+    last_forward_on_device_ = false;
+  }
+  TROUPE_RETURN_IF_ERROR(kernels::cuda_set_device(ordinal).with_context("use_device"));
   auto d = std::make_unique<Device>();
+  d->ordinal = ordinal;
   TROUPE_RETURN_IF_ERROR(fit(d->params, params_.size()).with_context("use_device: weights"));
   TROUPE_RETURN_IF_ERROR(fit(d->grads, grads_.size()).with_context("use_device: gradients"));
   device_ = std::move(d);
@@ -52,6 +58,7 @@ Status Transformer::use_device(bool on) {
 }
 
 Status Transformer::device_sync_weights() const {
+  TROUPE_RETURN_IF_ERROR(kernels::cuda_set_device(device_->ordinal));  // this thread's current device
   std::lock_guard<std::mutex> lock(device_->mu);
   if (device_->epoch == weights_epoch_) return Status::ok();
   TROUPE_RETURN_IF_ERROR(upload(device_->params, params_.data(), params_.size()).with_context("uploading the weights"));
@@ -128,6 +135,7 @@ Status Transformer::device_forward(const TokenBatch& batch, std::vector<float>* 
 
 Status Transformer::device_backward(const std::vector<float>& dlogp) {
   Device& d = *device_;
+  TROUPE_RETURN_IF_ERROR(kernels::cuda_set_device(d.ordinal));
   const int B = cur_B_, T = cur_T_, C = config_.d_model, NH = config_.n_heads, V = config_.vocab_size;
   const std::size_t N = std::size_t(B) * T, att_n = std::size_t(B) * NH * T * T;
   const int n = int(N);
@@ -193,6 +201,7 @@ Status Transformer::device_backward(const std::vector<float>& dlogp) {
 }
 
 Status Transformer::device_make_cache(KvCache& c) const {
+  TROUPE_RETURN_IF_ERROR(kernels::cuda_set_device(device_->ordinal));
   const std::size_t C = config_.d_model, L = config_.n_layers, R = c.rows, V = config_.vocab_size;
   auto k = std::make_shared<DeviceKvCache>();
   TROUPE_RETURN_IF_ERROR(fit(k->k, L * R * c.max_len * C));
@@ -244,14 +253,16 @@ Status Transformer::device_decode(KvCache& c, const int* tokens, float* logits) 
   return download(logits, k.logits, std::size_t(R) * V).with_context("decode on the device");
 }
 
-Result<std::string> place_model(Transformer& model, const std::string& device) {
+Result<std::string> place_model(Transformer& model, const std::string& device, int gpu) {
   if (device == "cpu") return std::string("cpu");
   if (device != "auto" && device != "cuda") {
     return Status::invalid_argument("\"" + device + "\": expected auto, cuda or cpu");
   }
   if (device == "auto" && kernels::cuda_device_count() == 0) return std::string("cpu");
-  TROUPE_RETURN_IF_ERROR(model.use_device(true).with_context("placing the model on device " + device));
-  return std::string("cuda");
+  const int ordinal = gpu < 0 ? 0 : gpu;
+  TROUPE_RETURN_IF_ERROR(
+      model.use_device(true, ordinal).with_context("placing the model on " + device + ":" + std::to_string(ordinal)));
+  return "cuda:" + std::to_string(ordinal);
 }
 
 }  // namespace troupe::model

@@ -58,6 +58,7 @@ Status fit(DeviceArray<T>& a, std::size_t n) {
 }
 
 struct Transformer::Device {
+  int ordinal = 0;              // the CUDA device everything below lives on
   std::mutex mu;                // guards `epoch` and the weight upload
   uint64_t epoch = ~uint64_t{0};  // weights_epoch_ of the weights on the device; ~0 = none yet
   DeviceArray<float> params, grads;

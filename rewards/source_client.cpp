@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
+#include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -87,9 +90,19 @@ void SourceClient::score_batch(const std::vector<ScoreItem>& items, size_t begin
   for (size_t i = begin; i < end; ++i) {
     list.push_back({{"prompt", items[i].question}, {"reference", items[i].reference}, {"response", items[i].response}});
   }
+  // Relative preference: each distinct (question, reference response) is scored once, after the
+  // responses (a group's responses share one prompt, so a group of 8 costs 9 items, not 16).
+  std::vector<size_t> ref_slot(end - begin);
+  size_t refs = 0;
   if (config_.preference && config_.relative) {
+    std::map<std::pair<std::string_view, std::string_view>, size_t> seen;
     for (size_t i = begin; i < end; ++i) {
-      list.push_back({{"prompt", items[i].question}, {"reference", ""}, {"response", items[i].reference}});
+      auto [it, fresh] = seen.try_emplace({items[i].question, items[i].reference}, refs);
+      if (fresh) {
+        list.push_back({{"prompt", items[i].question}, {"reference", ""}, {"response", items[i].reference}});
+        ++refs;
+      }
+      ref_slot[i - begin] = it->second;
     }
   }
   req["items"] = std::move(list);
@@ -101,7 +114,7 @@ void SourceClient::score_batch(const std::vector<ScoreItem>& items, size_t begin
   if (!body) return fail(body.status().message());
   Json resp = Json::parse(*body, nullptr, false);
   if (resp.is_discarded() || !resp.contains("data") || !resp["data"].is_array() ||
-      resp["data"].size() != (config_.preference && config_.relative ? 2 * n : n)) {
+      resp["data"].size() != n + refs) {
     return fail("malformed /v1/score reply: " + body->substr(0, 200));
   }
   const double latency = ms_since(t0);
@@ -110,7 +123,7 @@ void SourceClient::score_batch(const std::vector<ScoreItem>& items, size_t begin
     if (!d.is_object() || !d.contains("score") || !d["score"].is_number()) return fail("malformed /v1/score item");
     SourceResult r{d["score"].get<float>(), true, d.value("label", std::string()), latency};
     if (config_.preference && config_.relative) {
-      const Json& ref = resp["data"][n + k];
+      const Json& ref = resp["data"][n + ref_slot[k]];
       if (!ref.is_object() || !ref.contains("score") || !ref["score"].is_number()) return fail("malformed /v1/score item");
       r.score -= ref["score"].get<float>();
     }

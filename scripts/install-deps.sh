@@ -13,6 +13,7 @@ packages=(
   libucx-dev ucx-utils             # process-to-process transport
   libflatbuffers-dev flatbuffers-compiler
   librocksdb-dev rocksdb-tools     # replay store; ldb for comparison
+  liblz4-dev                       # replay values are LZ4-compressed (comes with librocksdb-dev)
   prometheus-cpp-dev prometheus    # metrics library; real server for integration tests
   libopenblas-dev                  # CPU GEMM
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev

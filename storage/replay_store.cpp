@@ -27,7 +27,10 @@
 #include <future>
 #include <map>
 #include <random>
+#include <thread>
 #include <unordered_set>
+
+#include "storage/value_codec.hpp"
 
 namespace troupe::storage {
 namespace {
@@ -47,6 +50,18 @@ constexpr size_t kRetentionChunk = 4096;
 // for compaction, so retention's tombstones and the values behind them go soon.
 constexpr size_t kDeletionWindow = 128;
 constexpr size_t kDeletionTrigger = 64;
+// Uniform sampling draws at most this many random ids per wanted unit (plus a few)
+// before it scans the window instead: enough when the window is >= ~1/4 of the
+// stored ids, the usual case for a staleness window.
+constexpr uint64_t kUniformDrawsPerUnit = 8;
+constexpr uint64_t kUniformDrawsExtra = 64;
+// Narrowing the uniform draw range seeks once per policy version in the window; past
+// this many versions the range starts at the oldest stored id.
+constexpr int kMaxWindowVersions = 256;
+// Group commit lets this many queues' worth of rollouts be written and not yet synced.
+constexpr size_t kUnsyncedQueues = 4;
+// The group-commit write buffer is kept for the next batch up to this size.
+constexpr size_t kBatchKeep = size_t{64} << 20;
 
 std::string be64(uint64_t v) {
   std::string out(8, '\0');
@@ -169,9 +184,14 @@ bool ScanFilter::matches(const RolloutSummary& s) const {
 }
 
 struct ReplayStore::Prepared {
-  wire::Bytes bytes;
+  wire::Bytes bytes;   // the FlatBuffer, when it is stored as it is
+  std::string packed;  // else its compressed form (value_codec)
   RolloutSummary summary;
   std::string summary_value;
+  rocksdb::Slice value() const {
+    return packed.empty() ? rocksdb::Slice(reinterpret_cast<const char*>(bytes.data()), bytes.size())
+                          : rocksdb::Slice(packed);
+  }
 };
 
 struct ReplayStore::Pending {
@@ -204,7 +224,9 @@ Result<std::unique_ptr<ReplayStore>> ReplayStore::open(const std::string& path, 
   std::unique_ptr<ReplayStore> store(new ReplayStore(path, options, mode));
   TROUPE_RETURN_IF_ERROR(store->open_db(create));
   TROUPE_RETURN_IF_ERROR(store->load_meta());
+  store->durable_next_id_ = store->counters().next_id;  // what recovery found is what the disk holds
   if (mode == OpenMode::kWriter && options.durability == Durability::kGroupCommit) {
+    store->syncer_ = std::thread([s = store.get()] { s->syncer_loop(); });
     store->writer_ = std::thread([s = store.get()] { s->writer_loop(); });
   }
   return store;
@@ -212,6 +234,7 @@ Result<std::unique_ptr<ReplayStore>> ReplayStore::open(const std::string& path, 
 
 Status ReplayStore::open_db(bool create) {
   rocksdb::DBOptions dbo;
+  if (options_.env) dbo.env = options_.env;
   dbo.create_if_missing = create;
   dbo.create_missing_column_families = mode_ == OpenMode::kWriter;
   dbo.max_background_jobs = 2;  // the machines we target have 2-16 cores shared with the rest of troupe
@@ -235,12 +258,9 @@ Status ReplayStore::open_db(bool create) {
   }
 
   rocksdb::ColumnFamilyOptions rollout_opts;
-  const auto supported = rocksdb::GetSupportedCompressions();
-  // LZ4: fast enough to stay off the append path's critical cost; token arrays and text compress well.
-  rollout_opts.compression =
-      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
-          ? rocksdb::kLZ4Compression
-          : rocksdb::kNoCompression;
+  // Values arrive compressed by the appenders (value_codec): compressing the table
+  // blocks again would cost the flush thread CPU and gain nothing.
+  rollout_opts.compression = rocksdb::kNoCompression;
   rollout_opts.table_properties_collector_factories.push_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(kDeletionWindow, kDeletionTrigger));
   rocksdb::ColumnFamilyOptions small_opts;
@@ -291,6 +311,15 @@ Status ReplayStore::open_db(bool create) {
 Status ReplayStore::load_meta() {
   std::string magic;
   auto s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], kMagicKey, &magic);
+  // A secondary opened while its primary flushes can read a MANIFEST that does not yet list
+  // the flushed table after the WAL holding the same keys was already deleted, and so see no
+  // magic for a moment. Catching up again reads the newer MANIFEST; only a store that still
+  // lacks the magic after a few catch-ups (~1 s) is declared foreign.
+  for (int attempt = 0; s.IsNotFound() && mode_ == OpenMode::kSecondary && attempt < 20; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!db_->TryCatchUpWithPrimary().ok()) continue;
+    s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], kMagicKey, &magic);
+  }
   if (s.IsNotFound() && mode_ == OpenMode::kWriter) {
     // A new store: stamp it before anything else is written.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kRollouts]));
@@ -327,6 +356,16 @@ Status ReplayStore::load_meta() {
                                     schema + "; this build reads up to " + std::to_string(kStoreSchemaVersion) +
                                     "): read it with a newer troupe");
   }
+  if (version < kStoreSchemaVersion && mode_ == OpenMode::kWriter) {
+    // Schema 1 held only raw values; this build writes compressed ones, which schema 1
+    // readers would take for damage. Stamping the new version makes them refuse the
+    // store with a clear message instead. Everything already stored stays readable.
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    TROUPE_RETURN_IF_ERROR(from_rocks(
+        db_->Put(wo, cf_[kMeta], kSchemaKey, std::to_string(kStoreSchemaVersion)),
+        "upgrading replay store " + path_ + " from schema " + schema));
+  }
 
   std::lock_guard lock(write_mu_);
   std::string counters;
@@ -357,8 +396,9 @@ ReplayStore::~ReplayStore() {
     }
     queue_not_empty_.notify_all();
     queue_not_full_.notify_all();
-    writer_.join();
+    writer_.join();  // it drains the queue, then tells the syncer it is done
   }
+  if (syncer_.joinable()) syncer_.join();  // it syncs and calls back everything written
   if (db_) {
     if (mode_ == OpenMode::kWriter) {
       // A clean close leaves nothing in the WAL, so the next open (or a secondary) replays nothing.
@@ -411,19 +451,29 @@ Result<ReplayStore::Prepared> ReplayStore::prepare(wire::Bytes bytes) const {
   if (task->size() == 0 || std::memchr(task->data(), '\0', task->size()) != nullptr) {
     return Status::invalid_argument("append to " + path_ + ": task name must be non-empty and contain no NUL byte");
   }
+  if (bytes.size() > kMaxValueBytes) {
+    return Status::invalid_argument("append to " + path_ + ": a rollout of " + std::to_string(bytes.size()) +
+                                    " bytes exceeds the store's limit of " + std::to_string(kMaxValueBytes));
+  }
   Prepared p;
-  p.summary = RolloutSummary::from(**root, static_cast<uint32_t>(bytes.size()));  // < 2 GiB: checked by read
+  p.summary = RolloutSummary::from(**root, static_cast<uint32_t>(bytes.size()));
   p.summary_value = p.summary.encode();
-  p.bytes = std::move(bytes);
+  // Compressed here, on the appender's thread: the writer thread and the disk then
+  // move a fifth to a quarter fewer bytes. The FlatBuffer is dropped once it has a compressed form.
+  p.packed = compress_value(bytes.span());
+  if (p.packed.empty()) p.bytes = std::move(bytes);
   return p;
 }
 
-std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch) {
-  // Sized up front: a batch of 32 KB rollouts reaches tens of MB, and growing the
-  // buffer by doubling would copy every value several times.
+std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& batch, bool sync) {
+  // One buffer serves every batch: a fresh multi-megabyte one each time would be fresh
+  // pages for the kernel to fault in and zero. Sized up front, so a large batch is not
+  // copied again and again by doubling; a buffer grown past kBatchKeep is let go after.
   size_t reserve = 64;  // the batch header and the counters row
-  for (const Prepared& p : batch) reserve += p.bytes.size() + p.summary_value.size() + 2 * p.summary.task.size() + 128;
-  rocksdb::WriteBatch wb(reserve);
+  for (const Prepared& p : batch) reserve += p.value().size() + p.summary_value.size() + 2 * p.summary.task.size() + 128;
+  if (!batch_ || batch_->Data().capacity() < reserve) batch_ = std::make_unique<rocksdb::WriteBatch>(reserve);
+  rocksdb::WriteBatch& wb = *batch_;
+  wb.Clear();
   StoreCounters c = counters_;
   std::vector<uint64_t> ids;
   ids.reserve(batch.size());
@@ -431,22 +481,22 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
     const uint64_t id = c.next_id++;
     const std::string key = be64(id);
     const RolloutSummary& s = p.summary;
-    wb.Put(cf_[kRollouts], key,
-           rocksdb::Slice(reinterpret_cast<const char*>(p.bytes.data()), p.bytes.size()));
+    wb.Put(cf_[kRollouts], key, p.value());
     wb.Put(cf_[kSummaries], key, p.summary_value);
     wb.Put(cf_[kByTask], task_key(s.task, id), rocksdb::Slice());
     wb.Put(cf_[kByVersion], pair_key(s.policy_version, id), rocksdb::Slice());
     wb.Put(cf_[kByGroup], pair_key(s.prompt_id, id), rocksdb::Slice());
     ++c.count;
-    c.value_bytes += p.bytes.size();
+    c.value_bytes += s.value_bytes;  // the FlatBuffer's size, compressed or not
     c.newest_version = std::max(c.newest_version, s.policy_version);
     ids.push_back(id);
   }
   wb.Put(cf_[kMeta], kCountersKey, counters_value(c));
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // both policies fsync; group commit amortises one fsync over a batch
+  wo.sync = sync;  // group commit: the syncer thread fsyncs the WAL after this write
   const Status s = from_rocks(db_->Write(wo, &wb), "appending " + std::to_string(batch.size()) +
                                                         " rollouts to " + path_);
+  if (wb.Data().capacity() > kBatchKeep) batch_.reset();
   std::vector<Result<uint64_t>> results;
   results.reserve(batch.size());
   if (!s) {
@@ -454,6 +504,7 @@ std::vector<Result<uint64_t>> ReplayStore::commit_locked(std::vector<Prepared>& 
     return results;
   }
   counters_ = c;
+  if (sync) durable_next_id_.store(c.next_id);
   for (Prepared& p : batch) tasks_.insert(p.summary.task);
   for (uint64_t id : ids) results.emplace_back(id);
 
@@ -482,7 +533,7 @@ void ReplayStore::append_async(wire::Bytes bytes, AppendCallback done) {
     std::vector<Result<uint64_t>> results;
     {
       std::lock_guard lock(write_mu_);
-      results = commit_locked(one);
+      results = commit_locked(one, /*sync=*/true);
     }
     return done(std::move(results[0]));
   }
@@ -511,16 +562,27 @@ Result<uint64_t> ReplayStore::append(wire::Bytes bytes) {
 
 void ReplayStore::writer_loop() {
   const size_t batch_max = size_t(options_.group_commit_rollouts);
+  // Written but not yet synced: a few batches' worth, so the writer can write the next
+  // batch (up to a whole queue) while the syncer syncs the last. These hold only their
+  // callbacks (the values are in RocksDB by then), so the bound is on how far writes
+  // run ahead of durability rather than on memory.
+  const size_t in_flight_max = kUnsyncedQueues * size_t(options_.group_commit_queue);
   for (;;) {
+    {
+      // Bound what is written but not yet synced. While the writer waits here the queue
+      // keeps filling, so the next batch (and the sync after it) covers more rollouts.
+      std::unique_lock lock(sync_mu_);
+      sync_room_.wait(lock, [&] { return unsynced_rollouts_ < in_flight_max; });
+    }
     std::vector<Pending> batch;
     {
       std::unique_lock lock(queue_mu_);
       queue_not_empty_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything queued has been committed
+      if (queue_.empty()) break;  // stopping, and everything queued has been written
       const auto deadline = queue_.front().queued_at + std::chrono::milliseconds(options_.group_commit_ms);
       queue_not_empty_.wait_until(lock, deadline, [&] { return queue_.size() >= batch_max || stopping_; });
       // Take everything queued (at most group_commit_queue): under load, rollouts that arrived
-      // while the previous fsync ran share the next one, so batches grow with the load.
+      // while the previous batch was written share this one, so batches grow with the load.
       while (!queue_.empty()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -530,12 +592,62 @@ void ReplayStore::writer_loop() {
     std::vector<Prepared> prepared;
     prepared.reserve(batch.size());
     for (Pending& p : batch) prepared.push_back(std::move(p.prepared));
-    std::vector<Result<uint64_t>> results;
+    Written w;
     {
       std::lock_guard lock(write_mu_);
-      results = commit_locked(prepared);
+      w.results = commit_locked(prepared, /*sync=*/false);
+      w.next_id = counters_.next_id;
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    prepared.clear();  // the values are in RocksDB now: free them before the sync
+    w.done.reserve(batch.size());
+    for (Pending& p : batch) w.done.push_back(std::move(p.done));
+    {
+      std::lock_guard lock(sync_mu_);
+      unsynced_rollouts_ += w.done.size();
+      unsynced_.push_back(std::move(w));
+    }
+    sync_wanted_.notify_one();
+  }
+  {
+    std::lock_guard lock(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_wanted_.notify_one();
+}
+
+void ReplayStore::syncer_loop() {
+  for (;;) {
+    std::vector<Written> groups;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_wanted_.wait(lock, [&] { return !unsynced_.empty() || writer_done_; });
+      if (unsynced_.empty()) return;  // the writer is done and everything written is synced
+      groups.swap(unsynced_);
+    }
+    // Every batch taken above was written before this call, so one SyncWAL makes all of
+    // them durable (RocksDB syncs each live WAL file up to what has been written to it).
+    const Status synced = from_rocks(db_->SyncWAL(), "syncing the write-ahead log of " + path_);
+    size_t n = 0;
+    uint64_t next_id = 0;
+    for (const Written& g : groups) {
+      n += g.done.size();
+      next_id = std::max(next_id, g.next_id);
+    }
+    // Servable first, then acknowledged: once an appender hears its rollout is stored, a
+    // learner can be served it (only durable rollouts are ever served either way).
+    if (synced) durable_next_id_.store(std::max(durable_next_id_.load(), next_id));
+    for (Written& g : groups) {
+      for (size_t i = 0; i < g.done.size(); ++i) {
+        Result<uint64_t> r = std::move(g.results[i]);
+        if (!synced && r) r = synced;  // written but not known durable: not acknowledged
+        g.done[i](std::move(r));
+      }
+    }
+    {
+      std::lock_guard lock(sync_mu_);
+      unsynced_rollouts_ -= n;
+    }
+    sync_room_.notify_all();
   }
 }
 
@@ -548,9 +660,15 @@ Result<StoredRollout> ReplayStore::read_value(uint64_t id) const {
     note_corrupt();
     return from_rocks(s, "reading rollout " + std::to_string(id) + " (key " + hex(key) + ") from " + path_);
   }
+  auto flatbuffer = decode_value(value.ToStringView());
+  if (!flatbuffer) {
+    note_corrupt();
+    return Status::corruption("rollout " + std::to_string(id) + " (key " + hex(key) +
+                              " in column family 'rollouts') of " + path_ + ": " + flatbuffer.status().message());
+  }
   StoredRollout out;
   out.id = id;
-  out.bytes = wire::Bytes(std::vector<uint8_t>(value.data(), value.data() + value.size()));
+  out.bytes = wire::Bytes(std::move(*flatbuffer));
   auto root = wire::read<wire::ScoredRollout>(out.bytes);
   if (!root) {
     note_corrupt();
@@ -562,6 +680,35 @@ Result<StoredRollout> ReplayStore::read_value(uint64_t id) const {
 }
 
 Result<StoredRollout> ReplayStore::get(uint64_t id) const { return read_value(id); }
+
+ReplayStore::IdRange ReplayStore::window_ids(uint64_t min_version, uint64_t end) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> first(db_->NewIterator(ro, cf_[kSummaries]));
+  first->SeekToFirst();
+  if (!first->Valid() || first->key().size() != 8) return {};
+  IdRange range{read_be64(first->key().data()), end};
+  if (min_version == 0) return range;
+  // Ids grow with time and versions mostly with ids, but a slow worker's rollout of an
+  // older version can land after newer ones: the range starts at the smallest id of
+  // any version in the window (by_version rows are (version, id), so one seek each).
+  uint64_t lowest = UINT64_MAX;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kByVersion]));
+  int versions = 0;
+  for (it->Seek(be64(min_version)); it->Valid() && versions < kMaxWindowVersions; ++versions) {
+    if (it->key().size() != 16) {
+      it->Next();
+      continue;
+    }
+    const uint64_t version = read_be64(it->key().data());
+    lowest = std::min(lowest, read_be64(it->key().data() + 8));
+    if (version == UINT64_MAX) break;
+    it->Seek(be64(version + 1));
+  }
+  if (!it->status().ok() || versions >= kMaxWindowVersions) return range;  // cannot narrow: the whole store
+  if (lowest == UINT64_MAX) return {};  // no version in the window
+  range.begin = std::max(range.begin, lowest);
+  return range;
+}
 
 Result<RolloutSummary> ReplayStore::summary(uint64_t id) const {
   std::string v;
@@ -694,8 +841,10 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
   std::vector<std::vector<StoredRollout>> units;
   rocksdb::ReadOptions ro;
 
+  // Ids at or above this were written but are not yet durable: never served.
+  const uint64_t durable_end = durable_next_id_.load();
   auto available = [&](uint64_t id) -> std::optional<Usage> {
-    if (chosen.count(id)) return std::nullopt;
+    if (id >= durable_end || chosen.count(id)) return std::nullopt;
     auto u = usage(id);
     if (!u || u->uses >= uint64_t(options_.reuse)) return std::nullopt;
     return *u;
@@ -769,17 +918,41 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
         return taken < quota;
       }, nullptr, [this] { note_corrupt(); });
     }
-    // Uniform: reservoir sampling over every complete unit in the window, O(quota) memory.
+    // Uniform, first stage: draw ids at random from the range that can hold the window and
+    // keep the units they lead. Each accepted draw is uniform over what is still eligible,
+    // so the picks are a uniform sample without replacement; the cost follows the batch,
+    // not the window, while the window is a fair share of the range.
+    f.min_version = req.min_version;
+    const IdRange range = window_ids(req.min_version, durable_end);
+    if (range.end > range.begin) {
+      const uint64_t span = range.end - range.begin;
+      const uint64_t draws = kUniformDrawsPerUnit * quota * unit_size + kUniformDrawsExtra;
+      for (uint64_t d = 0; d < draws && span > 0 && taken < quota; ++d) {
+        const uint64_t id = range.begin + rng() % span;
+        if (chosen.count(id)) continue;
+        auto s = summary(id);
+        if (!s || !f.matches(*s)) continue;  // deleted, outside the window, another task
+        auto ids = unit_ids(*s);
+        std::vector<StoredRollout> unit;
+        if (!ids.empty() && load(ids, &unit)) {
+          take(std::move(unit));
+          ++taken;
+        }
+      }
+    }
+    if (taken == quota) return Status::ok();
+    // Second stage (a sparse window, or too few eligible units left): reservoir sampling over
+    // every remaining complete unit in the window, O(quota) memory, uniform over what is left.
+    const size_t left = quota - taken;
     std::vector<std::vector<uint64_t>> reservoir;
     uint64_t seen = 0;
-    f.min_version = req.min_version;  // uniform: rows outside the window are skipped before unit_ids
     TROUPE_RETURN_IF_ERROR(walk_summaries(db_.get(), cf_[kSummaries], cf_[kByTask], f, [&](const RolloutSummary& s) {
       auto ids = unit_ids(s);
       if (ids.empty()) return true;
       ++seen;
-      if (reservoir.size() < quota) {
+      if (reservoir.size() < left) {
         reservoir.push_back(std::move(ids));
-      } else if (const uint64_t j = rng() % seen; j < quota) {
+      } else if (const uint64_t j = rng() % seen; j < left) {
         reservoir[j] = std::move(ids);
       }
       return true;
@@ -806,7 +979,9 @@ Result<SampleResult> ReplayStore::sample(const SampleRequest& req) {
     }
   }
 
-  // Record the hand-out. Not fsynced: a crash may let a rollout be served once more.
+  // Record the hand-out before returning it. No fsync of its own (it would cost a disk
+  // round trip per learner batch): the WAL write survives the process being killed, and
+  // the next group-commit sync or flush makes it durable against an OS crash too.
   rocksdb::WriteBatch wb;
   for (auto& unit : units) {
     for (auto& r : unit) {
@@ -917,10 +1092,17 @@ Status ReplayStore::compact() {
 
 Status ReplayStore::put_checkpoint(const CheckpointEntry& entry) {
   TROUPE_RETURN_IF_ERROR(require_writer("put_checkpoint"));
+  std::lock_guard lock(checkpoint_mu_);  // read-modify-write of the index
+  auto existing = checkpoints();  // a few rows: one per checkpoint directory
+  if (!existing) return existing.status().with_context("recording checkpoint " + std::to_string(entry.version));
+  rocksdb::WriteBatch wb;
+  for (const CheckpointEntry& e : *existing) {
+    if (e.path == entry.path && e.version != entry.version) wb.Delete(cf_[kCheckpoints], be64(e.version));
+  }
+  wb.Put(cf_[kCheckpoints], be64(entry.version), entry.encode());
   rocksdb::WriteOptions wo;
   wo.sync = true;  // a checkpoint row names files a restart will look for
-  return from_rocks(db_->Put(wo, cf_[kCheckpoints], be64(entry.version), entry.encode()),
-                    "recording checkpoint " + std::to_string(entry.version));
+  return from_rocks(db_->Write(wo, &wb), "recording checkpoint " + std::to_string(entry.version));
 }
 
 Result<std::vector<CheckpointEntry>> ReplayStore::checkpoints() const {

@@ -5,18 +5,28 @@
 // it may create one), a directory that is not RocksDB, a RocksDB that is not a
 // troupe store, and a store written by a newer schema, each with a message naming
 // the path. Each appended rollout gets an id (1, 2, 3, ... in commit order, never
-// reused) and is stored as the `wire::ScoredRollout` FlatBuffer it arrived as,
+// reused) and is stored as the `wire::ScoredRollout` FlatBuffer it arrived as
+// (LZ4-compressed on the appender's thread when that saves space, value_codec.hpp),
 // beside a compact summary (task, versions, rewards) and three secondary indexes
 // (by task, by policy version, by prompt group). All keys are big-endian so that
 // "oldest", "newest", "one task" and "a version range" are range scans.
 //
 // Durability. `append` returns, and `append_async` calls back, only once the
 // rollout is durable under the chosen policy: kSync fsyncs the WAL on every append;
-// kGroupCommit hands rollouts to one writer thread that writes everything queued
-// as one batch with one fsync as soon as `group_commit_rollouts` are queued or
-// `group_commit_ms` has passed since the first of them (so under load a batch
-// also holds what arrived during the previous fsync). The queue holds at most `group_commit_queue` rollouts;
-// a caller that finds it full waits (back-pressure), so memory stays bounded.
+// kGroupCommit is a two-stage pipeline. A writer thread writes everything queued
+// as one WriteBatch (to the WAL and memtables, no fsync) as soon as
+// `group_commit_rollouts` are queued or `group_commit_ms` has passed since the
+// first of them, and hands the batch to a syncer thread; the syncer fsyncs the
+// WAL (one SyncWAL covers every batch written before it started) and only then
+// calls the batch's appenders back. So the next batch is written while the
+// previous one's fsync runs, and under load a sync covers whatever was written
+// meanwhile. Bounds: at most `group_commit_queue` rollouts wait in the queue (a
+// caller that finds it full waits: back-pressure), one batch of at most as many is
+// being written, and at most four queues' worth are written but not yet synced
+// (the writer waits; these hold only their callbacks), so memory stays bounded.
+// Written-but-unsynced rollouts are visible to readers of this process and to
+// secondaries, but `sample` never serves one: a learner only trains on durable
+// rollouts. An append answered with an I/O error may still be in the store.
 //
 // Reading. Every value read (get, scan, sample, verify) passes the FlatBuffers
 // verifier; a value that fails is reported with its key, skipped and counted
@@ -25,8 +35,15 @@
 //
 // Sampling. `sample` serves learners: FIFO, newest-first, or uniform within
 // [min_version, newest]; optionally balanced across tasks; optionally in whole
-// prompt groups. A rollout is handed out at most `reuse` times (usage is persisted,
-// without fsync: after a crash a rollout may be served once more).
+// prompt groups. A rollout is handed out at most `reuse` times. Each hand-out is
+// recorded in the WAL before `sample` returns, without an fsync of its own: it
+// survives the process being killed (the WAL write has reached the kernel), and it
+// becomes durable against an OS crash or power loss with the next group-commit
+// sync (within `group_commit_ms` while appends flow) or the next flush. Only an
+// OS crash in that window can let a rollout be served once more than `reuse`.
+// Uniform sampling draws ids at random and checks them (expected cost in
+// proportion to the batch, not the window); when the window is a small, sparse
+// part of the stored ids it falls back to one scan of the window.
 //
 // Retention. After each committed batch the writer deletes the oldest rollouts
 // while the store exceeds `max_rollouts` or `max_bytes`, and every rollout whose
@@ -69,12 +86,17 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace troupe::storage {
 
 // The on-disk layout version this build writes and the newest it opens.
-inline constexpr uint32_t kStoreSchemaVersion = 1;
+//   1: values are raw ScoredRollout FlatBuffers.
+//   2: values may also be LZ4-compressed FlatBuffers (storage/value_codec.hpp).
+// A writer opening a schema-1 store stamps it 2; readers of either need no change.
+inline constexpr uint32_t kStoreSchemaVersion = 2;
 // What `meta`/magic holds in every troupe replay store.
 inline constexpr const char* kStoreMagic = "troupe.replay";
 
@@ -107,6 +129,9 @@ struct ReplayOptions {
   int64_t reuse = 1;
   // Seed of the uniform sampler. Default: 1
   uint64_t seed = 1;
+  // The RocksDB environment (files, threads, clock); must outlive the store. Tests pass
+  // one that delays or fails file operations. Default: nullptr (RocksDB's default Env)
+  rocksdb::Env* env = nullptr;
 };
 
 // A verified rollout: `root` points into `bytes` and lives as long as it does.
@@ -194,11 +219,13 @@ class ReplayStore {
   ReplayStore(const ReplayStore&) = delete;
   ReplayStore& operator=(const ReplayStore&) = delete;
 
-  // Verifies `bytes` as a ScoredRollout and stores it; returns its id once durable.
+  // Verifies `bytes` as a ScoredRollout and stores it; returns its id once durable
+  // (from then on `sample` may serve it).
   Result<uint64_t> append(wire::Bytes bytes);
-  // As append, but returns once queued; `done` runs (on the writer thread under
+  // As append, but returns once queued; `done` runs (on the syncer thread under
   // group commit, on the caller's under kSync) when durable or failed. Waits while
-  // the group-commit queue is full. Invalid bytes are answered at once.
+  // the group-commit queue is full. Invalid bytes are answered at once. `done` must
+  // not append to this store (it would wait on the thread that runs it).
   void append_async(wire::Bytes bytes, AppendCallback done);
 
   Result<StoredRollout> get(uint64_t id) const;
@@ -221,7 +248,12 @@ class ReplayStore {
   // Compacts every column family, reclaiming deleted rollouts' space.
   Status compact();
 
+  // Records a checkpoint (fsynced). A path holds one checkpoint: rows of older
+  // versions naming the same path are removed (a run that rewrites one checkpoint
+  // directory keeps one row, the version it holds now); a row for the same version
+  // is replaced (e.g. with evaluation figures computed after the run).
   Status put_checkpoint(const CheckpointEntry& entry);
+  // Every recorded checkpoint, oldest version first.
   Result<std::vector<CheckpointEntry>> checkpoints() const;
 
   // Secondary mode: picks up what the writer has committed since. No-op otherwise.
@@ -251,12 +283,20 @@ class ReplayStore {
   Status load_tasks_locked();
   Status require_writer(const char* what) const;
   Result<Prepared> prepare(wire::Bytes bytes) const;
+  // Writes `batch` (one WriteBatch); fsyncs the WAL first when `sync`.
   // REQUIRES: write_mu_ held.
-  std::vector<Result<uint64_t>> commit_locked(std::vector<Prepared>& batch);
+  std::vector<Result<uint64_t>> commit_locked(std::vector<Prepared>& batch, bool sync);
   Result<RetentionReport> retention_locked();
   Status delete_ids_locked(const std::vector<RolloutSummary>& victims, RetentionReport* report);
   void writer_loop();
+  void syncer_loop();
   Result<StoredRollout> read_value(uint64_t id) const;
+  // Ids [begin, end) that can hold rollouts of policy_version >= min_version, end capped
+  // at `end`; empty when none can. Takes no lock (sample calls it under sample_mu_).
+  struct IdRange {
+    uint64_t begin = 0, end = 0;
+  };
+  IdRange window_ids(uint64_t min_version, uint64_t end) const;
   void note_corrupt() const { corrupt_reads_.fetch_add(1); }
   std::string counters_value(const StoreCounters& c) const;
 
@@ -270,8 +310,10 @@ class ReplayStore {
 
   mutable std::mutex write_mu_;   // serialises commits and retention
   StoreCounters counters_;        // guarded by write_mu_
+  std::unique_ptr<rocksdb::WriteBatch> batch_;  // guarded by write_mu_: reused by every commit
   std::set<std::string> tasks_;   // guarded by write_mu_; one entry per task name
   std::mutex sample_mu_;          // serialises sample() with itself and with retention
+  std::mutex checkpoint_mu_;      // serialises put_checkpoint with itself
   uint64_t fifo_floor_ = 1;       // guarded by sample_mu_: ids below are spent
   uint64_t sample_calls_ = 0;     // guarded by sample_mu_
 
@@ -282,6 +324,22 @@ class ReplayStore {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   std::thread writer_;
+
+  // Group commit, second stage: batches written but not yet fsynced, for the syncer.
+  struct Written {
+    std::vector<AppendCallback> done;
+    std::vector<Result<uint64_t>> results;
+    uint64_t next_id = 0;  // counters_.next_id after this batch
+  };
+  std::mutex sync_mu_;
+  std::condition_variable sync_wanted_;  // the writer handed over a batch, or finished
+  std::condition_variable sync_room_;    // the syncer made some written rollouts durable
+  std::vector<Written> unsynced_;        // guarded by sync_mu_
+  size_t unsynced_rollouts_ = 0;         // guarded by sync_mu_: written, not yet synced and called back
+  bool writer_done_ = false;             // guarded by sync_mu_
+  std::thread syncer_;
+  // Ids below this are durable: `sample` serves only these.
+  std::atomic<uint64_t> durable_next_id_{1};
 
   mutable std::atomic<uint64_t> corrupt_reads_{0};
 };

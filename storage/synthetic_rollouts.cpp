@@ -39,22 +39,24 @@ wire::ScoredRolloutT synthetic_rollout(const SyntheticSpec& spec) {
   s.answer_found = true;
   s.extracted_answer = std::to_string(spec.prompt_id + (spec.correct ? 35 : 36));
   s.rewards = std::make_unique<wire::RewardBreakdownT>();
-  auto component = [](wire::RewardSource src, float raw, float weight, const char* detail) {
+  auto component = [](wire::RewardSource src, float raw, float weight, float latency_ms, const char* detail) {
     auto c = std::make_unique<wire::RewardComponentT>();
     c->source = src;
     c->raw = raw;
     c->normalised = raw * 2 - 1;  // a [0,1] score mapped to [-1,1], as the group normaliser roughly does
     c->weight = weight;
     c->detail = detail;
+    c->latency_ms = latency_ms;
     return c;
   };
   const float rule = spec.correct ? 1.0f : 0.0f;
   const float verifier = spec.disagree ? 1.0f - rule : rule * 0.9f + 0.05f;
   // The preference model leans the rule's way: above 0.5 for a correct answer, below for a wrong one.
   const float preference = (rule > 0.5f ? 0.55f : 0.05f) + 0.4f * static_cast<float>(rng() % 100) / 100.0f;
-  s.rewards->components.push_back(component(wire::RewardSource::Rule, rule, 0.7f, "exact"));
-  s.rewards->components.push_back(component(wire::RewardSource::Verifier, verifier, 0.2f, "verifier-v0"));
-  s.rewards->components.push_back(component(wire::RewardSource::Preference, preference, 0.1f, "pref-v0"));
+  // Model sources answer over HTTP in milliseconds; the rule verifier runs in-process (0).
+  s.rewards->components.push_back(component(wire::RewardSource::Rule, rule, 0.7f, 0.0f, "exact"));
+  s.rewards->components.push_back(component(wire::RewardSource::Verifier, verifier, 0.2f, 12.5f, "verifier-v0"));
+  s.rewards->components.push_back(component(wire::RewardSource::Preference, preference, 0.1f, 31.25f, "pref-v0"));
   s.rewards->total = 0.7f * rule + 0.2f * verifier + 0.1f * preference;
   s.scored_unix_ms = 1700000000000ull + spec.rollout_id + 3;
   return s;

@@ -36,16 +36,30 @@ inline constexpr uint16_t kSchemaVersion = 1;
 class Bytes {
  public:
   Bytes() = default;
-  explicit Bytes(std::vector<uint8_t> data)
-      : data_(std::make_shared<const std::vector<uint8_t>>(std::move(data))) {}
-  const uint8_t* data() const { return data_ ? data_->data() : nullptr; }
-  size_t size() const { return data_ ? data_->size() : 0; }
+  explicit Bytes(std::vector<uint8_t> data) {
+    auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(data));
+    size_ = owner->size();
+    data_ = std::shared_ptr<const uint8_t>(owner, owner->data());
+  }
+  // `size` bytes left uninitialised for the caller to fill through `*out` before the Bytes is
+  // shared (a receive buffer: no pass of zeroes over a 64 MiB message before the bytes land).
+  static Bytes uninitialized(size_t size, uint8_t** out) {
+    std::shared_ptr<uint8_t[]> owner(new uint8_t[size == 0 ? 1 : size]);
+    *out = owner.get();
+    Bytes b;
+    b.size_ = size;
+    b.data_ = std::shared_ptr<const uint8_t>(std::move(owner), *out);
+    return b;
+  }
+  const uint8_t* data() const { return size_ == 0 ? nullptr : data_.get(); }
+  size_t size() const { return size_; }
   bool empty() const { return size() == 0; }
   std::span<const uint8_t> span() const { return {data(), size()}; }
   long use_count() const { return data_.use_count(); }
 
  private:
-  std::shared_ptr<const std::vector<uint8_t>> data_;
+  std::shared_ptr<const uint8_t> data_;  // aliases its owner (a vector or an array)
+  size_t size_ = 0;
 };
 
 enum class MessageKind : uint8_t {

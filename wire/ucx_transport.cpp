@@ -17,10 +17,19 @@
 // force-closes both endpoints, which completes whatever was in flight to it with an error.
 // TransportMode::kTcpOnly keeps everything on the control endpoint.
 //
-// Threading: the UCP worker is created UCS_THREAD_MODE_SINGLE and only the progress thread calls
-// into it. Other threads hand it work through `outbox_`/`commands_` under `mu_` and wake it through
-// an eventfd when it sleeps. The progress loop busy-polls for `busy_poll` after the last activity,
-// then arms the worker and sleeps in epoll on the worker's event fd and the wake eventfd.
+// Threading: the UCP worker is created UCS_THREAD_MODE_SERIALIZED and every call into it holds
+// `wmu` (the worker lock); UCX callbacks therefore run under it too. The progress thread holds it
+// while it progresses, and releases it between iterations and while it sleeps. A sending thread
+// appends its message to `outbox` (under `mu`) and then tries to take `wmu` itself: when it gets it
+// (the progress thread is asleep or between iterations), it posts the outbox to UCX at once, in
+// order, with no hand-off and no wake-up; only an operation UCX could not finish inline (a
+// rendezvous) wakes the progress thread to drive it. When `wmu` is taken, the progress thread
+// posts the outbox on its next iteration (it is awake: it holds the lock). Either way the outbox is
+// posted in FIFO order under `wmu`, so messages keep their order per sender. Commands (connect,
+// describe) still run on the progress thread. The progress loop busy-polls after the last activity
+// (`busy_poll` while a rendezvous is in flight, `idle_busy_poll` otherwise), then arms the worker
+// and sleeps in epoll on the worker's event fd and the wake eventfd: an idle process spends no CPU
+// here.
 #include "wire/ucx_transport.hpp"
 
 #include <arpa/inet.h>
@@ -198,7 +207,8 @@ struct PendingRecv {
   Peer* peer;
   MessageKind kind;
   std::string dst, src;
-  std::vector<uint8_t> buf;
+  Bytes buf;           // uninitialised until UCX fills it
+  uint8_t* into = nullptr;
 };
 
 struct Transport::Impl {
@@ -211,9 +221,12 @@ struct Transport::Impl {
   uint16_t port = 0;
   int worker_fd = -1, wake_fd = -1, epoll_fd = -1;
   std::thread thread;
-  std::thread::id thread_id;
+  std::atomic<std::thread::id> thread_id;
   std::atomic<bool> stop{false};
+  // The worker lock: held for every call into UCX (see "Threading" above).
+  std::mutex wmu;
   std::atomic<bool> sleeping{false};
+  std::atomic<bool> kicked{false};  // a sender left an operation in flight: poll before sleeping
   std::mt19937_64 rng{std::random_device{}()};
 
   mutable std::mutex mu;
@@ -223,7 +236,7 @@ struct Transport::Impl {
   std::unordered_map<std::string, Peer*> up;  // name -> peer, while up
   TransportStats stats;
 
-  // Progress thread only.
+  // Under wmu (the progress thread, or a sender posting the outbox).
   std::vector<std::unique_ptr<Peer>> peers;
   std::unordered_map<uint64_t, Peer*> sessions;  // their_session -> peer
   std::vector<void*> close_requests;
@@ -232,9 +245,26 @@ struct Transport::Impl {
   // Rendezvous receives in flight: UCX does not complete them when their peer dies mid-transfer
   // and the worker is destroyed, so teardown frees what is left.
   std::unordered_map<PendingRecv*, bool> pending_recvs;
+  size_t sends_in_flight = 0;  // sends UCX keeps going (their callback has not run)
   uint64_t drop_logs = 0;
 
   ~Impl() { teardown(); }
+
+  // Posts the outbox from a sending thread when the worker lock is free (see "Threading"); else
+  // leaves it to the progress thread, waking it if it sleeps.
+  void post_or_wake() {
+    if (std::this_thread::get_id() != thread_id.load() && wmu.try_lock()) {
+      bool pending = false;
+      {
+        std::lock_guard wl(wmu, std::adopt_lock);
+        if (!stop.load()) post_outbox(&pending);
+      }
+      if (!pending) return;
+      // UCX keeps the operation going: the progress thread must drive it (and stay awake a while).
+      kicked.store(true);
+    }
+    wake();
+  }
 
   void wake() {
     if (sleeping.load()) {
@@ -381,6 +411,7 @@ struct Transport::Impl {
   // ---- sending ----------------------------------------------------------
   static void on_send_done(void* request, ucs_status_t status, void* user_data) {
     auto* o = static_cast<Outgoing*>(user_data);
+    --o->impl->sends_in_flight;
     o->impl->complete(o, status);
     ucp_request_free(request);
   }
@@ -399,8 +430,12 @@ struct Transport::Impl {
     delete o;
   }
 
-  void issue(Outgoing* o, ucp_ep_h ep) {
-    if (ep == nullptr) return complete(o, UCS_ERR_NOT_CONNECTED);
+  // Returns true when UCX keeps the operation in flight (completion comes from progress).
+  bool issue(Outgoing* o, ucp_ep_h ep) {
+    if (ep == nullptr) {
+      complete(o, UCS_ERR_NOT_CONNECTED);
+      return false;
+    }
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
     p.cb.send = &Impl::on_send_done;
@@ -410,9 +445,14 @@ struct Transport::Impl {
                                          o->payload.size(), &p);
     if (r == nullptr) {
       complete(o, UCS_OK);
-    } else if (UCS_PTR_IS_ERR(r)) {
-      complete(o, UCS_PTR_STATUS(r));
+      return false;
     }
+    if (UCS_PTR_IS_ERR(r)) {
+      complete(o, UCS_PTR_STATUS(r));
+      return false;
+    }
+    ++sends_in_flight;
+    return true;
   }
 
   void send_handshake(Peer* peer, HandshakeStage stage, const std::string& reason, bool close_after) {
@@ -596,18 +636,20 @@ struct Transport::Impl {
     }
     Peer* peer = it->second;
     if (!rndv) {
-      std::vector<uint8_t> buf(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + length);
+      uint8_t* into = nullptr;
+      Bytes buf = Bytes::uninitialized(length, &into);
+      if (length > 0) std::memcpy(into, data, length);
       deliver(peer, h.kind, std::string(h.dst), std::string(h.src), std::move(buf));
       return UCS_OK;
     }
-    auto* pr = new PendingRecv{this, peer, h.kind, std::string(h.dst), std::string(h.src),
-                               std::vector<uint8_t>(length)};
+    auto* pr = new PendingRecv{this, peer, h.kind, std::string(h.dst), std::string(h.src), Bytes(), nullptr};
+    pr->buf = Bytes::uninitialized(length, &pr->into);
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     p.cb.recv_am = &Impl::on_recv_done;
     p.user_data = pr;
     pending_recvs[pr] = true;
-    ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker, data, pr->buf.data(), length, &p);
+    ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker, data, pr->into, length, &p);
     if (r == nullptr) {
       finish_recv(pr, UCS_OK);
     } else if (UCS_PTR_IS_ERR(r)) {
@@ -635,8 +677,7 @@ struct Transport::Impl {
     deliver(pr->peer, pr->kind, std::move(pr->dst), std::move(pr->src), std::move(pr->buf));
   }
 
-  void deliver(Peer* peer, MessageKind kind, std::string dst, std::string src, std::vector<uint8_t> buf) {
-    Bytes bytes(std::move(buf));
+  void deliver(Peer* peer, MessageKind kind, std::string dst, std::string src, Bytes bytes) {
     auto verified = verify_any(bytes.span());
     if (!verified || *verified != kind) {
       log_drop("message from " + peer->name + " to " + dst + ": " +
@@ -694,44 +735,59 @@ struct Transport::Impl {
     }
   }
 
-  bool drain() {
+  // Posts every queued message to UCX, in order. REQUIRES: wmu held. Returns how many were
+  // posted and sets *pending when one of them is still in flight (the progress thread must drive it).
+  size_t post_outbox(bool* pending) {
     std::deque<Outgoing*> out;
-    std::deque<std::function<void()>> cmds;
     {
       std::lock_guard lk(mu);
       out.swap(outbox);
-      cmds.swap(commands);
     }
-    for (auto& c : cmds) c();
     for (Outgoing* o : out) {
       if (o->peer->state != Peer::State::kUp) {
         complete(o, UCS_ERR_NOT_CONNECTED);
-      } else {
-        issue(o, o->peer->data_ep);
+      } else if (issue(o, o->peer->data_ep) && pending != nullptr) {
+        *pending = true;
       }
     }
-    return !out.empty() || !cmds.empty();
+    return out.size();
+  }
+
+  // REQUIRES: wmu held; the progress thread.
+  bool drain() {
+    std::deque<std::function<void()>> cmds;
+    {
+      std::lock_guard lk(mu);
+      cmds.swap(commands);
+    }
+    for (auto& c : cmds) c();
+    return post_outbox(nullptr) > 0 || !cmds.empty();
   }
 
   void loop() {
-    thread_id = std::this_thread::get_id();
+    thread_id.store(std::this_thread::get_id());
     auto last_active = std::chrono::steady_clock::now();
     auto last_timeout_check = last_active;
     while (!stop.load()) {
-      bool busy = ucp_worker_progress(worker) != 0;
-      busy |= drain();
-      if (!dying.empty()) bury(!busy);
-      if (!to_close.empty() || !close_requests.empty()) reap_closes();
+      bool busy, in_flight;
       auto now = std::chrono::steady_clock::now();
-      if (now - last_timeout_check > std::chrono::milliseconds(kIdleWaitMs)) {
-        check_handshake_timeouts();
-        last_timeout_check = now;
+      {
+        std::lock_guard wl(wmu);
+        busy = ucp_worker_progress(worker) != 0;
+        busy |= drain();
+        if (!dying.empty()) bury(!busy);
+        if (!to_close.empty() || !close_requests.empty()) reap_closes();
+        if (now - last_timeout_check > std::chrono::milliseconds(kIdleWaitMs)) {
+          check_handshake_timeouts();
+          last_timeout_check = now;
+        }
+        in_flight = sends_in_flight > 0 || !pending_recvs.empty();
       }
-      if (busy) {
+      if (busy || kicked.exchange(false)) {
         last_active = now;
         continue;
       }
-      if (now - last_active < opt.busy_poll) continue;
+      if (now - last_active < (in_flight ? opt.busy_poll : opt.idle_busy_poll)) continue;
       // Sleep: announce it, re-check for work posted meanwhile, arm the worker, wait.
       sleeping.store(true);
       bool pending;
@@ -739,7 +795,12 @@ struct Transport::Impl {
         std::lock_guard lk(mu);
         pending = !outbox.empty() || !commands.empty();
       }
-      if (pending || ucp_worker_arm(worker) == UCS_ERR_BUSY) {
+      ucs_status_t armed = UCS_ERR_BUSY;
+      if (!pending) {
+        std::lock_guard wl(wmu);
+        armed = ucp_worker_arm(worker);
+      }
+      if (armed == UCS_ERR_BUSY) {
         sleeping.store(false);
         continue;
       }
@@ -756,6 +817,7 @@ struct Transport::Impl {
       last_active = std::chrono::steady_clock::now();
     }
     // Shutting down: fail what is queued, close every endpoint, give the closes a moment.
+    std::lock_guard wl(wmu);
     drain();
     bury(true);
     for (auto& p : peers) {
@@ -816,7 +878,7 @@ struct Transport::Impl {
 
     ucp_worker_params_t wp{};
     wp.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
-    wp.thread_mode = UCS_THREAD_MODE_SINGLE;
+    wp.thread_mode = UCS_THREAD_MODE_SERIALIZED;  // callers serialise on wmu
     s = ucp_worker_create(context, &wp, &worker);
     if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_create", s));
 
@@ -942,7 +1004,7 @@ Status Transport::send(const std::string& peer, std::string_view dst, std::strin
     return Status::invalid_argument("actor names are limited to " + std::to_string(kMaxNameBytes) + " bytes");
   }
   Impl* impl = impl_.get();
-  if (std::this_thread::get_id() == impl->thread_id) wait = std::chrono::milliseconds(0);
+  if (std::this_thread::get_id() == impl->thread_id.load()) wait = std::chrono::milliseconds(0);
   auto* o = new Outgoing;
   o->impl = impl;
   o->am_id = kAmData;
@@ -976,7 +1038,7 @@ Status Transport::send(const std::string& peer, std::string_view dst, std::strin
     o->payload = std::move(payload);
     impl->outbox.push_back(o);
   }
-  impl->wake();
+  impl->post_or_wake();
   return Status::ok();
 }
 

@@ -77,11 +77,17 @@ struct TransportOptions {
   // window lets message buffers be recycled instead of faulted in afresh (see mapped_buffer.hpp).
   size_t max_queued_bytes = size_t{64} << 20;
   size_t max_queued_messages = 4096;
-  // Default: 50 us of busy polling after the last activity, then sleep on the worker's event fd.
-  // Catches back-to-back messages of a stream without a wake-up each. Not longer: on this 2-core
-  // machine two spinning progress threads starve the application thread that would produce the
-  // next message (measured: a 200 us window gave 550-900 us round trips under load, 0 us gave 64).
+  // Default: 50 us of busy polling after the last activity while a rendezvous send or receive is
+  // in flight (a bulk transfer: each step of it comes within microseconds), then sleep on the
+  // worker's event fd. Not longer: on this 2-core machine two spinning progress threads starve the
+  // application thread that would produce the next message (measured: a 200 us window gave
+  // 550-900 us round trips under load, 0 us gave 64).
   std::chrono::microseconds busy_poll{50};
+  // Default: 5 us of busy polling after the last activity when nothing is in flight: enough for the
+  // next message of a back-to-back stream, short enough that the thread an actor message was just
+  // handed to gets the core (wire_bench, load 4: the actor round trip took ~90 us with no spinning
+  // and ~170 us with 50 us of it; CAF's remote actors ~110 us).
+  std::chrono::microseconds idle_busy_poll{5};
   // Default: 5 s for a connecting peer to complete the handshake before it is dropped.
   std::chrono::milliseconds handshake_timeout{5000};
   // Default: 0. Heap to populate up front for message buffers (tune_allocator_for_large_messages);

@@ -2,6 +2,7 @@
 #include "wire/weight_broadcast.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -10,13 +11,24 @@
 namespace troupe::wire {
 namespace {
 
-Bytes encode_chunk(uint64_t version, uint32_t index, uint64_t offset, std::span<const uint8_t> data) {
+Bytes encode_chunk(uint64_t version, uint32_t index, uint64_t offset, std::span<const uint8_t> data, uint32_t crc) {
   // Room for the table and the alignment padding on top of the data.
   flatbuffers::FlatBufferBuilder fbb(data.size() + 128);
   fbb.ForceVectorAlignment(data.size(), sizeof(uint8_t), 16);
   auto vec = fbb.CreateVector(data.data(), data.size());
-  auto root = CreateWeightChunk(fbb, kSchemaVersion, version, index, offset, crc32c(data), vec);
+  auto root = CreateWeightChunk(fbb, kSchemaVersion, version, index, offset, crc, vec);
   return finish<WeightChunk>(fbb, root);
+}
+
+// The checksum of `num_chunks` consecutive chunks of `chunk_bytes` (the last one shorter) from
+// their own checksums.
+uint32_t join_crcs(const std::vector<uint32_t>& crcs, uint64_t chunk_bytes, uint64_t total_bytes) {
+  uint32_t whole = 0;
+  for (size_t i = 0; i < crcs.size(); ++i) {
+    uint64_t len = std::min<uint64_t>(chunk_bytes, total_bytes - i * chunk_bytes);
+    whole = i == 0 ? crcs[0] : crc32c_combine(whole, crcs[i], len);
+  }
+  return whole;
 }
 
 }  // namespace
@@ -41,7 +53,13 @@ Status broadcast_weights(Transport& transport, const std::vector<std::string>& c
   m.total_bytes = data.size();
   m.chunk_bytes = static_cast<uint32_t>(options.chunk_bytes);
   m.num_chunks = static_cast<uint32_t>(num_chunks);
-  m.checksum = crc32c(data);
+  // One read of the weights for every checksum: the whole set's is joined from the chunks'.
+  std::vector<uint32_t> crcs(num_chunks);
+  for (size_t i = 0; i < num_chunks; ++i) {
+    size_t off = i * options.chunk_bytes;
+    crcs[i] = crc32c(data.subspan(off, std::min(options.chunk_bytes, data.size() - off)));
+  }
+  m.checksum = num_chunks == 0 ? crc32c({}) : join_crcs(crcs, options.chunk_bytes, data.size());
   m.route.assign(chain.begin() + 1, chain.end());
   m.source = transport.name();
   const std::string& first = chain.front();
@@ -51,7 +69,7 @@ Status broadcast_weights(Transport& transport, const std::vector<std::string>& c
   for (size_t i = 0; i < num_chunks; ++i) {
     size_t off = i * options.chunk_bytes;
     size_t len = std::min(options.chunk_bytes, data.size() - off);
-    Bytes chunk = encode_chunk(version, static_cast<uint32_t>(i), off, data.subspan(off, len));
+    Bytes chunk = encode_chunk(version, static_cast<uint32_t>(i), off, data.subspan(off, len), crcs[i]);
     TROUPE_RETURN_IF_ERROR(
         transport.send(first, kWeightsDst, kWeightsDst, MessageKind::kWeightChunk, std::move(chunk), options.send_wait)
             .with_context("sending weight chunk " + std::to_string(i) + " of v" + std::to_string(version)));
@@ -72,6 +90,7 @@ void WeightReceiver::abort(const std::string& why) {
   if (staging_.version == 0) return;
   std::fprintf(stderr, "[troupe weights %s] dropping staged v%llu: %s\n", transport_.name().c_str(),
                static_cast<unsigned long long>(staging_.version), why.c_str());
+  if (staging_.data && staging_.data.use_count() == 1) spare_ = std::move(*staging_.data);  // never shared
   staging_ = Staging{};
   std::lock_guard lk(mu_);
   ++aborted_;
@@ -107,10 +126,15 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   staging_.source = wm->source() ? wm->source()->str() : e.peer;
   staging_.manifest = std::make_unique<WeightManifestT>();
   wm->UnPackTo(staging_.manifest.get());
-  auto buffer = MappedBuffer::allocate(total);
-  if (!buffer) return buffer.status().with_context("staging weights v" + std::to_string(v));
-  staging_.data = std::move(*buffer);
+  if (spare_.size() == total && total > 0) {
+    staging_.data = std::make_shared<MappedBuffer>(std::move(spare_));
+  } else {
+    auto buffer = MappedBuffer::allocate(total);
+    if (!buffer) return buffer.status().with_context("staging weights v" + std::to_string(v));
+    staging_.data = std::make_shared<MappedBuffer>(std::move(*buffer));
+  }
   staging_.have.assign(wm->num_chunks(), false);
+  staging_.crcs.assign(wm->num_chunks(), 0);
   if (!staging_.manifest->route.empty()) {
     // Forward first: the next hop starts as early as possible.
     WeightManifestT fwd = *staging_.manifest;
@@ -151,24 +175,22 @@ Result<bool> WeightReceiver::on_chunk(const Envelope& e) {
                                  send_wait_);
       if (!s) staging_.next.clear();  // the rest of the chain is cut; we still take our copy
     }
+    // Checked and moved into place in one pass; a damaged chunk drops the whole staging anyway.
     std::span<const uint8_t> bytes(wc->data()->data(), len);
-    if (crc32c(bytes) != wc->checksum()) {
+    uint32_t crc = crc32c_copy(0, bytes, staging_.data->data() + wc->offset());
+    if (crc != wc->checksum()) {
       abort("chunk " + std::to_string(i) + " fails its checksum");
       return Status::corruption("weight chunk " + std::to_string(i) + " of v" + std::to_string(version) + " from " +
                                 e.peer + " fails its CRC-32C");
     }
-    std::memcpy(staging_.data.data() + wc->offset(), bytes.data(), len);
-    if (i == staging_.in_order) {
-      staging_.running_crc = crc32c_extend(staging_.running_crc, bytes);
-      ++staging_.in_order;
-    }
+    staging_.crcs[i] = crc;
     staging_.have[i] = true;
     ++staging_.received;
     std::lock_guard lk(mu_);
     ++chunks_received_;
   }
   if (staging_.received < m.num_chunks) return false;
-  uint32_t whole = staging_.in_order == m.num_chunks ? staging_.running_crc : crc32c(staging_.data.span());
+  uint32_t whole = m.num_chunks == 0 ? crc32c({}) : join_crcs(staging_.crcs, m.chunk_bytes, m.total_bytes);
   if (whole != m.checksum) {
     abort("the whole set fails its checksum");
     return Status::corruption("weights v" + std::to_string(version) + " fail the manifest's CRC-32C");
@@ -176,13 +198,21 @@ Result<bool> WeightReceiver::on_chunk(const Envelope& e) {
   // The fence: everything arrived and matched; switch in one step.
   CommittedWeights next;
   next.version = m.version;
-  next.data = std::make_shared<const MappedBuffer>(std::move(staging_.data));
+  next.data = staging_.data;
   for (const auto& t : m.tensors) next.tensors.push_back(*t);
   std::string source = staging_.source;
+  std::shared_ptr<MappedBuffer> released = std::move(committed_buffer_);
+  committed_buffer_ = std::move(staging_.data);
   staging_ = Staging{};
   {
     std::lock_guard lk(mu_);
     committed_ = std::move(next);
+  }
+  // The version just replaced: when nobody else holds it (committed_ no longer hands it out, so the
+  // count cannot grow again), its buffer carries the next version.
+  if (released && released.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // the last reader's release, before we write
+    spare_ = std::move(*released);
   }
   HeartbeatT ack;
   ack.node = transport_.name();

@@ -9,6 +9,13 @@
 // dropped and the committed version stays as it was. After a commit the receiver acknowledges to
 // the source with a Heartbeat whose policy_version is v.
 //
+// Cost per byte (a broadcast is bound by memory passes, see bench/wire_bench): the source reads the
+// weights once for the chunk checksums and once to encode the chunks; a receiver's transport copies
+// a chunk in (CMA), and the receiver checks and moves it into the staging buffer in one pass
+// (crc32c_copy); the whole-set checksum is joined from the chunk checksums (crc32c_combine). A
+// staging buffer is reused when nobody holds the version it last carried any more (steady state:
+// two buffers, no page faults per version).
+//
 // Thread-safety: `broadcast_weights` and WeightReceiver's handlers block on send back-pressure, so
 // call them from one owner thread, never from the transport's callbacks. committed(),
 // chunks_received() and aborted() are safe from any thread; staging_version() only on the owner's.
@@ -70,11 +77,10 @@ class WeightReceiver {
     uint64_t version = 0;
     std::string upstream, next, source;
     std::unique_ptr<WeightManifestT> manifest;
-    MappedBuffer data;
+    std::shared_ptr<MappedBuffer> data;
     std::vector<bool> have;
+    std::vector<uint32_t> crcs;  // each chunk's checksum, once it arrived and matched
     uint32_t received = 0;
-    uint32_t running_crc = 0;  // over chunks that arrived in order
-    uint32_t in_order = 0;     // how many chunks the running crc covers
   };
   void abort(const std::string& why);
   Result<bool> on_manifest(const Envelope& e);
@@ -84,6 +90,8 @@ class WeightReceiver {
   std::chrono::milliseconds send_wait_;
   mutable std::mutex mu_;  // guards committed_ and the counters read by getters
   CommittedWeights committed_;
+  std::shared_ptr<MappedBuffer> committed_buffer_;  // committed_.data, writable once nobody else holds it
+  MappedBuffer spare_;  // a released buffer, reused by the next version of the same size
   Staging staging_;
   uint64_t chunks_received_ = 0;
   uint64_t aborted_ = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda_ops.hpp"
@@ -244,11 +245,16 @@ Status adamw_update(float* params, const float* grads, float* m, float* v, long 
 Status global_norm_squared(double* result, const float* grads, long n, void* stream) {
   *result = 0.0;
   if (n == 0) return Status::ok();
-  // One device double per thread, kept for the thread's life (the optimiser calls this every step).
+  // One device double per thread and device, kept for the thread's life (the optimiser calls this
+  // every step).
   struct Free {
     void operator()(double* p) const { (void)cudaFree(p); }
   };
-  thread_local std::unique_ptr<double, Free> acc;
+  thread_local std::vector<std::unique_ptr<double, Free>> accs;  // by device ordinal
+  int device = 0;
+  TROUPE_RETURN_IF_ERROR(check(cudaGetDevice(&device), "cuda::global_norm_squared cudaGetDevice"));
+  if (accs.size() <= size_t(device)) accs.resize(size_t(device) + 1);
+  auto& acc = accs[size_t(device)];
   if (!acc) {
     void* p = nullptr;
     TROUPE_RETURN_IF_ERROR(check(cudaMalloc(&p, sizeof(double)), "cuda::global_norm_squared cudaMalloc"));

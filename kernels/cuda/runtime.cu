@@ -1,9 +1,12 @@
 // Device discovery, version strings, device memory and cuBLAS GEMM (see
-// kernels/cuda_runtime.hpp). The cuBLAS handle is created per thread on first
-// use and lives until the thread ends.
+// kernels/cuda_runtime.hpp). A cuBLAS handle is created per thread and device on
+// first use and lives until the thread ends (a handle is bound to the device that
+// was current when it was made, and CUDA's current device is per thread).
 #include <nccl.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda_runtime.hpp"
@@ -21,6 +24,15 @@ int cuda_device_count() {
     return 0;
   }
   return n;
+}
+
+Status cuda_set_device(int ordinal) {
+  const int n = cuda_device_count();
+  if (ordinal < 0 || ordinal >= n) {
+    return Status::invalid_argument("CUDA device " + std::to_string(ordinal) + " does not exist: " +
+                                    std::to_string(n) + " visible (CUDA_VISIBLE_DEVICES renumbers them from 0)");
+  }
+  return check(cudaSetDevice(ordinal), "cudaSetDevice");
 }
 
 std::string cuda_unavailable_reason() {
@@ -84,8 +96,13 @@ struct HandleDeleter {
   void operator()(cublasContext* h) const { (void)cublasDestroy(h); }
 };
 
+// The calling thread's handle for its current device.
 Result<cublasHandle_t> thread_handle() {
-  thread_local std::unique_ptr<cublasContext, HandleDeleter> handle;
+  thread_local std::vector<std::unique_ptr<cublasContext, HandleDeleter>> handles;  // by device ordinal
+  int device = 0;
+  TROUPE_RETURN_IF_ERROR(check(cudaGetDevice(&device), "cudaGetDevice"));
+  if (handles.size() <= size_t(device)) handles.resize(size_t(device) + 1);
+  auto& handle = handles[size_t(device)];
   if (!handle) {
     cublasHandle_t h = nullptr;
     TROUPE_RETURN_IF_ERROR(check(cublasCreate(&h), "cublasCreate"));

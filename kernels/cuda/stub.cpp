@@ -12,6 +12,7 @@ Status no_cuda(const char* what) {
 }  // namespace
 
 bool cuda_compiled() { return false; }
+Status cuda_set_device(int) { return no_cuda("cuda_set_device"); }
 int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "this build has no CUDA"; }
 std::string cuda_version_string() { return "no CUDA"; }

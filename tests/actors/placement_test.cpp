@@ -52,6 +52,29 @@ TEST(Placement, NamesAndIndicesCountAcrossHosts) {
   EXPECT_EQ(plan->worker_nodes("a"), (std::vector<std::string>{"b", "c"}));
 }
 
+// An entry's GPUs are dealt to its learners and policy workers in turn; the plan says which.
+TEST(Placement, LearnersAndWorkersTakeTheirEntrysGpusInTurn) {
+  auto plan = make_plan(config(R"(    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a, count: 2, gpus: [1, 0]}
+    - {role: reward, host: b}
+    - {role: env, host: b}
+    - {role: policy_worker, host: a, count: 3, gpus: [0, 1]}
+    - {role: policy_worker, host: b}
+)"));
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->gpu_of("learner/0"), 1);
+  EXPECT_EQ(plan->gpu_of("learner/1"), 0);
+  EXPECT_EQ(plan->gpu_of("policy/0"), 0);
+  EXPECT_EQ(plan->gpu_of("policy/1"), 1);
+  EXPECT_EQ(plan->gpu_of("policy/2"), 0);
+  EXPECT_EQ(plan->gpu_of("policy/3"), -1);  // b has no GPUs: the CPU (or the first GPU, if model.device finds one)
+  EXPECT_EQ(plan->gpu_of("reward/0"), -1);
+  const std::string text = describe(*plan, config(kRunnable));
+  EXPECT_NE(text.find("learner/0 (gpu 1), learner/1 (gpu 0)"), std::string::npos) << text;
+  EXPECT_NE(text.find("policy/2 (gpu 0)"), std::string::npos) << text;
+}
+
 TEST(Placement, EachNodeDialsTheOnesListedBeforeIt) {
   auto plan = make_plan(config(kRunnable));
   ASSERT_TRUE(plan);

@@ -70,20 +70,27 @@ placement:
 constexpr int kGroup = 8;
 constexpr const char* kToken = "cluster-test-secret";
 
+// A port nobody listens on now and that this test has not handed out before: the kernel may give
+// the same ephemeral port to two binds in a row once the first socket is closed, and one config
+// then names one port twice (seen: metrics_port equal to a node's port).
 uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
+  static std::set<uint16_t> handed_out;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    uint16_t port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    ::close(fd);
+    if (port != 0 && handed_out.insert(port).second) return port;
   }
-  ::close(fd);
-  return port;
+  return 0;
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {

@@ -136,6 +136,14 @@ TEST_F(PipelineTest, RewardRisesAndReplayKeepsVersionsAndComponents) {
                                << " (last ten versions)";
   auto report = (*store)->verify();
   ASSERT_TRUE(report);
+  // The checkpoint index: the one checkpoint directory, at the version it holds now,
+  // with how training stood when it was written.
+  auto index = (*store)->checkpoints();
+  ASSERT_TRUE(index) << index.status().message();
+  ASSERT_EQ(index->size(), 1u);
+  EXPECT_EQ(index->front().version, rl->policy.version());
+  EXPECT_EQ(index->front().path, po.checkpoint_dir);
+  EXPECT_NE(index->front().eval_json.find("\"rule_pass_rate\""), std::string::npos) << index->front().eval_json;
   store->reset();
 
   // Resume: the version, prompt ids and curriculum continue from the last checkpoint.

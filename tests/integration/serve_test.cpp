@@ -295,6 +295,48 @@ TEST_F(VerifierServer, BadRequestsGetClearErrors) {
   EXPECT_EQ(Json::parse(*health)["kind"], "verifier");
 }
 
+// POLAR-style relative preference: each score is the response's minus its reference response's,
+// and a reference shared by several items of a request (a group's prompt) is scored once.
+TEST(ServeClient, RelativePreferenceSubtractsEachItemsOwnReference) {
+  fs::path dir = save_tiny("preference", true, 1, 23);
+  ServeProcess server(dir);
+  ASSERT_GT(server.port(), 0) << "troupe serve did not start";
+  rewards::SourceClientConfig c;
+  c.endpoint = server.url();
+  c.name = "preference";
+  c.preference = true;
+  c.relative = true;
+  c.max_batch = 4;  // 6 items -> 2 requests; the first holds two references, the second one
+  auto client = rewards::SourceClient::create(c);
+  ASSERT_TRUE(client.is_ok()) << client.status().message();
+  const std::vector<rewards::ScoreItem> items = {
+      {"describe a cat", "A cat is a small furry animal.", "A cat purrs."},
+      {"describe a cat", "A cat is a small furry animal.", "cat cat cat"},
+      {"describe a dog", "A dog barks and wags its tail.", "Dogs are loyal."},
+      {"describe a cat", "A cat is a small furry animal.", ""},
+      {"describe a dog", "A dog barks and wags its tail.", "It barks."},
+      {"describe a dog", "A dog barks and wags its tail.", "A dog barks and wags its tail."}};
+  auto got = (*client)->score(items);
+  auto m = rewards::ScoringModel(model::load_checkpoint(dir.string()).value());
+  std::vector<std::string> prompts, responses, references;
+  for (const auto& it : items) {
+    prompts.push_back(it.question);
+    responses.push_back(it.response);
+    references.push_back(it.reference);
+  }
+  auto abs = m.preference(prompts, responses);
+  auto ref = m.preference(prompts, references);
+  ASSERT_TRUE(abs.is_ok() && ref.is_ok());
+  ASSERT_EQ(got.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(got[i].ok) << got[i].detail;
+    EXPECT_NEAR(got[i].score, (*abs)[i] - (*ref)[i], 1e-5) << i;
+  }
+  EXPECT_NEAR(got[5].score, 0.0f, 1e-5) << "the reference itself scores level with the reference";
+  EXPECT_EQ(server.stop(), 0);
+  fs::remove_all(dir);
+}
+
 TEST(ServeClient, RetriesWithBackoffThenFailsOnADeadEndpoint) {
   // A port that was just free: start a server, note its port, stop it.
   fs::path dir = save_tiny("dead", true, 3, 1);

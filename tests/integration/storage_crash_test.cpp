@@ -1,10 +1,13 @@
 // Crash safety of the replay store, with real processes and real files:
 //  - a writer process (storage_crash_writer) appends and prints each acknowledged
-//    id; we SIGKILL it by PID mid-stream, twice in a row on the same store, under
-//    each durability policy, reopen, and require every acknowledged rollout to be
-//    present, verified and byte-identical to what was sent;
-//  - values damaged through the raw RocksDB API and bytes flipped inside an SST
-//    file are detected on read, reported with their key, skipped and counted.
+//    id, and samples as a learner, printing each id it was served; we SIGKILL it by
+//    PID mid-stream, twice in a row on the same store, under each durability
+//    policy, reopen, and require every acknowledged rollout to be present, verified
+//    and byte-identical to what was sent, and every served rollout to be stored and
+//    still marked used (so it is not served again);
+//  - values damaged through the raw RocksDB API (raw FlatBuffers and compressed
+//    frames) and bytes flipped inside an SST file are detected on read, reported
+//    with their key, skipped and counted.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -18,11 +21,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "storage/replay_store.hpp"
+#include "storage/value_codec.hpp"
 #include "tests/integration/storage_crash_spec.hpp"
+#include "tests/storage/raw_store.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
@@ -35,21 +43,36 @@ struct TempDir : troupe::testing::TempDir {
   TempDir() : troupe::testing::TempDir("troupe-storage-crash") {}
 };
 
-// Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived, and
-// returns every ack it printed (store id -> rollout_id), including those still in the pipe.
-std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
+constexpr size_t kUsedBeforeKill = 24;  // three learner batches of 8
+
+struct WriterOutput {
+  std::map<uint64_t, uint64_t> acks;  // store id -> rollout_id
+  std::set<uint64_t> used;            // store ids `sample` returned
+};
+
+// Runs the writer, kills it with SIGKILL once `kill_after` acks have arrived and its
+// learner thread has been served a few batches (acks come a whole group at a time, so
+// counting acks alone could kill it before the learner ever ran), and
+// returns every line it printed, including those still in the pipe.
+// Starts storage_crash_writer on `path`, asked for a million rollouts (it is always
+// killed first), its stdout on `out_fd`.
+pid_t spawn_writer(const std::string& path, const char* durability, int out_fd) {
   const pid_t pid = fork();
   if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
+    dup2(out_fd, STDOUT_FILENO);
     execl(TROUPE_CRASH_WRITER, TROUPE_CRASH_WRITER, path.c_str(), durability, "1000000", nullptr);
     _exit(127);
   }
+  return pid;
+}
+
+WriterOutput run_and_kill(const std::string& path, const char* durability, size_t kill_after) {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);  // dup2 clears close-on-exec on the writer's stdout only
+  const pid_t pid = spawn_writer(path, durability, fds[1]);
   close(fds[1]);
-  std::map<uint64_t, uint64_t> acks;
+  WriterOutput got;
+  std::map<uint64_t, uint64_t>& acks = got.acks;
   std::string buffer;
   bool killed = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // bound, not a speed test
@@ -69,9 +92,10 @@ std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* d
     while ((nl = buffer.find('\n')) != std::string::npos) {
       unsigned long long id = 0, rid = 0;
       if (std::sscanf(buffer.c_str(), "ack %llu %llu", &id, &rid) == 2) acks[id] = rid;
+      if (std::sscanf(buffer.c_str(), "used %llu", &id) == 1) got.used.insert(id);
       buffer.erase(0, nl + 1);
     }
-    if (!killed && acks.size() >= kill_after) {
+    if (!killed && acks.size() >= kill_after && got.used.size() >= kUsedBeforeKill) {
       EXPECT_EQ(kill(pid, SIGKILL), 0);
       killed = true;
     }
@@ -80,10 +104,11 @@ std::map<uint64_t, uint64_t> run_and_kill(const std::string& path, const char* d
   int status = 0;
   EXPECT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer ended before it was killed";
-  return acks;
+  return got;
 }
 
-void expect_all_acknowledged_intact(const std::string& path, const std::map<uint64_t, uint64_t>& acks) {
+void expect_all_acknowledged_intact(const std::string& path, const std::map<uint64_t, uint64_t>& acks,
+                                    const std::set<uint64_t>& used) {
   ReplayOptions o;
   o.max_rollouts = 0;
   o.max_bytes = 0;
@@ -97,6 +122,12 @@ void expect_all_acknowledged_intact(const std::string& path, const std::map<uint
     ASSERT_EQ(r->bytes.size(), expected.size()) << "rollout " << id;
     EXPECT_EQ(std::memcmp(r->bytes.data(), expected.data(), expected.size()), 0) << "rollout " << id;
   }
+  for (uint64_t id : used) {
+    EXPECT_TRUE((*store)->get(id).is_ok()) << "served rollout " << id << " is not in the store";
+    auto u = (*store)->usage(id);
+    ASSERT_TRUE(u.is_ok()) << u.status().to_string();
+    EXPECT_EQ(u->uses, 1u) << "served rollout " << id << " lost its use mark (or was served twice)";
+  }
   auto report = (*store)->verify();
   ASSERT_TRUE(report.is_ok());
   EXPECT_EQ(report->corrupt, 0u);
@@ -108,37 +139,71 @@ void crash_twice(const char* durability) {
   const std::string path = dir.sub("store");
   std::mt19937 rng(std::random_device{}());
   std::map<uint64_t, uint64_t> all;
+  std::set<uint64_t> used;
   for (int round = 0; round < 2; ++round) {
     // Kill at a varying point: 150-400 acks in (the writer is asked for a million).
-    auto acks = run_and_kill(path, durability, 150 + rng() % 250);
-    ASSERT_GE(acks.size(), 150u);
-    for (auto& [id, rid] : acks) EXPECT_TRUE(all.emplace(id, rid).second) << "id " << id << " acknowledged twice";
-    expect_all_acknowledged_intact(path, all);
+    auto got = run_and_kill(path, durability, 150 + rng() % 250);
+    ASSERT_GE(got.acks.size(), 150u);
+    EXPECT_FALSE(got.used.empty()) << "the writer's learner thread was served nothing";
+    for (auto& [id, rid] : got.acks) EXPECT_TRUE(all.emplace(id, rid).second) << "id " << id << " acknowledged twice";
+    for (uint64_t id : got.used) EXPECT_TRUE(used.insert(id).second) << "rollout " << id << " served twice";
+    expect_all_acknowledged_intact(path, all, used);
   }
 }
 
 TEST(StorageCrash, SigkillGroupCommitLosesNoAcknowledgedRollout) { crash_twice("group_commit"); }
 TEST(StorageCrash, SigkillSyncLosesNoAcknowledgedRollout) { crash_twice("sync"); }
 
-// Opens the store's RocksDB directly and overwrites rollout values with bad bytes.
-void damage_through_rocksdb(const std::string& path, const std::map<uint64_t, std::string>& bad) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-  for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfds, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "rollouts") continue;
-    for (const auto& [id, value] : bad) {
-      std::string key(8, '\0');
-      for (int b = 0; b < 8; ++b) key[7 - b] = char((id >> (8 * b)) & 0xff);
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+// `troupe replay tail`, a separate process, follows a writer process as it appends:
+// it opens a secondary instance (no lock), and what it prints keeps growing because
+// the writer goes on committing while tail reads.
+TEST(StorageLive, TailInAnotherProcessFollowsAWriterProcess) {
+  TempDir dir;
+  const std::string path = dir.sub("store");
+  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(devnull, 0);
+  const pid_t writer = spawn_writer(path, "group_commit", devnull);
+  close(devnull);
+  ASSERT_GT(writer, 0);
+  // Wait (bounded) until the store exists and holds a first commit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (bool ready = false; !ready && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(path + "/CURRENT")) continue;
+    auto probe = ReplayStore::open(path, ReplayOptions{}, OpenMode::kSecondary);
+    ready = probe.is_ok() && (*probe)->counters().count > 0;
+  }
+  constexpr int kLines = 2000;  // more than one group commit, so tail must catch up repeatedly
+  const std::string cmd = std::string(TROUPE_BIN) + " replay tail " + path + " --json --last 0 --count " +
+                          std::to_string(kLines) + " --poll-ms 20 --for 60 2>&1";
+  FILE* tail = popen(cmd.c_str(), "r");
+  ASSERT_NE(tail, nullptr);
+  std::vector<uint64_t> ids;
+  char line[4096];
+  std::string other;
+  while (fgets(line, sizeof line, tail)) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("id")) {
+      ids.push_back(j["id"].get<uint64_t>());
+    } else {
+      other += line;  // not a rollout line: shown if the test fails
     }
   }
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  delete db;
+  const int tail_status = pclose(tail);
+  EXPECT_EQ(kill(writer, 0), 0) << "the writer died while tail ran";
+  EXPECT_EQ(kill(writer, SIGKILL), 0);
+  int status = 0;
+  EXPECT_EQ(waitpid(writer, &status, 0), writer);
+  EXPECT_EQ(tail_status, 0) << other;
+  ASSERT_EQ(ids.size(), size_t(kLines)) << other;
+  // In commit order, none skipped or repeated: ids are consecutive.
+  for (size_t i = 1; i < ids.size(); ++i) ASSERT_EQ(ids[i], ids[i - 1] + 1) << "at line " << i;
+}
+
+// Overwrites rollout values with bad bytes, through RocksDB itself.
+void damage_through_rocksdb(const std::string& path, const std::map<uint64_t, std::string>& bad) {
+  troupe::testing::RawStore raw(path);
+  for (const auto& [id, value] : bad) raw.put("rollouts", troupe::testing::RawStore::id_key(id), value);
 }
 
 TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {
@@ -158,7 +223,12 @@ TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {
   std::string offsets(reinterpret_cast<const char*>(good.data()), good.size());
   offsets[0] = char(0xff);  // root offset points past the end
   offsets[1] = char(0xff);
-  damage_through_rocksdb(path, {{3, "garbage"}, {7, truncated}, {11, flipped}, {15, offsets}});
+  // A compressed value (how the store keeps most rollouts) whose LZ4 block is cut short.
+  const wire::Bytes nineteen = synthetic_rollout_bytes(crash_spec(19));
+  const std::string frame = compress_value(nineteen.span());
+  ASSERT_FALSE(frame.empty());
+  damage_through_rocksdb(path, {{3, "garbage"}, {7, truncated}, {11, flipped}, {15, offsets},
+                                {19, frame.substr(0, frame.size() - 100)}});
 
   auto store = ReplayStore::open(path, o);
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
@@ -167,24 +237,30 @@ TEST(StorageCorruption, BadValuesAreReportedWithTheirKeySkippedAndCounted) {
   EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
   EXPECT_NE(r.status().message().find("0000000000000007"), std::string::npos) << r.status().message();
 
+  auto lz4 = (*store)->get(19);
+  ASSERT_FALSE(lz4.is_ok());
+  EXPECT_EQ(lz4.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(lz4.status().message().find("0000000000000013"), std::string::npos) << lz4.status().message();
+  EXPECT_NE(lz4.status().message().find("LZ4"), std::string::npos) << lz4.status().message();
+
   auto report = (*store)->verify();
   ASSERT_TRUE(report.is_ok());
-  EXPECT_EQ(report->corrupt, 4u);
-  EXPECT_EQ(report->matched, 16u);
+  EXPECT_EQ(report->corrupt, 5u);
+  EXPECT_EQ(report->matched, 15u);
   std::vector<uint64_t> bad_ids;
   for (auto& c : report->corrupt_examples) {
     bad_ids.push_back(c.id);
     EXPECT_EQ(c.key_hex.size(), 16u);
   }
-  EXPECT_EQ(bad_ids, (std::vector<uint64_t>{3, 7, 11, 15}));
+  EXPECT_EQ(bad_ids, (std::vector<uint64_t>{3, 7, 11, 15, 19}));
 
   SampleRequest req;
   req.max_rollouts = 100;
   auto batch = (*store)->sample(req);
   ASSERT_TRUE(batch.is_ok());
-  EXPECT_EQ(batch->rollouts.size(), 16u);
-  EXPECT_EQ(batch->corrupt_skipped, 4u);
-  EXPECT_GE((*store)->corrupt_reads(), 9u);  // get + verify + sample
+  EXPECT_EQ(batch->rollouts.size(), 15u);
+  EXPECT_EQ(batch->corrupt_skipped, 5u);
+  EXPECT_GE((*store)->corrupt_reads(), 12u);  // get x2 + verify + sample
 }
 
 TEST(StorageCorruption, BytesFlippedInsideAnSstFileAreDetected) {

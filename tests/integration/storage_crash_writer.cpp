@@ -1,8 +1,13 @@
 // storage_crash_writer PATH sync|group_commit COUNT: appends COUNT synthetic
 // rollouts (2-32 KB values, rollout_id 1..COUNT, see storage_crash_spec) from
 // four threads and prints "ack <id> <rollout_id>" on stdout, flushed, for each
-// append the store has acknowledged as durable. The SIGKILL test kills it
-// mid-stream and checks that every printed id survived. Exits 0 when done.
+// append the store has acknowledged as durable. A fifth thread samples batches
+// of 8 (FIFO, each rollout once) as a learner would and prints "used <id>" for
+// each rollout `sample` returned. The SIGKILL test kills it mid-stream and checks
+// that every acknowledged id survived and every used id is still marked used.
+// Exits 0 when done.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -47,6 +52,28 @@ int main(int argc, char** argv) {
       }
     });
   }
+  std::atomic<bool> appending{true};
+  std::thread learner([&] {
+    SampleRequest req;
+    req.max_rollouts = 8;
+    req.learner_version = 1;
+    while (appending) {
+      auto batch = (*store)->sample(req);
+      if (!batch) {
+        std::fprintf(stderr, "sample failed: %s\n", batch.status().to_string().c_str());
+        return;
+      }
+      if (batch->rollouts.empty()) {  // caught up with the appenders: do not spin
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      std::lock_guard lock(out_mu);
+      for (auto& r : batch->rollouts) std::printf("used %llu\n", (unsigned long long)r.id);
+      std::fflush(stdout);
+    }
+  });
   for (auto& t : threads) t.join();
+  appending = false;
+  learner.join();
   return 0;
 }

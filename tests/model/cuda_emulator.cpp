@@ -9,9 +9,17 @@
 // Linked into a test executable as a source file, its definitions take the
 // place of libtroupe_cuda's: the linker pulls an archive member only for a
 // symbol no object file defines, and this file defines every symbol of
-// kernels/cuda_runtime.hpp and kernels/cuda_ops.hpp. It reports one device.
+// kernels/cuda_runtime.hpp and kernels/cuda_ops.hpp. It reports two devices:
+// each allocation belongs to the device current on its thread when it was made,
+// and the memory copies and GEMMs fail when handed memory of a device other
+// than the calling thread's current one (as CUDA would misbehave), so a device
+// call that forgets to make its model's device current shows up.
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "kernels/adamw.hpp"
 #include "kernels/attention.hpp"
@@ -25,8 +33,43 @@
 
 namespace troupe::kernels {
 
+namespace {
+constexpr int kDevices = 2;
+thread_local int current_device = 0;
+
+struct Allocation {
+  std::size_t bytes;
+  int device;
+};
+std::mutex allocations_mu;
+std::map<std::uintptr_t, Allocation> allocations;  // by start address
+
+// ok when `p` lies in an allocation of the calling thread's current device.
+Status on_current(const void* p, const char* what) {
+  if (p == nullptr) return Status::ok();
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::lock_guard lock(allocations_mu);
+  auto it = allocations.upper_bound(at);
+  if (it == allocations.begin()) return Status::ok();  // host memory
+  --it;
+  if (at >= it->first + it->second.bytes) return Status::ok();  // host memory
+  if (it->second.device == current_device) return Status::ok();
+  return Status::internal(std::string("emulated device: ") + what + " got memory of device " +
+                          std::to_string(it->second.device) + " while device " + std::to_string(current_device) +
+                          " is current");
+}
+}  // namespace
+
 bool cuda_compiled() { return true; }
-int cuda_device_count() { return 1; }
+int cuda_device_count() { return kDevices; }
+Status cuda_set_device(int ordinal) {
+  if (ordinal < 0 || ordinal >= kDevices) {
+    return Status::invalid_argument("CUDA device " + std::to_string(ordinal) + " does not exist: " +
+                                    std::to_string(kDevices) + " visible (emulated)");
+  }
+  current_device = ordinal;
+  return Status::ok();
+}
 std::string cuda_unavailable_reason() { return ""; }
 std::string cuda_version_string() { return "emulated on the CPU"; }
 std::string nccl_version_string() { return "emulated"; }
@@ -37,22 +80,36 @@ Status allocate(void** ptr, std::size_t bytes) {
   *ptr = std::malloc(bytes);
   if (*ptr == nullptr) return Status::unavailable("emulated device: out of memory");
   std::memset(*ptr, 0x7f, bytes);
+  std::lock_guard lock(allocations_mu);
+  allocations[reinterpret_cast<std::uintptr_t>(*ptr)] = {bytes == 0 ? 1 : bytes, current_device};
   return Status::ok();
 }
-void release(void* ptr) { std::free(ptr); }
+void release(void* ptr) {
+  if (ptr == nullptr) return;
+  {
+    std::lock_guard lock(allocations_mu);
+    allocations.erase(reinterpret_cast<std::uintptr_t>(ptr));
+  }
+  std::free(ptr);
+}
 Status to_device(void* dst, const void* src, std::size_t bytes) {
+  TROUPE_RETURN_IF_ERROR(on_current(dst, "to_device"));
   if (bytes > 0) std::memcpy(dst, src, bytes);
   return Status::ok();
 }
 Status to_host(void* dst, const void* src, std::size_t bytes) {
+  TROUPE_RETURN_IF_ERROR(on_current(src, "to_host"));
   if (bytes > 0) std::memcpy(dst, src, bytes);
   return Status::ok();
 }
 Status on_device(void* dst, const void* src, std::size_t bytes, void*) {
+  TROUPE_RETURN_IF_ERROR(on_current(dst, "on_device"));
+  TROUPE_RETURN_IF_ERROR(on_current(src, "on_device"));
   if (bytes > 0) std::memcpy(dst, src, bytes);
   return Status::ok();
 }
 Status zero(void* dst, std::size_t bytes, void*) {
+  TROUPE_RETURN_IF_ERROR(on_current(dst, "zero"));
   if (bytes > 0) std::memset(dst, 0, bytes);
   return Status::ok();
 }
@@ -60,6 +117,9 @@ Status zero(void* dst, std::size_t bytes, void*) {
 
 Status cuda_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, const float* b,
                   float beta, float* c, void*) {
+  for (const void* p : {static_cast<const void*>(a), static_cast<const void*>(b), static_cast<const void*>(c)}) {
+    TROUPE_RETURN_IF_ERROR(on_current(p, "cuda_sgemm"));
+  }
   cpu::sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
   return Status::ok();
 }

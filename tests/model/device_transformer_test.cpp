@@ -20,8 +20,12 @@
 // The emulated build's tests carry another suite name, so that ctest lists both.
 #ifdef TROUPE_EMULATED_DEVICE
 #define DEVICE_SUITE EmulatedDeviceTransformer
+#define TWO_DEVICE_SUITE EmulatedDeviceTransformerOnTwoDevices
+#define PLACEMENT_SUITE EmulatedDevicePlacement
 #else
 #define DEVICE_SUITE DeviceTransformer
+#define TWO_DEVICE_SUITE DeviceTransformerOnTwoDevices
+#define PLACEMENT_SUITE DevicePlacement
 #endif
 
 namespace troupe::model {
@@ -204,6 +208,59 @@ TEST_F(DEVICE_SUITE, BackToTheCpu) {
   EXPECT_EQ(lg, lc);  // the same CPU code on the same weights
 }
 
+// Two models on two devices, used in turn from one thread: each call makes its model's device
+// current (the emulator fails a copy that touches another device's memory), and both compute
+// what the CPU computes.
+TEST(TWO_DEVICE_SUITE, ModelsOnDifferentDevicesShareAThread) {
+  if (kernels::cuda_device_count() < 2) {
+    GTEST_SKIP() << "needs two CUDA devices, " << kernels::cuda_device_count() << " visible";
+  }
+  auto cpu = Transformer::create(small(), 21), d0 = Transformer::create(small(), 21),
+       d1 = Transformer::create(small(), 21);
+  ASSERT_TRUE(cpu.is_ok() && d0.is_ok() && d1.is_ok());
+  auto placed0 = place_model(*d0, "cuda", 0);
+  auto placed1 = place_model(*d1, "cuda", 1);
+  ASSERT_TRUE(placed0.is_ok()) << placed0.status().to_string();
+  ASSERT_TRUE(placed1.is_ok()) << placed1.status().to_string();
+  EXPECT_EQ(*placed0, "cuda:0");
+  EXPECT_EQ(*placed1, "cuda:1");
+  const TokenBatch b = ragged_batch(small().context);
+  std::vector<float> lc, l0, l1;
+  ASSERT_TRUE(cpu->forward(b, &lc).is_ok());
+  for (int round = 0; round < 2; ++round) {  // alternate, so each call finds the other device current
+    Status s = d1->forward(b, &l1);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    s = d0->forward(b, &l0);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    expect_close("device 0 log-probs", l0, lc);
+    expect_close("device 1 log-probs", l1, lc);
+    std::vector<float> dlogp(l0.size(), 0.5f);
+    s = d1->backward(dlogp);  // d1's last forward was before d0's
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+  }
+  KvCache c0 = d0->make_cache(2, 8), c1 = d1->make_cache(2, 8);
+  std::vector<float> g0(2 * 260), g1(2 * 260);
+  const int tokens[2] = {kBos, 'x'};
+  Status s = d0->decode(c0, tokens, g0.data());
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  s = d1->decode(c1, tokens, g1.data());
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  expect_close("decode logits, device 1 vs 0", g1, g0);
+}
+
+TEST(PLACEMENT_SUITE, AGpuThatDoesNotExistIsNamed) {
+  if (kernels::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: " << kernels::cuda_unavailable_reason();
+  auto m = Transformer::create(small(), 1);
+  ASSERT_TRUE(m.is_ok());
+  const int missing = kernels::cuda_device_count();
+  auto placed = place_model(*m, "cuda", missing);
+  ASSERT_FALSE(placed.is_ok());
+  EXPECT_NE(placed.status().message().find("CUDA device " + std::to_string(missing) + " does not exist"),
+            std::string::npos)
+      << placed.status().message();
+  EXPECT_FALSE(m->on_device());
+}
+
 TEST(DeviceTransformerWithoutDevice, UseDeviceFailsClearlyAndTheModelStaysOnTheCpu) {
   if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "a device is visible; this checks the no-device path";
   auto m = Transformer::create(small(), 1);
@@ -211,6 +268,11 @@ TEST(DeviceTransformerWithoutDevice, UseDeviceFailsClearlyAndTheModelStaysOnTheC
   const Status s = m->use_device(true);
   EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.to_string();
   EXPECT_NE(s.message().find("no CUDA device"), std::string::npos) << s.message();
+  EXPECT_FALSE(m->on_device());
+  // "auto" with a GPU named by the placement still falls back to the CPU.
+  auto placed = place_model(*m, "auto", 1);
+  ASSERT_TRUE(placed.is_ok()) << placed.status().to_string();
+  EXPECT_EQ(*placed, "cpu");
   EXPECT_FALSE(m->on_device());
 }
 

@@ -16,6 +16,7 @@
 #include "cli/replay_cmd.hpp"
 #include "storage/replay_store.hpp"
 #include "storage/synthetic_rollouts.hpp"
+#include "tests/storage/raw_store.hpp"
 #include "tests/temp_dir.hpp"
 
 // cli/replay_cmd.cpp registers itself with the command registry main.cpp defines;
@@ -90,6 +91,16 @@ TEST(StorageCli, HelpListsEveryVerb) {
   for (const char* verb : {"stats", "ls", "show", "export", "tail", "verify"}) {
     EXPECT_NE(r.out.find(std::string("  ") + verb), std::string::npos) << verb << "\n" << r.out;
   }
+  EXPECT_NE(r.out.find("Exit status"), std::string::npos) << r.out;
+  // Each verb's own help names its options and teaches with examples of itself.
+  for (const char* verb : {"stats", "ls", "show", "export", "tail", "verify"}) {
+    CliRun v = replay({verb, "--help"});
+    EXPECT_EQ(v.code, 0) << verb;
+    EXPECT_NE(v.out.find("--json"), std::string::npos) << verb << "\n" << v.out;
+    EXPECT_NE(v.out.find(std::string("troupe replay ") + verb + " runs/"), std::string::npos) << verb << "\n" << v.out;
+  }
+  EXPECT_NE(replay({"ls", "--help"}).out.find("--source-disagree"), std::string::npos);
+  EXPECT_NE(replay({"show", "--help"}).out.find("Staleness at training time"), std::string::npos);
 }
 
 TEST(StorageCli, StatsAgainstALiveWriter) {
@@ -160,6 +171,12 @@ TEST(StorageCli, ShowReportsRewardsLogprobsAndStaleness) {
   EXPECT_EQ(j["response_tokens"], expected.rollout->response_tokens.size());
   EXPECT_EQ(j["rewards"]["components"].size(), 3u);
   EXPECT_EQ(j["rewards"]["components"][1]["source"], "Verifier");
+  // Each component's latency as the reward actor stored it (synthetic: rule 0, verifier 12.5, preference 31.25).
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["rewards"]["components"][i]["latency_ms"].get<double>(),
+              expected.rewards->components[i]->latency_ms) << i;
+  }
+  EXPECT_EQ(j["rewards"]["components"][2]["latency_ms"].get<double>(), 31.25);
   EXPECT_EQ(j["staleness_at_training"], 5);
   double sum = 0;
   for (float lp : expected.rollout->behaviour_logprobs) sum += lp;
@@ -168,6 +185,8 @@ TEST(StorageCli, ShowReportsRewardsLogprobsAndStaleness) {
   ASSERT_EQ(human.code, 0);
   EXPECT_NE(human.out.find("not yet trained on"), std::string::npos);
   EXPECT_NE(human.out.find("Preference"), std::string::npos);
+  EXPECT_NE(human.out.find("latency ms"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find(" 12.5 "), std::string::npos) << human.out;  // the verifier source's latency
   CliRun missing = replay({"show", dir.sub("s"), "999"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("no rollout with id 999"), std::string::npos);
@@ -185,6 +204,8 @@ TEST(StorageCli, ExportJsonLines) {
     json j = json::parse(line);
     EXPECT_EQ(j["task"], "logic");
     EXPECT_TRUE(j.contains("response") && j.contains("reward_components") && j.contains("policy_version"));
+    ASSERT_EQ(j["reward_components"].size(), 3u);
+    EXPECT_EQ(j["reward_components"][1]["latency_ms"].get<double>(), 12.5);
     EXPECT_FALSE(j.contains("response_tokens"));
     ++n;
   }
@@ -236,22 +257,7 @@ TEST(StorageCli, VerifyCleanAndDamaged) {
   CliRun clean = replay({"verify", dir.sub("s")});
   EXPECT_EQ(clean.code, 0) << clean.err;
   EXPECT_NE(clean.out.find("39 verified, 0 corrupt"), std::string::npos) << clean.out;
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.sub("s"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.sub("s"), cfds, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "rollouts") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], std::string("\0\0\0\0\0\0\0\x05", 8), "junk").ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
-  }
+  troupe::testing::RawStore(dir.sub("s")).put("rollouts", troupe::testing::RawStore::id_key(5), "junk");
   CliRun bad = replay({"verify", dir.sub("s"), "--json"});
   EXPECT_EQ(bad.code, 1);
   json j = json::parse(bad.out);
@@ -285,6 +291,20 @@ TEST(StorageCli, ClearMessagesForWhatIsNotAStore) {
   CliRun plain = replay({"verify", dir.sub("plain")});
   EXPECT_EQ(plain.code, 1);
   EXPECT_NE(plain.err.find("RocksDB database but not a troupe replay store"), std::string::npos) << plain.err;
+  // A store a newer troupe wrote: every verb refuses it and says which schema it has.
+  { filled(dir.sub("newer")); }
+  troupe::testing::RawStore(dir.sub("newer")).put("meta", "schema", std::to_string(kStoreSchemaVersion + 1));
+  for (const char* verb : {"stats", "ls", "export", "tail", "verify"}) {
+    CliRun newer = replay({verb, dir.sub("newer"), "--json"});
+    EXPECT_EQ(newer.code, 1) << verb;
+    EXPECT_NE(newer.err.find("written by a newer troupe (store schema " + std::to_string(kStoreSchemaVersion + 1)),
+              std::string::npos)
+        << verb << ": " << newer.err;
+    EXPECT_TRUE(newer.out.empty()) << verb << ": " << newer.out;
+  }
+  CliRun show = replay({"show", dir.sub("newer"), "1"});
+  EXPECT_EQ(show.code, 1);
+  EXPECT_NE(show.err.find("newer troupe"), std::string::npos) << show.err;
   EXPECT_NE(replay({"show", dir.sub("nothing")}).code, 0);  // ID missing: a usage error from CLI11
 }
 

@@ -6,21 +6,31 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "storage/synthetic_rollouts.hpp"
+#include "storage/value_codec.hpp"
+#include "tests/storage/raw_store.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe::storage {
 namespace {
 
 namespace fs = std::filesystem;
+using troupe::testing::RawStore;
 
 // One fresh directory per test (tests/temp_dir.hpp).
 struct TempDir : troupe::testing::TempDir {
@@ -54,6 +64,23 @@ SyntheticSpec spec(uint64_t rid, std::string task = "arith", uint64_t version = 
   s.policy_version = version;
   s.response_bytes = bytes;
   return s;
+}
+
+// Appends many at once (so one group commit covers many) and waits for them all.
+std::vector<uint64_t> append_all(ReplayStore& store, const std::vector<SyntheticSpec>& specs) {
+  std::vector<std::promise<Result<uint64_t>>> done(specs.size());
+  std::vector<std::future<Result<uint64_t>>> results;
+  for (auto& d : done) results.push_back(d.get_future());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    store.append_async(synthetic_rollout_bytes(specs[i]), [&done, i](Result<uint64_t> r) { done[i].set_value(r); });
+  }
+  std::vector<uint64_t> ids;
+  for (auto& f : results) {
+    Result<uint64_t> r = f.get();
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    ids.push_back(r ? *r : 0);
+  }
+  return ids;
 }
 
 TEST(StorageReplay, AppendGetRoundTripAndReopen) {
@@ -120,26 +147,65 @@ TEST(StorageReplay, RefusesWhatIsNotAStoreWithAClearMessage) {
   // A store written by a newer troupe.
   const std::string newer = dir.sub("newer");
   { open_or_die(newer, o); }
-  {
-    rocksdb::DB* db = nullptr;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), newer, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
-    for (auto& n : names) cfds.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), newer, cfds, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "meta") {
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], "schema", "2").ok());
-      }
-    }
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
-  }
+  RawStore(newer).put("meta", "schema", std::to_string(kStoreSchemaVersion + 1));
   auto future = ReplayStore::open(newer, o);
   ASSERT_FALSE(future.is_ok());
-  EXPECT_NE(future.status().message().find("newer troupe (store schema 2"), std::string::npos)
+  EXPECT_NE(future.status().message().find("newer troupe (store schema " + std::to_string(kStoreSchemaVersion + 1)),
+            std::string::npos)
       << future.status().message();
+}
+
+TEST(StorageReplay, ValuesAreStoredCompressedAndReadBackIdentical) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  const wire::Bytes sent = synthetic_rollout_bytes(spec(1, "arith", 0, 8192));
+  { append_spec(*open_or_die(path, fast_options()), spec(1, "arith", 0, 8192)); }
+  {
+    RawStore raw(path);
+    const std::string stored = raw.get("rollouts", RawStore::id_key(1));
+    EXPECT_TRUE(is_compressed_value(stored));
+    EXPECT_LT(stored.size(), sent.size() * 7 / 8) << "stored " << stored.size() << " of " << sent.size();
+  }
+  auto store = open_or_die(path, fast_options(), OpenMode::kReadOnly);
+  auto got = store->get(1);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(got->bytes.size(), sent.size());
+  EXPECT_EQ(std::memcmp(got->bytes.data(), sent.data(), sent.size()), 0);
+  EXPECT_EQ(store->counters().value_bytes, sent.size());  // sizes count the FlatBuffer, not its stored form
+}
+
+// A store of schema 1 (raw values only) is read as it is, and a writer stamps it with
+// the current schema before it adds compressed values an older troupe could not read.
+TEST(StorageReplay, ASchemaOneStoreIsReadAndUpgradedByItsWriter) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  const wire::Bytes old_value = synthetic_rollout_bytes(spec(1, "arith", 0, 4096));
+  { append_spec(*open_or_die(path, fast_options()), spec(1, "arith", 0, 4096)); }
+  {
+    RawStore raw(path);  // what schema 1 wrote: the FlatBuffer itself, and "1"
+    raw.put("rollouts", RawStore::id_key(1),
+            std::string(reinterpret_cast<const char*>(old_value.data()), old_value.size()));
+    raw.put("meta", "schema", "1");
+  }
+  {
+    auto reader = open_or_die(path, fast_options(), OpenMode::kSecondary);
+    auto got = reader->get(1);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_EQ(got->bytes.size(), old_value.size());
+  }
+  EXPECT_EQ(RawStore(path).get("meta", "schema"), "1");  // readers change nothing
+  {
+    auto writer = open_or_die(path, fast_options());
+    append_spec(*writer, spec(2, "arith", 0, 4096));
+    auto report = writer->verify();
+    ASSERT_TRUE(report.is_ok());
+    EXPECT_EQ(report->matched, 2u);
+    EXPECT_EQ(report->corrupt, 0u);
+  }
+  RawStore raw(path);
+  EXPECT_EQ(raw.get("meta", "schema"), std::to_string(kStoreSchemaVersion));
+  EXPECT_FALSE(is_compressed_value(raw.get("rollouts", RawStore::id_key(1))));
+  EXPECT_TRUE(is_compressed_value(raw.get("rollouts", RawStore::id_key(2))));
 }
 
 TEST(StorageReplay, ParsesDurabilityNames) {
@@ -198,6 +264,150 @@ TEST(StorageReplay, ConcurrentAppendsUnderBothPoliciesAreAllDurable) {
     EXPECT_EQ(report->matched, 200u);
     EXPECT_EQ(report->corrupt, 0u);
   }
+}
+
+// A file system whose write-ahead-log syncs wait while the test holds a gate shut:
+// it holds open the moment between a group-commit batch's write and its fsync.
+class GatedWalSyncs : public rocksdb::FileSystemWrapper {
+ public:
+  GatedWalSyncs() : rocksdb::FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "GatedWalSyncs"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    auto s = target()->NewWritableFile(name, options, file, dbg);
+    if (s.ok() && name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) {
+      *file = std::make_unique<Wal>(std::move(*file), this);
+    }
+    return s;
+  }
+  void shut() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // True once a sync has been waiting at the shut gate (bounded wait).
+  bool wait_for_blocked_sync() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return waiting_ > 0; });
+  }
+
+ private:
+  class Wal : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    Wal(std::unique_ptr<rocksdb::FSWritableFile> f, GatedWalSyncs* fs)
+        : rocksdb::FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      fs_->pass();
+      return target()->Sync(o, d);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      fs_->pass();
+      return target()->Fsync(o, d);
+    }
+
+   private:
+    GatedWalSyncs* fs_;
+  };
+  void pass() {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    --waiting_;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int waiting_ = 0;
+};
+
+// Group commit writes a batch before it fsyncs it. Until the fsync returns no appender
+// hears back and no learner is served the batch; afterwards both happen.
+TEST(StorageReplay, GroupCommitAcknowledgesAndServesOnlyAfterTheFsync) {
+  TempDir dir;
+  auto fs = std::make_shared<GatedWalSyncs>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  ReplayOptions o = fast_options();
+  o.env = env.get();
+  std::atomic<int> acked{0};
+  auto store = open_or_die(dir.sub("s"), o);  // creating the store syncs once, gate open
+  fs->shut();
+  for (uint64_t i = 1; i <= 20; ++i) {
+    store->append_async(synthetic_rollout_bytes(spec(i)), [&](Result<uint64_t> r) {
+      EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+      ++acked;
+    });
+  }
+  ASSERT_TRUE(fs->wait_for_blocked_sync()) << "the syncer never reached the write-ahead log's fsync";
+  // Written (a read sees it) but not durable: neither acknowledged nor served.
+  EXPECT_TRUE(store->get(1).is_ok());
+  EXPECT_EQ(acked.load(), 0);
+  SampleRequest req;
+  req.max_rollouts = 64;
+  for (SampleOrder order : {SampleOrder::kFifo, SampleOrder::kNewest, SampleOrder::kUniform}) {
+    req.order = order;
+    auto none = store->sample(req);
+    ASSERT_TRUE(none.is_ok());
+    EXPECT_TRUE(none->rollouts.empty()) << "served " << none->rollouts.size() << " rollouts before their fsync";
+  }
+  fs->open();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);  // a bound, not a speed test
+  while (acked.load() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(acked.load(), 20);
+  req.order = SampleOrder::kFifo;
+  auto all = store->sample(req);
+  ASSERT_TRUE(all.is_ok());
+  EXPECT_EQ(all->rollouts.size(), 20u);
+  store.reset();  // before the Env it runs on
+}
+
+// Under load, with appenders and a learner racing: every rollout is served once it is
+// durable, and exactly once.
+TEST(StorageReplay, SampleServesEveryRolloutOnceUnderConcurrentAppends) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  o.group_commit_rollouts = 16;
+  std::mutex mu;  // declared before the store: its destructor may still call back
+  std::set<uint64_t> acked;
+  auto store = open_or_die(dir.sub("s"), o);
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 3; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        store->append_async(synthetic_rollout_bytes(spec(t * 1000 + i, "arith", 0, 2048)), [&](Result<uint64_t> r) {
+          ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+          std::lock_guard lock(mu);
+          acked.insert(*r);
+        });
+      }
+    });
+  }
+  SampleRequest req;
+  req.max_rollouts = 8;
+  size_t served = 0;
+  std::set<uint64_t> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // a bound, not a speed test
+  while (served < 600 && std::chrono::steady_clock::now() < deadline) {
+    auto batch = store->sample(req);
+    ASSERT_TRUE(batch.is_ok()) << batch.status().to_string();
+    std::lock_guard lock(mu);
+    for (auto& r : batch->rollouts) EXPECT_TRUE(seen.insert(r.id).second) << "rollout " << r.id << " served twice";
+    served += batch->rollouts.size();
+  }
+  for (auto& t : appenders) t.join();
+  EXPECT_EQ(served, 600u);
+  EXPECT_TRUE(store->sample(req)->rollouts.empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, acked);
 }
 
 TEST(StorageReplay, ScanFilters) {
@@ -293,6 +503,63 @@ TEST(StorageReplay, UniformWithinTheStalenessWindow) {
   EXPECT_EQ(*seen.begin(), 20u);
 }
 
+// Uniform draws pick every rollout in the window alike, including one of a window
+// version stored before older-version rollouts (a slow worker), and none outside it.
+TEST(StorageReplay, UniformDrawsEveryRolloutInTheWindowAlike) {
+  TempDir dir;
+  ReplayOptions o = fast_options();
+  o.reuse = 1000000;  // draws with replacement across calls, so counts can be compared
+  auto store = open_or_die(dir.sub("s"), o);
+  append_spec(*store, spec(1, "arith", 3));  // id 1: version 3, ahead of ids 2..99 (version 0)
+  std::vector<SyntheticSpec> specs;
+  for (uint64_t i = 2; i <= 400; ++i) specs.push_back(spec(i, "arith", i / 100));  // versions 0..4
+  append_all(*store, specs);
+  std::map<uint64_t, int> draws;
+  SampleRequest req;
+  req.order = SampleOrder::kUniform;
+  req.min_version = 2;
+  req.max_rollouts = 50;
+  for (int call = 0; call < 400; ++call) {
+    auto r = store->sample(req);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    ASSERT_EQ(r->rollouts.size(), 50u);
+    for (auto& x : r->rollouts) {
+      ASSERT_GE(x.root->rollout()->policy_version(), 2u) << "rollout " << x.id << " is outside the window";
+      ++draws[x.id];
+    }
+  }
+  // Eligible: id 1 and ids 200..400, 202 rollouts; 20,000 draws, ~99 each (sd ~10).
+  ASSERT_EQ(draws.size(), 202u);
+  EXPECT_EQ(draws.begin()->first, 1u);
+  for (auto& [id, n] : draws) {
+    EXPECT_GE(n, 50) << "rollout " << id << " drawn too rarely";
+    EXPECT_LE(n, 160) << "rollout " << id << " drawn too often";
+  }
+}
+
+// A rare task among many rollouts: random draws mostly miss it, so the sampler must
+// fall back to scanning its index and still serve every one of its rollouts.
+TEST(StorageReplay, UniformFindsASparseWindow) {
+  TempDir dir;
+  auto store = open_or_die(dir.sub("s"), fast_options());
+  std::vector<SyntheticSpec> specs;
+  for (uint64_t i = 1; i <= 600; ++i) specs.push_back(spec(i, i % 200 == 0 ? "rare" : "common"));
+  const std::vector<uint64_t> ids = append_all(*store, specs);
+  const std::set<uint64_t> rare{ids[199], ids[399], ids[599]};
+  SampleRequest req;
+  req.order = SampleOrder::kUniform;
+  req.balance_tasks = true;
+  req.max_rollouts = 6;
+  auto r = store->sample(req);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->rollouts.size(), 6u);
+  std::set<uint64_t> got_rare;
+  for (auto& x : r->rollouts) {
+    if (x.root->rollout()->task()->str() == "rare") got_rare.insert(x.id);
+  }
+  EXPECT_EQ(got_rare, rare);  // 3 each: all three rare ones, then three common
+}
+
 TEST(StorageReplay, BalancesAcrossTasks) {
   TempDir dir;
   auto store = open_or_die(dir.sub("s"), fast_options());
@@ -353,6 +620,7 @@ TEST(StorageReplay, WholeGroupsOnly) {
   last.prompt_id = 2;
   last.group_index = 3;
   append_spec(*store, last);
+  req.order = SampleOrder::kUniform;  // uniform draws also serve only whole groups
   r = store->sample(req);
   ASSERT_TRUE(r.is_ok());
   ASSERT_EQ(r->rollouts.size(), 4u);
@@ -365,7 +633,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_rollouts = 50;
     auto store = open_or_die(dir.sub("count"), o);
-    for (uint64_t i = 1; i <= 80; ++i) append_spec(*store, spec(i));
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 80; ++i) specs.push_back(spec(i));
+    append_all(*store, specs);
     EXPECT_EQ(store->counters().count, 50u);
     EXPECT_EQ(store->counters().deleted, 30u);
     EXPECT_EQ(store->get(30).status().code(), Status::Code::kNotFound);
@@ -375,7 +645,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_bytes = 128 << 10;  // 128 KiB: about twenty ~6 KiB values
     auto store = open_or_die(dir.sub("bytes"), o);
-    for (uint64_t i = 1; i <= 100; ++i) append_spec(*store, spec(i, "arith", 0, 2048));
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 100; ++i) specs.push_back(spec(i, "arith", 0, 2048));
+    append_all(*store, specs);
     EXPECT_LE(store->counters().value_bytes, uint64_t(o.max_bytes));
     EXPECT_GT(store->counters().count, 10u);
     EXPECT_LT(store->counters().count, 100u);
@@ -384,7 +656,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
     ReplayOptions o = fast_options();
     o.max_version_age = 2;
     auto store = open_or_die(dir.sub("age"), o);
-    for (uint64_t i = 1; i <= 60; ++i) append_spec(*store, spec(i, "arith", i / 10));  // versions 0..6
+    std::vector<SyntheticSpec> specs;
+    for (uint64_t i = 1; i <= 60; ++i) specs.push_back(spec(i, "arith", i / 10));  // versions 0..6
+    append_all(*store, specs);
     uint64_t oldest = UINT64_MAX;
     ASSERT_TRUE(store->scan_summaries(ScanFilter{}, [&](const RolloutSummary& s) {
       oldest = std::min(oldest, s.policy_version);
@@ -399,7 +673,9 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
       ReplayOptions o = fast_options();
       o.max_rollouts = 0;
       auto store = open_or_die(path, o);
-      for (uint64_t i = 1; i <= 400; ++i) append_spec(*store, spec(i, "arith", 0, 8192));
+      std::vector<SyntheticSpec> specs;
+      for (uint64_t i = 1; i <= 400; ++i) specs.push_back(spec(i, "arith", 0, 8192));
+      append_all(*store, specs);
       ASSERT_TRUE(store->compact().is_ok());
     }
     ReplayOptions o = fast_options();
@@ -426,12 +702,21 @@ TEST(StorageReplay, CheckpointIndex) {
     ASSERT_TRUE(store->put_checkpoint({20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}).is_ok());
     ASSERT_TRUE(store->put_checkpoint({10, "runs/x/ckpt-10", R"({"arith":{"pass@1":0.3}})", 1}).is_ok());
   }
+  {
+    // One directory rewritten at each checkpoint keeps one row: the version it holds now,
+    // replaced once more when its evaluation figures arrive.
+    auto store = open_or_die(path, fast_options());
+    ASSERT_TRUE(store->put_checkpoint({30, "runs/x/checkpoint", R"({"training":{"loss":1.5}})", 3}).is_ok());
+    ASSERT_TRUE(store->put_checkpoint({40, "runs/x/checkpoint", R"({"training":{"loss":1.2}})", 4}).is_ok());
+    ASSERT_TRUE(store->put_checkpoint({40, "runs/x/checkpoint", R"({"held_out":{"arith":0.7}})", 5}).is_ok());
+  }
   auto store = open_or_die(path, fast_options(), OpenMode::kReadOnly);
   auto c = store->checkpoints();
   ASSERT_TRUE(c.is_ok());
-  ASSERT_EQ(c->size(), 2u);
+  ASSERT_EQ(c->size(), 3u);
   EXPECT_EQ((*c)[0].version, 10u);
   EXPECT_EQ((*c)[1], (CheckpointEntry{20, "runs/x/ckpt-20", R"({"arith":{"pass@1":0.5}})", 2}));
+  EXPECT_EQ((*c)[2], (CheckpointEntry{40, "runs/x/checkpoint", R"({"held_out":{"arith":0.7}})", 5}));
   EXPECT_FALSE(store->put_checkpoint({30, "p", "{}", 3}).is_ok());  // read-only
   EXPECT_FALSE(store->append(synthetic_rollout_bytes(spec(1))).is_ok());
   EXPECT_FALSE(store->sample(SampleRequest{}).is_ok());

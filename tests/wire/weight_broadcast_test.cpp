@@ -1,6 +1,7 @@
 // Weight broadcast in one process (two transports): a version arrives whole and bit-identical; a
-// damaged chunk or a dead upstream leaves the committed version untouched (the fence); CRC-32C
-// matches its published check value; an idle transport sleeps instead of spinning.
+// damaged chunk or a dead upstream leaves the committed version untouched (the fence); a held
+// version is never overwritten by buffer reuse; CRC-32C matches its published check value; an
+// idle transport sleeps instead of spinning.
 #include "wire/weight_broadcast.hpp"
 
 #include <sys/resource.h>
@@ -28,6 +29,22 @@ TEST(Crc32c, MatchesTheCheckValue) {
   uint32_t whole = crc32c(big);
   uint32_t parts = crc32c_extend(crc32c({big.data(), 5001}), {big.data() + 5001, big.size() - 5001});
   EXPECT_EQ(whole, parts);
+  // The same values bit by bit (the three-stream path covers 24 KiB blocks; 100003 has a tail).
+  uint32_t slow = ~0u;
+  for (uint8_t b : big) {
+    slow ^= b;
+    for (int k = 0; k < 8; ++k) slow = (slow & 1) ? (slow >> 1) ^ 0x82F63B78u : slow >> 1;
+  }
+  EXPECT_EQ(whole, ~slow);
+  std::vector<uint8_t> copy(big.size());
+  EXPECT_EQ(crc32c_copy(0, big, copy.data()), whole);
+  EXPECT_EQ(copy, big);
+  for (size_t split : {size_t{0}, size_t{1}, size_t{5001}, big.size()}) {
+    EXPECT_EQ(crc32c_combine(crc32c({big.data(), split}), crc32c({big.data() + split, big.size() - split}),
+                             big.size() - split),
+              whole)
+        << "split at " << split;
+  }
 }
 
 // A receiving node: the transport's callbacks queue, the test thread feeds the WeightReceiver.
@@ -117,6 +134,34 @@ TEST(WeightBroadcast, VersionArrivesWholeAndSecondVersionReplacesIt) {
     ASSERT_EQ(c.tensors.size(), 1u);
   }
   EXPECT_EQ(rx.aborted(), 0u);
+}
+
+// Staging buffers are recycled (the version before last's), never while a reader holds them.
+TEST(WeightBroadcast, HeldVersionsAreNeverOverwrittenAndReleasedBuffersAreReused) {
+  Node src("src"), dst("dst");
+  ASSERT_TRUE(src.t && dst.t);
+  ASSERT_TRUE(dst.t->connect("127.0.0.1", src.t->port()));
+  ASSERT_TRUE(wait_up(*src.t, "dst"));
+  WeightReceiver rx(*dst.t);
+  BroadcastOptions bo;
+  bo.chunk_bytes = 65536;
+  const uint8_t* v1_buffer = nullptr;
+  CommittedWeights held;  // v2, kept by a reader across v3 and v4
+  for (uint8_t v = 1; v <= 4; ++v) {
+    auto data = pattern(300001, v);
+    ASSERT_TRUE(broadcast_weights(*src.t, {"dst"}, v, {whole(data.size())}, data, bo));
+    ASSERT_TRUE(dst.pump(rx, [&] { return rx.committed().version == v; }));
+    auto c = rx.committed();
+    EXPECT_EQ(0, std::memcmp(c.data->data(), data.data(), data.size())) << "v" << int(v);
+    if (v == 1) v1_buffer = c.data->data();
+    if (v == 2) held = c;
+    if (v == 3) {
+      EXPECT_EQ(c.data->data(), v1_buffer) << "v3 should be staged in v1's released buffer";
+    }
+  }
+  auto v2 = pattern(300001, 2);
+  EXPECT_EQ(held.version, 2u);
+  EXPECT_EQ(0, std::memcmp(held.data->data(), v2.data(), v2.size())) << "a held version was overwritten";
 }
 
 TEST(WeightBroadcast, DamagedChunkLeavesTheCommittedVersion) {
