@@ -134,12 +134,38 @@ std::string class_line(const rewards::VerifierReport& r) {
 
 // ---- verifier -----------------------------------------------------------------
 
+// One epoch of batches of similar length: a step costs as much as its longest
+// row, and the verifier's inputs run from a few bytes to ~120, so batching by
+// length nearly halves the time per example. The examples are shuffled, sorted
+// by length within windows of 16 batches, cut into batches, and the batches
+// shuffled, so each batch is still a random draw of examples of its length.
+std::vector<std::vector<size_t>> length_batches(const std::vector<std::string>& texts, size_t batch,
+                                                std::mt19937_64& rng) {
+  std::vector<size_t> order(texts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t window = batch * 16;
+  std::vector<std::vector<size_t>> out;
+  for (size_t w = 0; w < order.size(); w += window) {
+    const auto first = order.begin() + long(w), last = order.begin() + long(std::min(order.size(), w + window));
+    std::stable_sort(first, last, [&](size_t x, size_t y) { return texts[x].size() < texts[y].size(); });
+    for (auto it = first; it < last; it += long(std::min(batch, size_t(last - it)))) {
+      out.emplace_back(it, it + long(std::min(batch, size_t(last - it))));
+    }
+  }
+  std::shuffle(out.begin(), out.end(), rng);
+  return out;
+}
+
 struct VerifierArgs {
   CommonArgs common;
   std::string train_families = "arithmetic,sequence";
   std::string heldout_families;  // Default: every other family with usable answers
   int cases = 400;               // Default: 400 training cases per task
   int eval_cases = 100;          // Default: 100 held-out cases per task
+  int generic_cases = 0;         // Default: 0 generic-answer cases added to the training data
+  double bare_fraction = 0;      // Default: 0; share of training rows shown without question or dress
+  std::string dump;              // Default: none; write the examples as JSON lines here and stop
 };
 
 int run_verifier(const VerifierArgs& va) {
@@ -166,7 +192,9 @@ int run_verifier(const VerifierArgs& va) {
   rewards::VerifierDataOptions o;
   o.cases_per_task = va.cases;
   o.seed = a.seed;
+  o.generic_cases = va.generic_cases;
   auto train = rewards::build_verifier_examples(train_tasks, o);
+  o.generic_cases = 0;  // held-out figures are on task cases only
   rewards::VerifierDataOptions eo = o;
   eo.cases_per_task = va.eval_cases;
   eo.seed = a.seed + 1000003;  // other seeds: held-out cases of the training families
@@ -175,6 +203,30 @@ int run_verifier(const VerifierArgs& va) {
   if (!train || !val || !held) {
     std::cerr << "train verifier: building data failed\n";
     return 1;
+  }
+  if (!va.dump.empty()) {
+    // The data as the model sees it, for reading: one JSON object per example.
+    std::ofstream f(va.dump);
+    auto write = [&](const std::vector<rewards::VerifierExample>& ex, const char* split) {
+      for (const auto& e : ex) {
+        f << Json{{"split", split}, {"task", e.task}, {"family", family_of[e.task]},
+                  {"label", rewards::label_name(e.label)}, {"form", e.form}, {"reference", e.reference},
+                  {"candidate", e.candidate}, {"response", e.response},
+                  {"text", rewards::verifier_text(e.question, e.reference, e.response)}}
+                 .dump(-1, ' ', false, Json::error_handler_t::replace)
+          << "\n";
+      }
+    };
+    write(*train, "train");
+    write(*val, "in_family_heldout");
+    write(*held, "other_families");
+    if (!f) {
+      std::cerr << "train verifier: cannot write " << va.dump << "\n";
+      return 1;
+    }
+    std::fprintf(stderr, "train verifier: wrote %zu examples to %s\n", train->size() + val->size() + held->size(),
+                 va.dump.c_str());
+    return 0;
   }
   auto m = make_model(a, rewards::kVerifierClasses);
   if (!m) {
@@ -193,22 +245,33 @@ int run_verifier(const VerifierArgs& va) {
   std::mt19937_64 rng(a.seed + uint64_t(opt.steps()));  // a continued run sees the data in another order
   std::vector<std::string> texts;
   for (const auto& e : *train) texts.push_back(rewards::verifier_text(e.question, e.reference, e.response));
-  std::vector<size_t> order(train->size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::shuffle(order.begin(), order.end(), rng);
+  // Curriculum: a share of the rows (drawn again each epoch) is the same example stripped to
+  // "Q:\nR:<reference>\nC:<answer>", without question or dress around the answer: short, and holding
+  // nothing but the comparison that has to be learnt; the rest are the full inputs the model will judge.
+  std::vector<std::string> bare;
+  for (const auto& e : *train) {
+    bare.push_back(rewards::verifier_text("", e.reference, e.candidate.empty() ? e.response : e.candidate));
+  }
+  std::vector<std::string> source;
+  auto new_epoch = [&] {
+    std::bernoulli_distribution coin(std::clamp(va.bare_fraction, 0.0, 1.0));
+    source.clear();
+    for (size_t k = 0; k < texts.size(); ++k) source.push_back(coin(rng) ? bare[k] : texts[k]);
+    return length_batches(source, size_t(std::max(1, a.batch)), rng);
+  };
+  std::vector<std::vector<size_t>> batches = new_epoch();
   size_t cursor = 0;
   long step = 0;
   double loss_ema = 0, last_print = -1;
   while (budget.more(step)) {
+    if (cursor == batches.size()) {
+      batches = new_epoch();
+      cursor = 0;
+    }
     std::vector<std::string> bt;
     std::vector<rewards::VerifierLabel> bl;
-    for (int i = 0; i < a.batch; ++i) {
-      if (cursor == order.size()) {
-        std::shuffle(order.begin(), order.end(), rng);
-        cursor = 0;
-      }
-      const size_t k = order[cursor++];
-      bt.push_back(texts[k]);
+    for (size_t k : batches[cursor++]) {
+      bt.push_back(source[k]);
       bl.push_back((*train)[k].label);
     }
     kernels::LrSchedule sched{.base_lr = a.lr, .warmup_steps = a.warmup, .total_steps = budget.total(step),
@@ -223,7 +286,7 @@ int run_verifier(const VerifierArgs& va) {
     if (budget.elapsed() - last_print >= 2.0) {
       last_print = budget.elapsed();
       std::fprintf(stderr, "\rstep %6ld  loss %.4f  epoch %.2f  elapsed %.0fs   ", step, loss_ema,
-                   double(step) * a.batch / double(order.size()), budget.elapsed());
+                   double(step) * a.batch / double(texts.size()), budget.elapsed());
     }
   }
   std::fprintf(stderr, "\n");
@@ -233,36 +296,43 @@ int run_verifier(const VerifierArgs& va) {
     return 1;
   }
   auto rv = rewards::evaluate_verifier(*m, *val);
-  auto rh = rewards::evaluate_verifier(*m, *held);
-  if (!rv || !rh) {
+  auto predicted = rewards::predict_verifier(*m, *held);  // once; the reports below group it
+  if (!rv || !predicted) {
     std::cerr << "evaluation failed\n";
     return 1;
+  }
+  std::map<std::string, rewards::VerifierReport> by_family, by_task, by_form;
+  rewards::VerifierReport rh;
+  for (size_t i = 0; i < held->size(); ++i) {
+    const auto& e = (*held)[i];
+    const auto p = (*predicted)[i];
+    rh.add(e.label, p);
+    by_family[family_of[e.task]].add(e.label, p);
+    by_task[e.task].add(e.label, p);
+    by_form[std::string(rewards::label_name(e.label)) + "/" + e.form].add(e.label, p);
   }
   Json report{{"steps", step}, {"seconds", budget.elapsed()}, {"final_loss", loss_ema},
               {"parameters", m->config().num_parameters()}, {"train_families", train_fams},
               {"train_tasks", train_tasks}, {"train_examples", train->size()},
-              {"in_family_heldout", class_json(*rv)}, {"other_families", class_json(*rh)}};
+              {"generic_cases", va.generic_cases}, {"in_family_heldout", class_json(*rv)},
+              {"other_families", class_json(rh)}};
   std::printf("in-family held-out cases:   %s\n", class_line(*rv).c_str());
-  std::printf("families never trained on:  %s\n", class_line(*rh).c_str());
-  // Per family and per task of the held-out families.
-  std::map<std::string, std::vector<rewards::VerifierExample>> by_family, by_task;
-  for (const auto& e : *held) {
-    by_family[family_of[e.task]].push_back(e);
-    by_task[e.task].push_back(e);
+  std::printf("families never trained on:  %s\n", class_line(rh).c_str());
+  // Per family, per task and per form of the held-out families.
+  Json fams = Json::object(), tasks = Json::object(), forms = Json::object();
+  for (const auto& [fam, r] : by_family) {
+    fams[fam] = class_json(r);
+    std::printf("  family %-12s %s\n", fam.c_str(), class_line(r).c_str());
   }
-  Json fams = Json::object(), tasks = Json::object();
-  for (const auto& [fam, ex] : by_family) {
-    auto r = rewards::evaluate_verifier(*m, ex);
-    if (!r) continue;
-    fams[fam] = class_json(*r);
-    std::printf("  family %-12s %s\n", fam.c_str(), class_line(*r).c_str());
+  for (const auto& [task, r] : by_task) {
+    tasks[task] = class_json(r);
+    std::printf("    %-46s equiv-acc %.3f  acc %.3f\n", task.c_str(), r.equivalence_accuracy(), r.accuracy());
   }
-  for (const auto& [task, ex] : by_task) {
-    auto r = rewards::evaluate_verifier(*m, ex);
-    if (!r) continue;
-    tasks[task] = class_json(*r);
-    std::printf("    %-46s equiv-acc %.3f  acc %.3f\n", task.c_str(), r->equivalence_accuracy(), r->accuracy());
+  for (const auto& [form, r] : by_form) {
+    forms[form] = {{"n", r.n}, {"accuracy", r.accuracy()}};
+    std::printf("    form %-30s acc %.3f (n=%ld)\n", form.c_str(), r.accuracy(), long(r.n));
   }
+  report["by_form"] = forms;
   report["by_family"] = fams;
   report["by_task"] = tasks;
   std::ofstream(a.out + "/verifier_report.json") << report.dump(2) << "\n";
@@ -398,6 +468,13 @@ void setup(CLI::App& root, int& exit_code) {
                 "families to report on (default: every other family with reference answers)");
   v->add_option("--cases", va->cases, "training cases generated per task (default 400; ~5 examples each)");
   v->add_option("--eval-cases", va->eval_cases, "held-out cases per task (default 100)");
+  v->add_option("--generic-cases", va->generic_cases,
+                "cases of generic answers (random numbers, lists, words, symbol strings; no task) added to the "
+                "training data (default 0)");
+  v->add_option("--bare-fraction", va->bare_fraction,
+                "curriculum: share of training rows shown as the answer alone, without question or dress (default 0)");
+  v->add_option("--dump", va->dump,
+                "write the training and held-out examples as JSON lines to this file and stop (no training)");
   v->callback([va, &exit_code] { exit_code = run_verifier(*va); });
   auto pa = std::make_shared<PreferenceArgs>();
   auto* p = train->add_subcommand("preference",

@@ -133,7 +133,8 @@ void VerifierReport::add(VerifierLabel truth, VerifierLabel predicted) {
   }
 }
 
-Result<VerifierReport> evaluate_verifier(model::Transformer& m, const std::vector<VerifierExample>& examples) {
+Result<std::vector<VerifierLabel>> predict_verifier(model::Transformer& m,
+                                                    const std::vector<VerifierExample>& examples) {
   std::vector<std::vector<int>> seqs;
   for (const auto& e : examples) {
     seqs.push_back(encode_text(verifier_text(e.question, e.reference, e.response), m.config().context));
@@ -141,11 +142,17 @@ Result<VerifierReport> evaluate_verifier(model::Transformer& m, const std::vecto
   auto logits = score_sequences(m, seqs);
   if (!logits) return logits.status();
   auto p = softmax3(*logits);
+  std::vector<VerifierLabel> out;
+  out.reserve(p.size());
+  for (const auto& row : p) out.push_back(VerifierLabel(std::max_element(row.begin(), row.end()) - row.begin()));
+  return out;
+}
+
+Result<VerifierReport> evaluate_verifier(model::Transformer& m, const std::vector<VerifierExample>& examples) {
+  auto predicted = predict_verifier(m, examples);
+  if (!predicted) return predicted.status();
   VerifierReport r;
-  for (size_t i = 0; i < examples.size(); ++i) {
-    const auto best = std::max_element(p[i].begin(), p[i].end()) - p[i].begin();
-    r.add(examples[i].label, VerifierLabel(best));
-  }
+  for (size_t i = 0; i < examples.size(); ++i) r.add(examples[i].label, (*predicted)[i]);
   return r;
 }
 

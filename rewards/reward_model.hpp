@@ -73,6 +73,10 @@ struct VerifierReport {
   void add(VerifierLabel truth, VerifierLabel predicted);
 };
 
+// The verifier's most probable label per example, in order.
+Result<std::vector<VerifierLabel>> predict_verifier(model::Transformer& model,
+                                                    const std::vector<VerifierExample>& examples);
+
 // Runs the verifier on examples and tallies the report.
 Result<VerifierReport> evaluate_verifier(model::Transformer& model, const std::vector<VerifierExample>& examples);
 

@@ -2,6 +2,7 @@
 #include "rewards/verifier_data.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -249,38 +250,36 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-// Value-preserving dress of an integer.
+// Value-preserving rewriting of an integer (decimals, fractions, a sign).
 std::string integer_form(Rng& rng, const std::string& n, std::string* form) {
   const bool neg = !n.empty() && n[0] == '-';
   std::vector<std::pair<std::string, std::string>> f = {
-      {"decimal", n + ".0"},          {"decimal2", n + ".00"},       {"fraction", n + "/1"},
-      {"latex_frac", neg ? "-\\frac{" + n.substr(1) + "}{1}" : "\\frac{" + n + "}{1}"},
-      {"boxed", "\\boxed{" + n + "}"}, {"dollar", "$" + n + "$"},     {"spacing", " " + n + " "},
-      {"latex_boxed_decimal", "\\boxed{" + n + ".0}"}};
+      {"decimal", n + ".0"},
+      {"decimal2", n + ".00"},
+      {"fraction", n + "/1"},
+      {"latex_frac", neg ? "-\\frac{" + n.substr(1) + "}{1}" : "\\frac{" + n + "}{1}"}};
   if (!neg) f.push_back({"plus", "+" + n});
   const auto& p = pick(rng, f);
   *form = p.first;
   return p.second;
 }
 
-// The same dresses applied to a wrong value (so format does not give the label away).
-std::string maybe_dress(Rng& rng, const std::string& v, bool numeric) {
-  if (uniform(rng, 0, 1) == 0) return v;
-  if (numeric) {
-    std::string unused;
-    return integer_form(rng, v, &unused);
+// A wrapper around an answer that leaves its meaning alone: none (40%), spaces,
+// \boxed{}, \text{} (not around numbers) or $..$. Right and wrong answers draw
+// their wrappers from this same distribution, so the dress never tells the
+// label and the model has to compare what is inside. Sets *form to the
+// wrapper's name, or leaves it when there is none.
+std::string wrap_answer(Rng& rng, const std::string& v, bool numeric, std::string* form) {
+  switch (uniform(rng, 0, 9)) {
+    case 0: case 1: *form = "spacing"; return " " + v + " ";
+    case 2: case 3: *form = "boxed"; return "\\boxed{" + v + "}";
+    case 4: *form = "dollar"; return "$" + v + "$";
+    case 5:
+      if (numeric) return v;
+      *form = "text";
+      return "\\text{" + v + "}";
+    default: return v;
   }
-  static const std::vector<std::string> kOpen = {"\\boxed{", "\\text{", " "};
-  const int i = uniform(rng, 0, 2);
-  return kOpen[i] + v + (i == 2 ? " " : "}");
-}
-
-std::string text_form(Rng& rng, const std::string& t, std::string* form) {
-  std::vector<std::pair<std::string, std::string>> f = {
-      {"spacing", " " + t + " "}, {"text", "\\text{" + t + "}"}, {"boxed", "\\boxed{" + t + "}"}};
-  const auto& p = pick(rng, f);
-  *form = p.first;
-  return p.second;
 }
 
 char change_char(Rng& rng, char c) {
@@ -361,17 +360,22 @@ std::string list_wrong(Rng& rng, const Reference& r, std::string* form) {
   }
 }
 
-std::string list_form(Rng& rng, const Reference& r, std::string* form) {
-  std::vector<std::string> items = r.items;
-  switch (uniform(rng, 0, r.unordered ? 3 : 2)) {
-    case 0: *form = "list_spacing"; return join(items, r.sep == ',' ? ", " : "  ");
+// The items written another way: spaces after separators, brackets, spaced commas.
+std::string list_rewrite(Rng& rng, const std::vector<std::string>& items, char sep, std::string* form) {
+  switch (uniform(rng, 0, 2)) {
+    case 0: *form = "list_spacing"; return join(items, sep == ',' ? ", " : "  ");
     case 1: *form = "list_brackets"; return "[" + join(items, ", ") + "]";
-    case 2: *form = "list_commas"; return join(items, r.sep == ',' ? " , " : ",");
-    default:
-      *form = "reordered_set";
-      std::reverse(items.begin(), items.end());
-      return join(items, std::string(1, r.sep));
+    default: *form = "list_commas"; return join(items, sep == ',' ? " , " : ",");
   }
+}
+
+std::string list_form(Rng& rng, const Reference& r, std::string* form) {
+  if (r.unordered && uniform(rng, 0, 3) == 0) {
+    std::vector<std::string> items(r.items.rbegin(), r.items.rend());
+    *form = "reordered_set";
+    return join(items, std::string(1, r.sep));
+  }
+  return list_rewrite(rng, r.items, r.sep, form);
 }
 
 std::string invalid_response(Rng& rng, const Reference& r, const std::string& full_answer, std::string* form) {
@@ -450,7 +454,161 @@ Result<Reference> reference_of(const envs::Task& task, const envs::Case& c) {
   return r;
 }
 
+
+// ---- generic answers ------------------------------------------------------------
+//
+// Answers of no task: random integers, decimals, words and strings of symbols,
+// in random dresses. They teach what every family shares, that the judgement is
+// "is the candidate's final answer the reference, up to dress", on more shapes
+// of answer than the training families' own (mostly numbers), so the model has
+// to compare the bytes rather than learn the training families' answer types.
+// Nothing here is modelled on a held-out family: the alphabet is printable ASCII.
+
+std::string random_word(Rng& rng) {
+  std::string w;
+  const int n = uniform(rng, 1, 8);
+  const int style = uniform(rng, 0, 2);  // lower, Capitalised, UPPER
+  for (int i = 0; i < n; ++i) {
+    const char c = char('a' + uniform(rng, 0, 25));
+    w.push_back(style == 2 || (style == 1 && i == 0) ? char(c - 'a' + 'A') : c);
+  }
+  return w;
+}
+
+std::string random_symbols(Rng& rng) {
+  static const std::string kAlphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-*/=()[]{}<>,.:;_'!?#%&|^~";
+  std::string s;
+  const int n = uniform(rng, 1, 20);
+  for (int i = 0; i < n; ++i) {
+    if (i > 0 && i + 1 < n && uniform(rng, 0, 7) == 0 && s.back() != ' ') {
+      s.push_back(' ');
+    } else {
+      s.push_back(kAlphabet[size_t(uniform(rng, 0, int(kAlphabet.size()) - 1))]);
+    }
+  }
+  return s;
+}
+
+std::string random_integer(Rng& rng) {
+  const int digits = uniform(rng, 1, 7);
+  std::string s(1, char('1' + uniform(rng, 0, 8)));
+  if (digits == 1 && uniform(rng, 0, 4) == 0) s = "0";
+  for (int i = 1; i < digits; ++i) s.push_back(char('0' + uniform(rng, 0, 9)));
+  return uniform(rng, 0, 4) == 0 && s != "0" ? "-" + s : s;
+}
+
+// A generic reference: its core, kind, and a dress from generic_dresses() as its "format".
+Reference generic_reference(Rng& rng) {
+  Reference r;
+  switch (uniform(rng, 0, 5)) {
+    case 0: r.core = random_integer(rng), r.kind = Kind::kInteger; break;
+    case 1: {
+      r.kind = Kind::kList;
+      r.sep = uniform(rng, 0, 1) ? ',' : ' ';
+      const int n = uniform(rng, 2, 6);
+      for (int i = 0; i < n; ++i) r.items.push_back(std::to_string(uniform(rng, -20, 99)));
+      r.core = join(r.items, std::string(1, r.sep));
+      break;
+    }
+    case 2: r.core = random_integer(rng) + "." + std::to_string(uniform(rng, 1, 999)); break;
+    case 3: {
+      const int n = uniform(rng, 1, 3);
+      for (int i = 0; i < n; ++i) r.core += (i ? " " : "") + random_word(rng);
+      break;
+    }
+    default: r.core = random_symbols(rng); break;
+  }
+  if (r.kind == Kind::kText && r.core.back() == '0' && r.core.find('.') != std::string::npos) r.core += "1";
+  const Dress& d = pick(rng, generic_dresses());
+  r.prefix = d.prefix;
+  r.suffix = d.suffix;
+  return r;
+}
+
+const std::vector<std::string>& generic_questions() {
+  static const std::vector<std::string> kQuestions = {
+      "Solve the problem and give the final answer.", "What is the result? Reply with the answer only.",
+      "Find the value asked for and state it at the end.", "Work it out, then write the final answer.",
+      "Answer the question above; end with your answer."};
+  return kQuestions;
+}
+
+// Whether the task's rule verifier scores `response` 1 for the case (no task: undecided).
+using RuleCheck = std::function<std::optional<bool>(const std::string& response)>;
+
+// The examples of one case: correct forms, wrong forms, invalid responses.
+void add_case(Rng& rng, const std::string& task, const std::string& question, const Reference& r,
+              const std::string& full_answer, const std::string& previous_core, const RuleCheck& rule,
+              const VerifierDataOptions& o, std::vector<VerifierExample>* out) {
+  std::string unused;  // names of rewritings not recorded
+  auto add = [&](std::string core_or_response, VerifierLabel label, std::string form, bool wrap) {
+    VerifierExample e;
+    e.task = task;
+    e.question = question;
+    e.reference = r.core;
+    if (wrap) e.candidate = core_or_response;
+    if (wrap && uniform(rng, 0, 1) == 0) {
+      const Dress& d = pick(rng, generic_dresses());
+      e.response = d.prefix + core_or_response + d.suffix;
+    } else {
+      e.response = wrap ? r.prefix + core_or_response + r.suffix : std::move(core_or_response);
+    }
+    e.label = label;
+    e.form = std::move(form);
+    out->push_back(std::move(e));
+  };
+  // Correct: the reference, or (for numbers and lists, half the time) a rewriting of the same value.
+  for (int k = 0; k < o.correct_per_case; ++k) {
+    std::string form = "exact";
+    std::string s = r.core;
+    if (r.kind == Kind::kInteger && uniform(rng, 0, 1) == 0) {
+      s = integer_form(rng, r.core, &form);
+    } else if (r.kind == Kind::kList && uniform(rng, 0, 1) == 0) {
+      s = list_form(rng, r, &form);
+    }
+    s = wrap_answer(rng, s, r.kind != Kind::kText, form == "exact" ? &form : &unused);
+    if (!answers_equivalent(r.core, s, r.unordered)) continue;  // the comparator has the last word
+    add(s, VerifierLabel::kCorrect, form, true);
+  }
+  // Incorrect: another value, rewritten and wrapped like the right ones.
+  for (int k = 0; k < o.incorrect_per_case; ++k) {
+    std::string form;
+    std::string s;
+    if (!previous_core.empty() && uniform(rng, 0, 5) == 0) {
+      s = previous_core, form = "other_case";
+    } else if (r.kind == Kind::kInteger) {
+      s = integer_wrong(rng, r.core, &form);
+      if (form != "wrong_fraction" && form != "wrong_decimal" && uniform(rng, 0, 1) == 0) {
+        s = integer_form(rng, s, &unused);  // a wrong value in a right value's rewriting
+      }
+    } else if (r.kind == Kind::kList) {
+      s = list_wrong(rng, r, &form);
+      if (uniform(rng, 0, 1) == 0) {
+        std::vector<std::string> items;
+        for (auto item : envs::split_any(s, std::string_view(&r.sep, 1))) items.emplace_back(item);
+        s = list_rewrite(rng, items, r.sep, &unused);  // a wrong list written like the right ones
+      }
+    } else {
+      s = text_wrong(rng, r.core, &form);
+    }
+    s = wrap_answer(rng, s, r.kind != Kind::kText, &unused);
+    if (answers_equivalent(r.core, s, r.unordered)) continue;
+    // Wrong only if the task's rule verifier agrees (a changed expression may still reach the target).
+    auto accepted = rule(r.prefix + s + r.suffix);
+    if (!accepted || *accepted) continue;
+    add(s, VerifierLabel::kIncorrect, form, true);
+  }
+  for (int k = 0; k < o.invalid_per_case; ++k) {
+    std::string form;
+    std::string s = invalid_response(rng, r, full_answer, &form);
+    add(s, VerifierLabel::kInvalid, form, false);
+  }
+}
+
 }  // namespace
+
+const char* const kGenericTask = "generic";
 
 Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<std::string>& tasks,
                                                              const VerifierDataOptions& o) {
@@ -468,61 +626,26 @@ Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<s
       if (!c) return c.status().with_context(tasks[ti]);
       auto ref = reference_of(**task, *c);
       if (!ref) continue;
-      const Reference& r = *ref;
-      auto add = [&](std::string core_or_response, VerifierLabel label, std::string form, bool wrap) {
-        VerifierExample e;
-        e.task = tasks[ti];
-        e.question = c->prompt;
-        e.reference = r.core;
-        if (wrap && uniform(rng, 0, 1) == 0) {
-          const Dress& d = pick(rng, generic_dresses());
-          e.response = d.prefix + core_or_response + d.suffix;
-        } else {
-          e.response = wrap ? r.prefix + core_or_response + r.suffix : std::move(core_or_response);
-        }
-        e.label = label;
-        e.form = std::move(form);
-        mine.push_back(std::move(e));
+      RuleCheck rule = [&](const std::string& response) -> std::optional<bool> {
+        auto rv = (*task)->verify(c->identity, response);
+        if (!rv) return std::nullopt;
+        return rv->score >= 1.0;
       };
-      // Correct: the plain reference once in a while, else an equivalent form.
-      for (int k = 0; k < o.correct_per_case; ++k) {
-        std::string form;
-        std::string s;
-        if (uniform(rng, 0, 4) == 0) {
-          s = r.core, form = "exact";
-        } else if (r.kind == Kind::kInteger) {
-          s = integer_form(rng, r.core, &form);
-        } else if (r.kind == Kind::kList) {
-          s = list_form(rng, r, &form);
-        } else {
-          s = text_form(rng, r.core, &form);
-        }
-        if (!answers_equivalent(r.core, s, r.unordered)) continue;  // the comparator has the last word
-        add(s, VerifierLabel::kCorrect, form, true);
-      }
-      for (int k = 0; k < o.incorrect_per_case; ++k) {
-        std::string form;
-        std::string s;
-        if (!previous_core.empty() && uniform(rng, 0, 5) == 0) {
-          s = previous_core, form = "other_case";
-        } else if (r.kind == Kind::kInteger) {
-          s = maybe_dress(rng, integer_wrong(rng, r.core, &form), form != "wrong_fraction" && form != "wrong_decimal");
-        } else if (r.kind == Kind::kList) {
-          s = list_wrong(rng, r, &form);
-        } else {
-          s = maybe_dress(rng, text_wrong(rng, r.core, &form), false);
-        }
-        if (answers_equivalent(r.core, s, r.unordered)) continue;
-        // Wrong only if the task's rule verifier agrees (a changed expression may still reach the target).
-        auto rv = (*task)->verify(c->identity, r.prefix + s + r.suffix);
-        if (!rv || rv->score >= 1.0) continue;
-        add(s, VerifierLabel::kIncorrect, form, true);
-      }
-      for (int k = 0; k < o.invalid_per_case; ++k) {
-        std::string form;
-        std::string s = invalid_response(rng, r, c->answer, &form);
-        add(s, VerifierLabel::kInvalid, form, false);
-      }
+      add_case(rng, tasks[ti], c->prompt, *ref, c->answer, previous_core, rule, o, &mine);
+      previous_core = ref->core;
+    }
+    std::shuffle(mine.begin(), mine.end(), rng);
+    for (auto& e : mine) all.push_back(std::move(e));
+  }
+  if (o.generic_cases > 0) {
+    Rng rng(o.seed * 1000003u + 999983u);  // its own stream, after the tasks'
+    std::vector<VerifierExample> mine;
+    std::string previous_core;
+    const RuleCheck no_rule = [](const std::string&) -> std::optional<bool> { return false; };
+    for (int i = 0; i < o.generic_cases; ++i) {
+      const Reference r = generic_reference(rng);
+      const std::string question = pick(rng, generic_questions());
+      add_case(rng, kGenericTask, question, r, r.prefix + r.core + r.suffix, previous_core, no_rule, o, &mine);
       previous_core = r.core;
     }
     std::shuffle(mine.begin(), mine.end(), rng);

@@ -7,10 +7,15 @@
 //              integers (7.0, 7/1, \frac{7}{1}), signs, spacing, LaTeX wrappers
 //              (\boxed{}, $..$, \text{}), list spacing and brackets, and a
 //              reordering where the task's rule verifier accepts one (a set);
-//   incorrect  a different answer, often in the same dress: off by one, a digit
-//              changed, dropped or swapped, another case's answer, a wrong
-//              fraction, a reordering the rule verifier rejects (a sequence);
+//   incorrect  a different answer: off by one, a digit changed, dropped or
+//              swapped, another case's answer, a wrong fraction, a reordering
+//              the rule verifier rejects (a sequence);
 //   invalid    no usable answer: truncated mid-answer, repetitive, or none.
+// Right and wrong answers draw their wrappers (none, spaces, \boxed{}, \text{},
+// $..$), their rewritings (7 -> 7.0, lists -> "[a, b]") and the response's dress
+// (the task's format or a generic one) from the same distributions: the dress
+// must never tell the label, or the model learns it instead of comparing.
+// Generic cases (options.generic_cases) do the same with answers of no task.
 // Labels come from construction and are checked: every incorrect form must be
 // scored 0 by the task's rule verifier (which also decides whether a list is a
 // set: a reordering it accepts is correct), and every correct or incorrect form
@@ -46,6 +51,7 @@ struct VerifierExample {
   std::string question;   // the prompt
   std::string reference;  // the reference answer's core, e.g. "15"
   std::string response;   // the candidate response
+  std::string candidate;  // the answer written into the response, before its dress; empty when invalid
   VerifierLabel label = VerifierLabel::kCorrect;
   std::string form;       // how it was made, e.g. "fraction", "digit_change", "truncated"
 };
@@ -57,10 +63,17 @@ struct VerifierDataOptions {
   int invalid_per_case = 1;  // Default: 1 (invalid responses are easy to tell; fewer needed)
   int min_level = 1, max_level = 5;  // Default: levels 1..5, spread over the cases
   uint64_t seed = 1;
+  // Cases of generic answers (no task: random numbers, lists, words, symbol
+  // strings in random dresses), appended after the tasks' examples with task
+  // kGenericTask. Default: 0.
+  int generic_cases = 0;
 };
 
+// The `task` of generic examples (not a registry name).
+extern const char* const kGenericTask;
+
 // Examples for every task in `tasks` (registry names), in task order, shuffled
-// within a task. Errors: an unknown task name.
+// within a task, then options.generic_cases generic ones. Errors: an unknown task name.
 Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<std::string>& tasks,
                                                              const VerifierDataOptions& options);
 

@@ -61,11 +61,13 @@ TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
   for (const auto& c : after->classes) majority = std::max(majority, c.support);
   const double baseline = double(majority) / double(after->n);
   // 0.1 above always answering the most common class (and above a third): clearly better than chance.
-  // (Measured: ~0.58 against ~0.40 after these 300 steps; the full-size figures come from `troupe train verifier`.)
+  // (Measured: 0.518 against ~0.40 after these 300 steps, almost all of it from telling invalid responses
+  // apart: with the dress drawn alike for right and wrong answers, equivalence itself is at chance (0.48)
+  // at this size and budget. The full-size figures come from `troupe train verifier`, see README.)
   EXPECT_GT(after->accuracy(), std::max(baseline, 1.0 / 3) + 0.1)
       << "held-out accuracy " << after->accuracy() << " vs majority rate " << baseline << " (untrained "
       << before->accuracy() << ")";
-  EXPECT_GT(after->classes[2].f1(), 0.65) << "invalid responses are the easiest class (measured ~0.8)";
+  EXPECT_GT(after->classes[2].f1(), 0.65) << "invalid responses are the easiest class (measured 0.735)";
 }
 
 TEST(RewardTraining, TinyPreferenceModelBeatsACoinOnHeldOutPairs) {

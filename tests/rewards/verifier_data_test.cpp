@@ -95,6 +95,44 @@ TEST(VerifierData, SequenceReorderingIsWrongByTheRuleVerifier) {
   EXPECT_GT(reordered, 0);
 }
 
+TEST(VerifierData, GenericAnswersAreLabelledByTheComparator) {
+  VerifierDataOptions o;
+  o.cases_per_task = 10;
+  o.generic_cases = 300;
+  o.seed = 5;
+  auto ex = build_verifier_examples({"addition"}, o);
+  ASSERT_TRUE(ex.is_ok()) << ex.status().message();
+  std::map<VerifierLabel, int> count;
+  std::set<std::string> forms;
+  size_t generic = 0, symbols = 0;
+  for (const auto& e : *ex) {
+    if (e.task != kGenericTask) {
+      EXPECT_EQ(generic, 0u) << "generic examples come after the tasks' examples";
+      continue;
+    }
+    ++generic;
+    ++count[e.label];
+    forms.insert(e.form);
+    bool letters = false;
+    for (char c : e.reference) letters = letters || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    symbols += letters;
+    EXPECT_FALSE(e.reference.empty());
+    EXPECT_LE(e.reference.size(), kMaxReference);
+    if (e.label == VerifierLabel::kInvalid) continue;
+    EXPECT_NE(e.response.find(e.candidate), std::string::npos) << e.response;
+    EXPECT_EQ(answers_equivalent(e.reference, e.candidate), e.label == VerifierLabel::kCorrect)
+        << e.form << ": " << e.reference << " vs " << e.candidate;
+  }
+  EXPECT_GT(count[VerifierLabel::kCorrect], 400);
+  EXPECT_GT(count[VerifierLabel::kIncorrect], 400);
+  EXPECT_GT(count[VerifierLabel::kInvalid], 200);
+  EXPECT_GT(symbols, generic / 4) << "answers beyond numbers: words and symbol strings";
+  for (const char* f : {"exact", "text", "boxed", "decimal", "list_brackets", "char_change", "char_drop", "char_swap",
+                        "off_by_one", "item_drop", "other_case", "truncated", "repetitive", "no_answer"}) {
+    EXPECT_TRUE(forms.count(f)) << "no generic example of form " << f;
+  }
+}
+
 TEST(VerifierData, UnknownTaskIsAnError) {
   auto ex = build_verifier_examples({"no_such_task"}, {});
   ASSERT_FALSE(ex.is_ok());
