@@ -18,6 +18,7 @@
 #include "actors/placement.hpp"
 #include "actors/run_state.hpp"
 #include "actors/warm_start.hpp"
+#include "cli/progress_line.hpp"
 #include "configs/schema.hpp"
 #include "model/checkpoint.hpp"
 #include "monitoring/metrics.hpp"
@@ -48,20 +49,13 @@ struct StopOnSignal {
   }
 };
 
-// One line, rewritten in place on a terminal.
-void progress_line(const std::string& text) {
-  static const bool tty = isatty(fileno(stdout));
-  if (tty) {
-    std::printf("\r\033[K%s", text.c_str());
-  } else {
-    std::printf("%s\n", text.c_str());
-  }
-  std::fflush(stdout);
+// The warm start's and the RL loop's live lines (every update also in logs: they come every few seconds).
+ProgressLine& progress() {
+  static ProgressLine line(stdout, 0.0);
+  return line;
 }
-
-void end_progress() {
-  if (isatty(fileno(stdout))) std::printf("\n");
-}
+void progress_line(const std::string& text) { progress().update(text); }
+void end_progress() { progress().end(); }
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/progress_line.hpp"
 #include "cli/task_examples.hpp"
 #include "configs/schema.hpp"
 #include "kernels/adamw.hpp"
@@ -102,6 +103,7 @@ int run_sft(const SftArgs& a) {
   double eval_seconds = 0.0;  // spent in held-out evaluation and checkpoints, not training
   std::vector<float> logp, dlogp;
   nlohmann::json history = nlohmann::json::array();
+  ProgressLine progress(stderr);
 
   auto eval_and_save = [&](bool final) -> bool {
     const double eval_start = elapsed();
@@ -109,10 +111,12 @@ int run_sft(const SftArgs& a) {
     EvalOptions o = eo;
     auto scores = evaluate(evaluator, *specs, o);
     if (!scores) {
-      std::cerr << "\nevaluation failed: " << scores.status().message() << "\n";
+      progress.end();
+      std::cerr << "evaluation failed: " << scores.status().message() << "\n";
       return false;
     }
-    std::fprintf(stderr, "\n[%s, step %ld] held-out %s:\n%s", mmss(elapsed()).c_str(), step,
+    progress.end();
+    std::fprintf(stderr, "[%s, step %ld] held-out %s:\n%s", mmss(elapsed()).c_str(), step,
                  final ? "(final)" : "", format_scores(*scores).c_str());
     history.push_back({{"step", step}, {"seconds", elapsed()}, {"train_seconds", eval_start - eval_seconds},
                        {"tokens", tokens}, {"loss", loss_ema},
@@ -156,8 +160,9 @@ int run_sft(const SftArgs& a) {
     if (t - last_print >= 1.0) {
       last_print = t;
       const double eta = a.steps > 0 ? std::min(budget - t, t / double(step) * double(a.steps - step)) : budget - t;
-      std::fprintf(stderr, "\rstep %6ld  loss %.4f  %6.0f tok/s  elapsed %s  ETA %s   ", step, loss_ema,
-                   double(tokens) / std::max(1e-9, t - eval_seconds), mmss(t).c_str(), mmss(std::max(0.0, eta)).c_str());
+      progress.update(fmt::format("step {:6}  loss {:.4f}  {:6.0f} tok/s  elapsed {}  ETA {}", step, loss_ema,
+                                  double(tokens) / std::max(1e-9, t - eval_seconds), mmss(t),
+                                  mmss(std::max(0.0, eta))));
     }
     if (t >= next_eval || (a.eval_every_steps > 0 && step % a.eval_every_steps == 0)) {
       next_eval = t + a.eval_every_s;

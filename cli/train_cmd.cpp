@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/progress_line.hpp"
 #include "envs/registry.hpp"
 #include "kernels/adamw.hpp"
 #include "kernels/matmul.hpp"
@@ -263,6 +264,7 @@ int run_verifier(const VerifierArgs& va) {
   size_t cursor = 0;
   long step = 0;
   double loss_ema = 0, last_print = -1;
+  ProgressLine progress(stderr);
   while (budget.more(step)) {
     if (cursor == batches.size()) {
       batches = new_epoch();
@@ -285,11 +287,11 @@ int run_verifier(const VerifierArgs& va) {
     loss_ema = step == 1 ? *loss : 0.98 * loss_ema + 0.02 * *loss;  // smooths per-batch noise
     if (budget.elapsed() - last_print >= 2.0) {
       last_print = budget.elapsed();
-      std::fprintf(stderr, "\rstep %6ld  loss %.4f  epoch %.2f  elapsed %.0fs   ", step, loss_ema,
-                   double(step) * a.batch / double(texts.size()), budget.elapsed());
+      progress.update(fmt::format("step {:6}  loss {:.4f}  epoch {:.2f}  elapsed {:.0f}s", step, loss_ema,
+                                  double(step) * a.batch / double(texts.size()), budget.elapsed()));
     }
   }
-  std::fprintf(stderr, "\n");
+  progress.end();
   auto status = model::save_checkpoint(a.out, *m, &opt);
   if (!status) {
     std::cerr << status.message() << "\n";
@@ -409,6 +411,7 @@ int run_preference(const PreferenceArgs& pa) {
   std::mt19937_64 rng(a.seed);
   long step = 0;
   double loss_ema = 0, last_print = -1;
+  ProgressLine progress(stderr);
   while (budget.more(step)) {
     std::vector<std::vector<int>> bc, br;
     for (int i = 0; i < a.batch; ++i) {
@@ -427,10 +430,10 @@ int run_preference(const PreferenceArgs& pa) {
     loss_ema = step == 1 ? *loss : 0.98 * loss_ema + 0.02 * *loss;
     if (budget.elapsed() - last_print >= 2.0) {
       last_print = budget.elapsed();
-      std::fprintf(stderr, "\rstep %6ld  loss %.4f  elapsed %.0fs   ", step, loss_ema, budget.elapsed());
+      progress.update(fmt::format("step {:6}  loss {:.4f}  elapsed {:.0f}s", step, loss_ema, budget.elapsed()));
     }
   }
-  std::fprintf(stderr, "\n");
+  progress.end();
   auto status = model::save_checkpoint(a.out, *m, &opt);
   if (!status) {
     std::cerr << status.message() << "\n";
