@@ -22,6 +22,11 @@ namespace troupe::envs {
 // Separates a worked solution's steps from its final answer: "3+6=9,...#579".
 inline constexpr char kAnswerMark = '#';
 
+// ASCII case mapping, inline: std::tolower/std::toupper are library calls that consult the
+// locale, and Python's str.lower() of the ASCII letters the verifiers compare is this.
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+inline char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
+
 // Space, tab, CR, LF, VT, FF trimmed from both ends.
 std::string_view trim(std::string_view s);
 

@@ -65,6 +65,11 @@ size_t space_before(std::string_view s, size_t end) {
 }  // namespace
 
 std::string_view py_strip(std::string_view s) {
+  // Nearly every string handed here starts and ends with a printable ASCII byte: nothing to
+  // strip (a multi-byte space would need a byte >= 0x80 at that end).
+  if (s.empty()) return s;
+  const auto front = static_cast<unsigned char>(s.front()), back = static_cast<unsigned char>(s.back());
+  if (front > 0x20 && front < 0x80 && back > 0x20 && back < 0x80) return s;
   size_t a = 0, n = 0;
   while (a < s.size() && (n = py_space_len(s, a)) > 0) a += n;
   size_t e = s.size();
@@ -79,9 +84,15 @@ void PyTokens::iterator::advance() {
     start_ += n;
   }
   end_ = start_;
-  while (end_ < s_.size() && py_space_len(s_, end_) == 0) {
+  while (end_ < s_.size()) {
+    const auto c = static_cast<unsigned char>(s_[end_]);
+    if (c > 0x20 && c < 0x80) {  // printable ASCII: part of the token, the common case
+      ++end_;
+      continue;
+    }
+    if (py_space_len(s_, end_) != 0) break;
     size_t len = 1;
-    if (static_cast<unsigned char>(s_[end_]) >= 0x80) decode_code_point(s_, end_, &len);
+    if (c >= 0x80) decode_code_point(s_, end_, &len);
     end_ += len;
   }
 }
@@ -394,6 +405,7 @@ class LiteralParser {
       *constant = inner_constant;
       return first;
     }
+    out.items.reserve(4);  // room for the pairs and triples answers are made of: one allocation
     out.items.push_back(std::move(*first));
     if (!sequence_tail(out, ')')) return std::nullopt;
     return out;
@@ -433,6 +445,7 @@ class LiteralParser {
     bool constant = false;
     auto first = expr(&constant);
     if (!first) return std::nullopt;
+    out.items.reserve(8);  // a grid row: one allocation instead of growing 1, 2, 4, 8
     out.items.push_back(std::move(*first));
     if (!sequence_tail(out, ']')) return std::nullopt;
     return out;

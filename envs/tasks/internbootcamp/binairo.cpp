@@ -53,11 +53,11 @@ bool valid_binairo(const IntGrid& g) {
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
   for (auto line : PyPieces(py_strip(block), '\n')) {
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto tok : PyTokens(line)) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   return out;

@@ -60,7 +60,7 @@ class Kakurasu final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const PyValue v = *literal_of_block(extracted);
-    const auto n = identity.at("n").get<size_t>();
+    const auto n = identity_index(identity.at("n"));
     if (v.kind != PyValue::Kind::kList || v.items.size() != n) return 0.0;
     IntGrid g;
     for (const auto& row : v.items) {

@@ -175,7 +175,7 @@ class Kakuro final : public InternBootcampTask {
           auto clue = cell.find(down ? "down" : "right");
           if (clue == cell.end()) continue;
           const double sum = clue->at(0).get<double>();
-          const auto length = clue->at(1).get<int64_t>();
+          const auto length = identity_int(clue->at(1));
           const auto run = run_after(white, r, c, down);
           if (static_cast<int64_t>(run.size()) != length) return 0.0;
           double total = 0;

@@ -90,7 +90,7 @@ class Minesweeper final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const PyValue v = *literal_of_block(extracted);
-    const auto rows = identity.at("rows").get<int64_t>(), cols = identity.at("cols").get<int64_t>();
+    const auto rows = identity_int(identity.at("rows")), cols = identity_int(identity.at("cols"));
     if (rows < 1 || cols < 1 || rows > kMaxSide || cols > kMaxSide) throw std::invalid_argument("rows/cols outside 1..1000");
     std::set<Cell> got, want;
     for (const auto& coord : v.items) {
@@ -99,7 +99,7 @@ class Minesweeper final : public InternBootcampTask {
       if (!r || !c || *r < 0 || *c < 0 || *r >= rows || *c >= cols) return 0.0;
       got.insert({*r, *c});
     }
-    for (const Json& m : identity.at("mines")) want.insert({m.at(0).get<int64_t>(), m.at(1).get<int64_t>()});
+    for (const Json& m : identity.at("mines")) want.insert({identity_int(m.at(0)), identity_int(m.at(1))});
     if (got.size() != want.size()) return 0.0;
     return counts(rows, cols, got) == counts(rows, cols, want) ? 1.0 : 0.0;
   }
