@@ -234,4 +234,49 @@ std::optional<std::string> last_readable_block(std::string_view response, Read r
 // ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
 inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
 
+// A reading of the block extract() accepted, kept for judge(). InternBootcampTask::score
+// calls judge(extracted) right after extract() returned that text, on the same thread, and
+// reading a grid block twice cost a third or more of a grid verify. One slot per reader and
+// thread, keyed by the text itself: kept_reading() hands the kept value over only when its
+// text is byte for byte the one read_and_keep() read, and reads afresh otherwise, so it
+// always returns Read(text) (readers are pure functions). Memory: at most one block and its
+// reading per reader and thread (a response is bounded, so is this); kept_reading() frees a
+// large one.
+template <auto Read>
+struct KeptReading {
+  std::string text;
+  decltype(Read(std::string_view{})) value;  // a std::optional
+};
+
+template <auto Read>
+KeptReading<Read>& kept_slot() {
+  thread_local KeptReading<Read> slot;
+  return slot;
+}
+
+// Read(block) for extract(), kept for kept_reading(); the reference stays valid until the
+// next read_and_keep<Read> or kept_reading<Read> on this thread.
+template <auto Read>
+const auto& read_and_keep(std::string_view block) {
+  auto& slot = kept_slot<Read>();
+  slot.value = Read(block);
+  if (slot.value) slot.text.assign(block);
+  return slot.value;
+}
+
+// Read(text) for judge(): the kept reading when `text` is what read_and_keep() last read here.
+template <auto Read>
+auto kept_reading(std::string_view text) {
+  auto& slot = kept_slot<Read>();
+  decltype(Read(text)) out;
+  if (slot.value && slot.text == text) {
+    out = std::move(slot.value);
+    slot.value.reset();
+  } else {
+    out = Read(text);
+  }
+  if (slot.text.capacity() > 64 * 1024) std::string().swap(slot.text);  // keep no 1 MiB block round
+  return out;
+}
+
 }  // namespace troupe::envs

@@ -106,12 +106,12 @@ class Futoshiki final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return literal_of_block(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<literal_of_block>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const auto n = identity_index(identity.at("size"));
-    const auto grid = number_grid(*literal_of_block(extracted), n);
+    const auto grid = number_grid(*kept_reading<literal_of_block>(extracted), n);
     if (!grid) return 0.0;
     const Json& initial = identity.at("initial");
     for (size_t i = 0; i < n; ++i) {

@@ -137,11 +137,11 @@ class Kakuro final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_answer(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_answer>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const auto answer = *read_answer(extracted);
+    const auto answer = *kept_reading<read_answer>(extracted);
     if (answer.empty()) return 0.0;
     const Json& grid = identity.at("grid");
     const int64_t rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());

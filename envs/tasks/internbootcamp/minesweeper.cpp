@@ -22,7 +22,7 @@ using Cell = std::pair<int64_t, int64_t>;
 constexpr int64_t kMaxSide = 1000;  // far above any generator; bounds the count grids a hostile identity could ask for
 
 bool readable(std::string_view block) {
-  auto v = literal_of_block(block);
+  const auto& v = read_and_keep<literal_of_block>(block);
   if (!v || v->kind != PyValue::Kind::kList) return false;
   for (const auto& coord : v->items) {
     if (coord.kind != PyValue::Kind::kList || coord.items.size() != 2) return false;
@@ -89,7 +89,7 @@ class Minesweeper final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const PyValue v = *literal_of_block(extracted);
+    const PyValue v = *kept_reading<literal_of_block>(extracted);
     const auto rows = identity_int(identity.at("rows")), cols = identity_int(identity.at("cols"));
     if (rows < 1 || cols < 1 || rows > kMaxSide || cols > kMaxSide) throw std::invalid_argument("rows/cols outside 1..1000");
     std::set<Cell> got, want;

@@ -93,11 +93,11 @@ class Skyscrapers final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_rows(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_rows(extracted);
+    const IntGrid got = *kept_reading<read_rows>(extracted);
     const auto n = identity_int(identity.at("n"));
     if (!is_latin(got, n)) return 0.0;
     const Views v = views_of(got);

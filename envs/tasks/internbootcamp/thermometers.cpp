@@ -94,11 +94,11 @@ class Thermometers final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_square(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_square>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_square(extracted);
+    const IntGrid got = *kept_reading<read_square>(extracted);
     const auto n = identity_int(identity.at("size"));
     if (static_cast<int64_t>(got.size()) != n) return 0.0;
     for (const auto& row : got) {
