@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "envs/python_syntax.hpp"
+
 namespace troupe::envs {
 namespace {
 
@@ -247,57 +249,23 @@ std::optional<std::string_view> last_fenced_json(std::string_view text) {
     const size_t a = text.find(kOpen, pos);
     if (a == std::string_view::npos) return last;
     size_t g = a + kOpen.size();
-    while (g < text.size() && python_space_at(text, g) > 0) g += python_space_at(text, g);
+    while (g < text.size()) {
+      const size_t n = py_space_len(text, g);
+      if (n == 0) break;
+      g += n;
+    }
     const size_t q = text.find(kFence, g);
     if (q == std::string_view::npos) return last;  // no later open can close either
     // \s*``` after the lazy group: the group stops before the whitespace run ending at q.
     size_t e = q;
     while (e > g) {
-      const size_t n = python_space_before(text.substr(g), e - g);
+      const size_t n = py_space_before(text.substr(g), e - g);
       if (n == 0) break;
       e -= n;
     }
     last = text.substr(g, e - g);
     pos = q + kFence.size();
   }
-}
-
-size_t python_space_at(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
-  if (c < 0xc2) return 0;
-  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
-  if (c == 0xc2 && (at(1) == 0x85 || at(1) == 0xa0)) return 2;                      // U+0085, U+00A0
-  if (c == 0xe1 && at(1) == 0x9a && at(2) == 0x80) return 3;                       // U+1680
-  if (c == 0xe2 && at(1) == 0x80 && (at(2) <= 0x8a || at(2) == 0xa8 || at(2) == 0xa9 || at(2) == 0xaf) &&
-      at(2) >= 0x80) {
-    return 3;  // U+2000-U+200A, U+2028, U+2029, U+202F
-  }
-  if (c == 0xe2 && at(1) == 0x81 && at(2) == 0x9f) return 3;  // U+205F
-  if (c == 0xe3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
-  return 0;
-}
-
-std::string_view python_strip(std::string_view s) {
-  while (!s.empty()) {
-    const size_t n = python_space_at(s, 0);
-    if (n == 0) break;
-    s.remove_prefix(n);
-  }
-  while (!s.empty()) {
-    const size_t n = python_space_before(s, s.size());
-    if (n == 0) break;
-    s.remove_suffix(n);
-  }
-  return s;
-}
-
-size_t python_space_before(std::string_view s, size_t end) {
-  // A whitespace character ends at `end` when one of its 1-3 byte encodings fits there.
-  for (size_t k = 1; k <= 3 && k <= end; ++k) {
-    if (python_space_at(s, end - k) == k) return k;
-  }
-  return 0;
 }
 
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close) {

@@ -52,17 +52,12 @@ size_t py_space_len_multibyte(std::string_view s, size_t i) {
   return py_isspace(decode_code_point(s, i, &len)) ? len : 0;
 }
 
-namespace {
-
-// The byte length of a whitespace code point ending at s[end-1], or 0.
-size_t space_before(std::string_view s, size_t end) {
+size_t py_space_before(std::string_view s, size_t end) {
   for (size_t n = 1; n <= 3 && n <= end; ++n) {  // U+0085..U+3000 are 2 or 3 bytes in UTF-8
     if (py_space_len(s, end - n) == n) return n;
   }
   return 0;
 }
-
-}  // namespace
 
 std::string_view py_strip(std::string_view s) {
   // Nearly every string handed here starts and ends with a printable ASCII byte: nothing to
@@ -73,7 +68,7 @@ std::string_view py_strip(std::string_view s) {
   size_t a = 0, n = 0;
   while (a < s.size() && (n = py_space_len(s, a)) > 0) a += n;
   size_t e = s.size();
-  while (e > a && (n = space_before(s, e)) > 0) e -= n;
+  while (e > a && (n = py_space_before(s, e)) > 0) e -= n;
   return s.substr(a, e - a);
 }
 

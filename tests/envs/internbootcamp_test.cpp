@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "envs/answer.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
 
 namespace troupe::envs {
@@ -501,7 +502,7 @@ TEST(AnswerExtraction, FencedJsonAndPythonStrip) {
   EXPECT_FALSE(last_fenced_json("```json [1]").has_value());
   // The close of one block may be the start of the next "```json": it is consumed as a close.
   EXPECT_EQ(last_fenced_json("```json a ```json b ```"), std::string_view("a"));
-  EXPECT_EQ(python_strip("\xc2\xa0 x \x1f\xe3\x80\x80"), std::string_view("x"));
+  EXPECT_EQ(py_strip("\xc2\xa0 x \x1f\xe3\x80\x80"), std::string_view("x"));
 }
 
 // --- the seven tasks of this file's second half ----------------------------------------
@@ -585,10 +586,18 @@ TEST(Maze, PythonTuplesInTheLastJsonBlock) {
   EXPECT_DOUBLE_EQ(score(t, small_maze(), respond("```python\n" + path + "\n```"), 0.5), 0.0);
 }
 
-TEST(Maze, DeviationOnlyIntegerTuplesAndLists) {
-  // Python's literal_eval reads True as 1, so upstream accepts (0, True) for (0, 1); we read integers only.
+TEST(Maze, ReadsThePathAsPythonDoes) {
+  // literal_eval reads True as 1 and Python indexes with it, so (0, True) is the cell (0, 1), as upstream.
   EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
                          respond("```json\n[(0, 0), (0, True), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
+                   1.0);
+  // 1.0 equals 1, but maze[x][1.0] raises upstream: format_score.
+  EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
+                         respond("```json\n[(0, 0), (0, 1.0), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
+                   0.5);
+  // The first item must equal the tuple start_pos: a list never does.
+  EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
+                         respond("```json\n[[0, 0], (0, 1), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
                    0.5);
 }
 
