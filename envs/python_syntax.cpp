@@ -528,6 +528,18 @@ class LiteralParser {
     }
     const std::string_view tok = t_.substr(start, p_ - start);
     PyValue v;
+    // The common case, a plain decimal integer of at most 18 digits (it fits in int64): read
+    // at once. "0" is one; a longer token with a leading 0 takes the full path below.
+    if (tok.size() <= 18 && (tok[0] != '0' || tok.size() == 1)) {
+      int64_t value = 0;
+      size_t k = 0;
+      while (k < tok.size() && is_digit(tok[k])) value = value * 10 + (tok[k++] - '0');
+      if (k == tok.size()) {
+        v.kind = Kind::kInt;
+        v.i = value;
+        return v;
+      }
+    }
     if (tok.size() > 2 && tok[0] == '0' && std::string_view("xXoObB").find(tok[1]) != std::string_view::npos) {
       const int base = (tok[1] == 'x' || tok[1] == 'X') ? 16 : ((tok[1] == 'o' || tok[1] == 'O') ? 8 : 2);
       uint64_t value = 0;
