@@ -3,6 +3,8 @@
 // each documented deviation from DEVIATIONS.md.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "envs/answer.hpp"
 #include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
@@ -340,6 +342,14 @@ TEST(InternBootcampMinesweeper, DeviationAnyMinesGivingTheSameCounts) {
   const Json id = {{"rows", 1}, {"cols", 3}, {"mines", {{0, 0}}}};
   EXPECT_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 2]][/answer]")), 1.0);
   EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 1]][/answer]"), 0.5), 0.5);
+}
+
+TEST(InternBootcampMinesweeper, MinesFarOutsideTheGridCountNothing) {
+  // A hostile identity's mine at INT64_MIN (the verify fuzzer's) touches no cell, so its counts
+  // are all 0 and a mine at (0, 0) is wrong. Before, r + dr overflowed (UBSan in the fuzz build).
+  const int64_t lowest = std::numeric_limits<int64_t>::min();
+  const Json id = {{"rows", 2}, {"cols", 2}, {"mines", {{lowest, lowest}}}};
+  EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 0]][/answer]"), 0.5), 0.5);
 }
 
 TEST(InternBootcampTents, OneBasedTuplesMeetingTheRules) {
