@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "envs/python_syntax.hpp"
+
 namespace troupe::envs {
 namespace {
 
@@ -27,27 +29,49 @@ std::string_view first_line_answer(std::string_view response) {
   return trim(line);
 }
 
-size_t code_points(std::string_view s) {
-  // Code points = bytes - UTF-8 continuation bytes (10xxxxxx), counted eight bytes at a
-  // time: a byte is a continuation when its bit 7 is set and its bit 6 is not.
+namespace {
+
+// The number of UTF-8 continuation bytes (10xxxxxx) among the eight bytes of x, without a
+// popcount instruction (the build targets baseline x86-64, where __builtin_popcountll is a
+// library call): each continuation byte leaves one bit (its bit 7) set in m; shifting
+// those bits to bit 0 of their byte and multiplying by 0x01..01 sums the eight bytes into
+// the top byte (the sum is at most 8, so no byte carries).
+inline size_t continuation_bytes8(const char* p) {
   constexpr uint64_t kHigh = 0x8080808080808080ull;
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  const uint64_t m = (x & kHigh & ~(x << 1)) >> 7;
+  return static_cast<size_t>((m * 0x0101010101010101ull) >> 56);
+}
+
+// Whether s holds at least n code points, reading only as far as needed: ordinary
+// responses settle within their first n or so bytes.
+bool has_code_points(std::string_view s, size_t n) {
+  if (s.size() < n) return false;
+  // A code point is 1-4 bytes, so 4n bytes hold n of them -- unless the text is not UTF-8
+  // (stray continuation bytes count zero); the gate has always let such 4n-byte text pass.
+  if (s.size() / 4 >= n) return true;
   size_t cont = 0, i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    uint64_t x;
-    std::memcpy(&x, s.data() + i, 8);
-    cont += static_cast<size_t>(__builtin_popcountll(x & kHigh & ~(x << 1)));
+    cont += continuation_bytes8(s.data() + i);
+    if (i + 8 - cont >= n) return true;
   }
+  for (; i < s.size(); ++i) cont += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  return s.size() - cont >= n;
+}
+
+}  // namespace
+
+size_t code_points(std::string_view s) {
+  // Code points = bytes - UTF-8 continuation bytes, counted eight bytes at a time.
+  size_t cont = 0, i = 0;
+  for (; i + 8 <= s.size(); i += 8) cont += continuation_bytes8(s.data() + i);
   for (; i < s.size(); ++i) cont += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
   return s.size() - cont;
 }
 
 bool passes_gate(std::string_view response, const VerifyOptions& options) {
-  // Cheap byte bound first: a code point is at most 4 bytes.
-  // A code point is 1-4 bytes: fewer bytes than the threshold is short, 4x as many is not,
-  // and in between the code points are counted.
-  if (options.short_penalty && response.size() < 4 * options.short_threshold) {
-    if (response.size() < options.short_threshold || code_points(response) < options.short_threshold) return false;
-  }
+  if (options.short_penalty && !has_code_points(response, options.short_threshold)) return false;
   if (options.format_penalty && !contains_think_close(response)) return false;
   return true;
 }
@@ -225,57 +249,23 @@ std::optional<std::string_view> last_fenced_json(std::string_view text) {
     const size_t a = text.find(kOpen, pos);
     if (a == std::string_view::npos) return last;
     size_t g = a + kOpen.size();
-    while (g < text.size() && python_space_at(text, g) > 0) g += python_space_at(text, g);
+    while (g < text.size()) {
+      const size_t n = py_space_len(text, g);
+      if (n == 0) break;
+      g += n;
+    }
     const size_t q = text.find(kFence, g);
     if (q == std::string_view::npos) return last;  // no later open can close either
     // \s*``` after the lazy group: the group stops before the whitespace run ending at q.
     size_t e = q;
     while (e > g) {
-      const size_t n = python_space_before(text.substr(g), e - g);
+      const size_t n = py_space_before(text.substr(g), e - g);
       if (n == 0) break;
       e -= n;
     }
     last = text.substr(g, e - g);
     pos = q + kFence.size();
   }
-}
-
-size_t python_space_at(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
-  if (c < 0xc2) return 0;
-  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
-  if (c == 0xc2 && (at(1) == 0x85 || at(1) == 0xa0)) return 2;                      // U+0085, U+00A0
-  if (c == 0xe1 && at(1) == 0x9a && at(2) == 0x80) return 3;                       // U+1680
-  if (c == 0xe2 && at(1) == 0x80 && (at(2) <= 0x8a || at(2) == 0xa8 || at(2) == 0xa9 || at(2) == 0xaf) &&
-      at(2) >= 0x80) {
-    return 3;  // U+2000-U+200A, U+2028, U+2029, U+202F
-  }
-  if (c == 0xe2 && at(1) == 0x81 && at(2) == 0x9f) return 3;  // U+205F
-  if (c == 0xe3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
-  return 0;
-}
-
-std::string_view python_strip(std::string_view s) {
-  while (!s.empty()) {
-    const size_t n = python_space_at(s, 0);
-    if (n == 0) break;
-    s.remove_prefix(n);
-  }
-  while (!s.empty()) {
-    const size_t n = python_space_before(s, s.size());
-    if (n == 0) break;
-    s.remove_suffix(n);
-  }
-  return s;
-}
-
-size_t python_space_before(std::string_view s, size_t end) {
-  // A whitespace character ends at `end` when one of its 1-3 byte encodings fits there.
-  for (size_t k = 1; k <= 3 && k <= end; ++k) {
-    if (python_space_at(s, end - k) == k) return k;
-  }
-  return 0;
 }
 
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close) {
@@ -330,11 +320,16 @@ std::optional<double> parse_python_float(std::string_view s) {
     s.remove_prefix(1);
   }
   if (s.empty() || s.size() > 400) return std::nullopt;  // longer than any float Python would print
-  std::string lower;
-  for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  if (lower == "inf" || lower == "infinity") return neg ? -std::numeric_limits<double>::infinity()
-                                                        : std::numeric_limits<double>::infinity();
-  if (lower == "nan") return std::numeric_limits<double>::quiet_NaN();
+  auto is = [&s](std::string_view word) {  // s equals word (lower case) ignoring ASCII case
+    if (s.size() != word.size()) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (ascii_lower(s[i]) != word[i]) return false;
+    }
+    return true;
+  };
+  if (is("inf") || is("infinity")) return neg ? -std::numeric_limits<double>::infinity()
+                                              : std::numeric_limits<double>::infinity();
+  if (is("nan")) return std::numeric_limits<double>::quiet_NaN();
   // from_chars accepts "inf"/"nan" too but never hex under chars_format::general.
   if (!std::isdigit(static_cast<unsigned char>(s[0])) && s[0] != '.') return std::nullopt;
   double v = 0;
@@ -342,7 +337,8 @@ std::optional<double> parse_python_float(std::string_view s) {
   if (end != s.data() + s.size()) return std::nullopt;
   if (ec == std::errc::result_out_of_range) {
     // Python gives inf for overflow and 0 for underflow; tell them apart by the exponent's sign.
-    v = lower.find("e-") != std::string::npos ? 0.0 : std::numeric_limits<double>::infinity();
+    const bool negative_exponent = s.find("e-") != std::string_view::npos || s.find("E-") != std::string_view::npos;
+    v = negative_exponent ? 0.0 : std::numeric_limits<double>::infinity();
   } else if (ec != std::errc()) {
     return std::nullopt;
   }

@@ -22,6 +22,11 @@ namespace troupe::envs {
 // Separates a worked solution's steps from its final answer: "3+6=9,...#579".
 inline constexpr char kAnswerMark = '#';
 
+// ASCII case mapping, inline: std::tolower/std::toupper are library calls that consult the
+// locale, and Python's str.lower() of the ASCII letters the verifiers compare is this.
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+inline char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
+
 // Space, tab, CR, LF, VT, FF trimmed from both ends.
 std::string_view trim(std::string_view s);
 
@@ -64,15 +69,6 @@ std::optional<std::string_view> last_block_line(std::string_view text, std::stri
 // with ```), so it is one forward, memchr-driven scan.
 std::optional<std::string_view> last_fenced_json(std::string_view text);
 
-// Python's str.strip(): removes what str.isspace() calls whitespace at both ends -- ASCII
-// \t\n\v\f\r, space, \x1c-\x1f, and the UTF-8 encoded U+0085, U+00A0, U+1680,
-// U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
-std::string_view python_strip(std::string_view s);
-
-// Length in bytes of the Python whitespace character starting at s[i] (0 when none).
-size_t python_space_at(std::string_view s, size_t i);
-// Length in bytes of the Python whitespace character ending just before s[end] (0 when none).
-size_t python_space_before(std::string_view s, size_t end);
 std::optional<std::string_view> first_block(std::string_view text, std::string_view open, std::string_view close);
 
 // The contents of the last \boxed{...} with balanced braces, or nullopt.

@@ -24,6 +24,24 @@ namespace troupe::envs {
 
 using IntGrid = std::vector<std::vector<int64_t>>;
 
+// Appends an empty row to g for a reader to fill, with room for as many cells as the row
+// above (grids are rectangular, nearly always): a row then costs one allocation, not the
+// four or five of growing from empty.
+inline std::vector<int64_t>& new_row(IntGrid& g) {
+  if (g.empty()) g.reserve(16);
+  const size_t width = g.empty() ? 16 : g.back().size();
+  g.emplace_back().reserve(width);
+  return g.back();
+}
+
+// A size or coordinate read from an identity: identity_int(), and never negative (a
+// negative value cast to size_t would wrap round; at() would then report it far away).
+inline size_t identity_index(const Json& v) {
+  const int64_t x = identity_int(v);
+  if (x < 0) throw std::invalid_argument("expected a non-negative integer, got " + std::to_string(x));
+  return static_cast<size_t>(x);
+}
+
 inline IntGrid make_grid(int64_t rows, int64_t cols, int64_t fill = 0) {
   return IntGrid(static_cast<size_t>(rows), std::vector<int64_t>(static_cast<size_t>(cols), fill));
 }
@@ -73,15 +91,32 @@ inline IntGrid random_sudoku(Rng& rng, int64_t box) {
   return g;
 }
 
-// Whether the values, in any order, are exactly 1..n.
-inline bool is_permutation_of_1_to_n(const std::vector<int64_t>& values, int64_t n) {
-  if (static_cast<int64_t>(values.size()) != n) return false;
-  std::vector<bool> seen(static_cast<size_t>(n) + 1, false);
-  for (int64_t v : values) {
-    if (v < 1 || v > n || seen[static_cast<size_t>(v)]) return false;
+// Whether the n values at(0), ..., at(n-1), in any order, are exactly 1..n. A bit mask
+// for n < 64 (every grid of ours and upstream's): no allocation in the verify path.
+template <class At>
+bool values_are_1_to_n(size_t n, At at) {
+  if (n < 64) {
+    uint64_t seen = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const int64_t v = at(k);
+      if (v < 1 || v > static_cast<int64_t>(n) || (seen >> v & 1)) return false;
+      seen |= uint64_t{1} << v;
+    }
+    return true;
+  }
+  std::vector<bool> seen(n + 1, false);
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t v = at(k);
+    if (v < 1 || v > static_cast<int64_t>(n) || seen[static_cast<size_t>(v)]) return false;
     seen[static_cast<size_t>(v)] = true;
   }
   return true;
+}
+
+// Whether the values, in any order, are exactly 1..n.
+inline bool is_permutation_of_1_to_n(const std::vector<int64_t>& values, int64_t n) {
+  if (n < 0 || static_cast<int64_t>(values.size()) != n) return false;
+  return values_are_1_to_n(values.size(), [&](size_t k) { return values[k]; });
 }
 
 // Whether g is n x n with every row and every column a permutation of 1..n.
@@ -91,9 +126,7 @@ inline bool is_latin(const IntGrid& g, int64_t n) {
     if (!is_permutation_of_1_to_n(row, n)) return false;
   }
   for (size_t j = 0; j < static_cast<size_t>(n); ++j) {
-    std::vector<int64_t> col;
-    for (const auto& row : g) col.push_back(row[j]);
-    if (!is_permutation_of_1_to_n(col, n)) return false;
+    if (!values_are_1_to_n(g.size(), [&](size_t i) { return g[i][j]; })) return false;
   }
   return true;
 }
@@ -200,5 +233,50 @@ std::optional<std::string> last_readable_block(std::string_view response, Read r
 
 // ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
 inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
+
+// A reading of the block extract() accepted, kept for judge(). InternBootcampTask::score
+// calls judge(extracted) right after extract() returned that text, on the same thread, and
+// reading a grid block twice cost a third or more of a grid verify. One slot per reader and
+// thread, keyed by the text itself: kept_reading() hands the kept value over only when its
+// text is byte for byte the one read_and_keep() read, and reads afresh otherwise, so it
+// always returns Read(text) (readers are pure functions). Memory: at most one block and its
+// reading per reader and thread (a response is bounded, so is this); kept_reading() frees a
+// large one.
+template <auto Read>
+struct KeptReading {
+  std::string text;
+  decltype(Read(std::string_view{})) value;  // a std::optional
+};
+
+template <auto Read>
+KeptReading<Read>& kept_slot() {
+  thread_local KeptReading<Read> slot;
+  return slot;
+}
+
+// Read(block) for extract(), kept for kept_reading(); the reference stays valid until the
+// next read_and_keep<Read> or kept_reading<Read> on this thread.
+template <auto Read>
+const auto& read_and_keep(std::string_view block) {
+  auto& slot = kept_slot<Read>();
+  slot.value = Read(block);
+  if (slot.value) slot.text.assign(block);
+  return slot.value;
+}
+
+// Read(text) for judge(): the kept reading when `text` is what read_and_keep() last read here.
+template <auto Read>
+auto kept_reading(std::string_view text) {
+  auto& slot = kept_slot<Read>();
+  decltype(Read(text)) out;
+  if (slot.value && slot.text == text) {
+    out = std::move(slot.value);
+    slot.value.reset();
+  } else {
+    out = Read(text);
+  }
+  if (slot.text.capacity() > 64 * 1024) std::string().swap(slot.text);  // keep no 1 MiB block round
+  return out;
+}
 
 }  // namespace troupe::envs

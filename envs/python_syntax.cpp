@@ -52,23 +52,23 @@ size_t py_space_len_multibyte(std::string_view s, size_t i) {
   return py_isspace(decode_code_point(s, i, &len)) ? len : 0;
 }
 
-namespace {
-
-// The byte length of a whitespace code point ending at s[end-1], or 0.
-size_t space_before(std::string_view s, size_t end) {
+size_t py_space_before(std::string_view s, size_t end) {
   for (size_t n = 1; n <= 3 && n <= end; ++n) {  // U+0085..U+3000 are 2 or 3 bytes in UTF-8
     if (py_space_len(s, end - n) == n) return n;
   }
   return 0;
 }
 
-}  // namespace
-
 std::string_view py_strip(std::string_view s) {
+  // Nearly every string handed here starts and ends with a printable ASCII byte: nothing to
+  // strip (a multi-byte space would need a byte >= 0x80 at that end).
+  if (s.empty()) return s;
+  const auto front = static_cast<unsigned char>(s.front()), back = static_cast<unsigned char>(s.back());
+  if (front > 0x20 && front < 0x80 && back > 0x20 && back < 0x80) return s;
   size_t a = 0, n = 0;
   while (a < s.size() && (n = py_space_len(s, a)) > 0) a += n;
   size_t e = s.size();
-  while (e > a && (n = space_before(s, e)) > 0) e -= n;
+  while (e > a && (n = py_space_before(s, e)) > 0) e -= n;
   return s.substr(a, e - a);
 }
 
@@ -79,9 +79,15 @@ void PyTokens::iterator::advance() {
     start_ += n;
   }
   end_ = start_;
-  while (end_ < s_.size() && py_space_len(s_, end_) == 0) {
+  while (end_ < s_.size()) {
+    const auto c = static_cast<unsigned char>(s_[end_]);
+    if (c > 0x20 && c < 0x80) {  // printable ASCII: part of the token, the common case
+      ++end_;
+      continue;
+    }
+    if (py_space_len(s_, end_) != 0) break;
     size_t len = 1;
-    if (static_cast<unsigned char>(s_[end_]) >= 0x80) decode_code_point(s_, end_, &len);
+    if (c >= 0x80) decode_code_point(s_, end_, &len);
     end_ += len;
   }
 }
@@ -394,6 +400,7 @@ class LiteralParser {
       *constant = inner_constant;
       return first;
     }
+    out.items.reserve(4);  // room for the pairs and triples answers are made of: one allocation
     out.items.push_back(std::move(*first));
     if (!sequence_tail(out, ')')) return std::nullopt;
     return out;
@@ -433,6 +440,7 @@ class LiteralParser {
     bool constant = false;
     auto first = expr(&constant);
     if (!first) return std::nullopt;
+    out.items.reserve(8);  // a grid row: one allocation instead of growing 1, 2, 4, 8
     out.items.push_back(std::move(*first));
     if (!sequence_tail(out, ']')) return std::nullopt;
     return out;
@@ -520,6 +528,18 @@ class LiteralParser {
     }
     const std::string_view tok = t_.substr(start, p_ - start);
     PyValue v;
+    // The common case, a plain decimal integer of at most 18 digits (it fits in int64): read
+    // at once. "0" is one; a longer token with a leading 0 takes the full path below.
+    if (tok.size() <= 18 && (tok[0] != '0' || tok.size() == 1)) {
+      int64_t value = 0;
+      size_t k = 0;
+      while (k < tok.size() && is_digit(tok[k])) value = value * 10 + (tok[k++] - '0');
+      if (k == tok.size()) {
+        v.kind = Kind::kInt;
+        v.i = value;
+        return v;
+      }
+    }
     if (tok.size() > 2 && tok[0] == '0' && std::string_view("xXoObB").find(tok[1]) != std::string_view::npos) {
       const int base = (tok[1] == 'x' || tok[1] == 'X') ? 16 : ((tok[1] == 'o' || tok[1] == 'O') ? 8 : 2);
       uint64_t value = 0;

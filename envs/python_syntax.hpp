@@ -38,6 +38,10 @@ inline size_t py_space_len(std::string_view s, size_t i) {
   return py_space_len_multibyte(s, i);
 }
 
+// The byte length of the whitespace code point ending just before s[end], or 0 when none
+// does (for scans that read backwards). REQUIRES: end <= s.size()
+size_t py_space_before(std::string_view s, size_t end);
+
 // str.strip() with no argument.
 std::string_view py_strip(std::string_view s);
 

@@ -3,7 +3,10 @@
 // each documented deviation from DEVIATIONS.md.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "envs/answer.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
 
 namespace troupe::envs {
@@ -341,6 +344,14 @@ TEST(InternBootcampMinesweeper, DeviationAnyMinesGivingTheSameCounts) {
   EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 1]][/answer]"), 0.5), 0.5);
 }
 
+TEST(InternBootcampMinesweeper, MinesFarOutsideTheGridCountNothing) {
+  // A hostile identity's mine at INT64_MIN (the verify fuzzer's) touches no cell, so its counts
+  // are all 0 and a mine at (0, 0) is wrong. Before, r + dr overflowed (UBSan in the fuzz build).
+  const int64_t lowest = std::numeric_limits<int64_t>::min();
+  const Json id = {{"rows", 2}, {"cols", 2}, {"mines", {{lowest, lowest}}}};
+  EXPECT_DOUBLE_EQ(score("Minesweeperbootcamp", id, respond("[answer][[0, 0]][/answer]"), 0.5), 0.5);
+}
+
 TEST(InternBootcampTents, OneBasedTuplesMeetingTheRules) {
   const std::string t = "Tentsbootcamp";
   // Trees at (0, 1) and (2, 1) (0-based) in upstream's shape; two placements are right.
@@ -501,7 +512,7 @@ TEST(AnswerExtraction, FencedJsonAndPythonStrip) {
   EXPECT_FALSE(last_fenced_json("```json [1]").has_value());
   // The close of one block may be the start of the next "```json": it is consumed as a close.
   EXPECT_EQ(last_fenced_json("```json a ```json b ```"), std::string_view("a"));
-  EXPECT_EQ(python_strip("\xc2\xa0 x \x1f\xe3\x80\x80"), std::string_view("x"));
+  EXPECT_EQ(py_strip("\xc2\xa0 x \x1f\xe3\x80\x80"), std::string_view("x"));
 }
 
 // --- the seven tasks of this file's second half ----------------------------------------
@@ -585,10 +596,18 @@ TEST(Maze, PythonTuplesInTheLastJsonBlock) {
   EXPECT_DOUBLE_EQ(score(t, small_maze(), respond("```python\n" + path + "\n```"), 0.5), 0.0);
 }
 
-TEST(Maze, DeviationOnlyIntegerTuplesAndLists) {
-  // Python's literal_eval reads True as 1, so upstream accepts (0, True) for (0, 1); we read integers only.
+TEST(Maze, ReadsThePathAsPythonDoes) {
+  // literal_eval reads True as 1 and Python indexes with it, so (0, True) is the cell (0, 1), as upstream.
   EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
                          respond("```json\n[(0, 0), (0, True), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
+                   1.0);
+  // 1.0 equals 1, but maze[x][1.0] raises upstream: format_score.
+  EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
+                         respond("```json\n[(0, 0), (0, 1.0), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
+                   0.5);
+  // The first item must equal the tuple start_pos: a list never does.
+  EXPECT_DOUBLE_EQ(score("Mazebootcamp", small_maze(),
+                         respond("```json\n[[0, 0], (0, 1), (1, 1), (2, 1), (2, 2)]\n```"), 0.5),
                    0.5);
 }
 

@@ -62,11 +62,11 @@ class Aquarium final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_levels(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_levels>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const std::vector<int64_t> level = *read_levels(extracted);
+    const std::vector<int64_t> level = *kept_reading<read_levels>(extracted);
     const Json& col_clues = identity.at("col_clues");
     const Json& row_clues = identity.at("row_clues");
     if (level.size() != col_clues.size()) return 0.0;

@@ -93,7 +93,7 @@ class BbehBooleanExpressions final : public InternBootcampTask {
     if (!block) return std::nullopt;
     std::string_view t = trim(*block);
     if (t.empty()) return std::nullopt;
-    const char letter = static_cast<char>(std::toupper(static_cast<unsigned char>(t[0])));
+    const char letter = ascii_upper(t[0]);
     if (letter < 'A' || letter > 'E') return std::nullopt;
     return std::string(1, letter);
   }

@@ -18,7 +18,7 @@ constexpr std::string_view kClose = ")]}>";
 bool iequal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;
 }
@@ -154,8 +154,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
       if (!iequal(response.substr(j, kCloseTag.size()), kCloseTag)) continue;
       // Python's str.capitalize(): first letter upper, the rest lower.
       for (size_t k = 0; k < token.size(); ++k) {
-        token[k] = static_cast<char>(k == 0 ? std::toupper(static_cast<unsigned char>(token[k]))
-                                            : std::tolower(static_cast<unsigned char>(token[k])));
+        token[k] = k == 0 ? ascii_upper(token[k]) : ascii_lower(token[k]);
       }
       last = token;
       i = j + kCloseTag.size() - 1;  // the next search starts after this match

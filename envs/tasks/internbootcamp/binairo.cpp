@@ -53,11 +53,11 @@ bool valid_binairo(const IntGrid& g) {
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
   for (auto line : PyPieces(py_strip(block), '\n')) {
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto tok : PyTokens(line)) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   return out;
@@ -104,11 +104,11 @@ class Binairo final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_rows(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_rows(extracted);
+    const IntGrid got = *kept_reading<read_rows>(extracted);
     const Json& puzzle = identity.at("puzzle");
     if (got.size() != puzzle.size() || !valid_binairo(got)) return 0.0;
     for (size_t i = 0; i < got.size(); ++i) {

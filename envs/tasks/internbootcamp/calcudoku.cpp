@@ -28,11 +28,11 @@ constexpr int64_t kMaxGroups = 52;
 std::optional<IntGrid> read_rows(std::string_view block) {
   IntGrid out;
   for (auto row : PyPieces(block, ',')) {
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto tok : PyTokens(py_strip(py_strip_chars(row, "[] ")))) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   return out;
@@ -139,12 +139,12 @@ class Calcudoku final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_rows(b).has_value(); }, "[[", "]]");
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); }, "[[", "]]");
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_rows(extracted);
-    const auto n = identity.at("size").get<int64_t>();
+    const IntGrid got = *kept_reading<read_rows>(extracted);
+    const auto n = identity_int(identity.at("size"));
     if (static_cast<int64_t>(got.size()) != n) return 0.0;
     for (const auto& row : got) {
       if (static_cast<int64_t>(row.size()) != n) return 0.0;
@@ -167,7 +167,7 @@ class Calcudoku final : public InternBootcampTask {
     }
     for (const auto& [name, rule] : identity.at("groups").items()) {
       const auto& op = rule.at(0).get_ref<const std::string&>();
-      if (op.size() != 1 || !meets(op[0], rule.at(1).get<int64_t>(), numbers(name))) return 0.0;
+      if (op.size() != 1 || !meets(op[0], identity_int(rule.at(1)), numbers(name))) return 0.0;
     }
     return 1.0;
   }

@@ -6,6 +6,8 @@
 // read by ast.literal_eval as a list (or tuple) of n rows. Right when it keeps the
 // givens, every row and column holds exactly the values 1..n (Python's equality:
 // 2.0 counts as 2), and cell1 symbol cell2 holds for every inequality.
+#include <cmath>
+
 #include "envs/grid_puzzle.hpp"
 #include "envs/internbootcamp_task.hpp"
 #include "envs/python_syntax.hpp"
@@ -19,9 +21,10 @@ namespace {
 std::optional<std::vector<std::vector<double>>> number_grid(const PyValue& v, size_t n) {
   if (!v.is_sequence() || v.items.size() != n) return std::nullopt;
   std::vector<std::vector<double>> out;
+  out.reserve(n);
   for (const auto& row : v.items) {
     if (!row.is_sequence() || row.items.size() != n) return std::nullopt;
-    out.emplace_back();
+    out.emplace_back().reserve(n);
     for (const auto& cell : row.items) {
       auto x = py_number(cell);
       if (!x) return std::nullopt;
@@ -31,12 +34,14 @@ std::optional<std::vector<std::vector<double>>> number_grid(const PyValue& v, si
   return out;
 }
 
-bool holds_1_to_n(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  for (size_t k = 0; k < values.size(); ++k) {
-    if (values[k] != static_cast<double>(k + 1)) return false;
-  }
-  return true;
+// Whether the n numbers at(0..n-1), in any order, are exactly 1..n (as sorted() == [1..n]
+// compares them: 2.0 counts as 2).
+template <class At>
+bool holds_1_to_n(size_t n, At at) {
+  return values_are_1_to_n(n, [&](size_t k) {
+    const double x = at(k);
+    return x >= 1 && x <= static_cast<double>(n) && x == std::floor(x) ? static_cast<int64_t>(x) : int64_t{-1};
+  });
 }
 
 class Futoshiki final : public InternBootcampTask {
@@ -101,12 +106,12 @@ class Futoshiki final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return literal_of_block(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<literal_of_block>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const auto n = identity.at("size").get<size_t>();
-    const auto grid = number_grid(*literal_of_block(extracted), n);
+    const auto n = identity_index(identity.at("size"));
+    const auto grid = number_grid(*kept_reading<literal_of_block>(extracted), n);
     if (!grid) return 0.0;
     const Json& initial = identity.at("initial");
     for (size_t i = 0; i < n; ++i) {
@@ -116,13 +121,14 @@ class Futoshiki final : public InternBootcampTask {
       }
     }
     for (size_t i = 0; i < n; ++i) {
-      std::vector<double> col;
-      for (size_t k = 0; k < n; ++k) col.push_back((*grid)[k][i]);
-      if (!holds_1_to_n((*grid)[i]) || !holds_1_to_n(col)) return 0.0;
+      if (!holds_1_to_n(n, [&](size_t k) { return (*grid)[i][k]; }) ||
+          !holds_1_to_n(n, [&](size_t k) { return (*grid)[k][i]; })) {
+        return 0.0;
+      }
     }
     for (const Json& ineq : identity.at("inequalities")) {
-      const double a = grid->at(ineq.at("cell1").at(0).get<size_t>()).at(ineq.at("cell1").at(1).get<size_t>());
-      const double b = grid->at(ineq.at("cell2").at(0).get<size_t>()).at(ineq.at("cell2").at(1).get<size_t>());
+      const double a = grid->at(identity_index(ineq.at("cell1").at(0))).at(identity_index(ineq.at("cell1").at(1)));
+      const double b = grid->at(identity_index(ineq.at("cell2").at(0))).at(identity_index(ineq.at("cell2").at(1)));
       if (!(ineq.at("symbol") == ">" ? a > b : a < b)) return 0.0;
     }
     return 1.0;

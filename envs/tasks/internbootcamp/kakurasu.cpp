@@ -55,12 +55,12 @@ class Kakurasu final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return literal_of_block(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<literal_of_block>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const PyValue v = *literal_of_block(extracted);
-    const auto n = identity.at("n").get<size_t>();
+    const PyValue v = *kept_reading<literal_of_block>(extracted);
+    const auto n = identity_index(identity.at("n"));
     if (v.kind != PyValue::Kind::kList || v.items.size() != n) return 0.0;
     IntGrid g;
     for (const auto& row : v.items) {

@@ -137,11 +137,11 @@ class Kakuro final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_answer(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_answer>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const auto answer = *read_answer(extracted);
+    const auto answer = *kept_reading<read_answer>(extracted);
     if (answer.empty()) return 0.0;
     const Json& grid = identity.at("grid");
     const int64_t rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());
@@ -175,7 +175,7 @@ class Kakuro final : public InternBootcampTask {
           auto clue = cell.find(down ? "down" : "right");
           if (clue == cell.end()) continue;
           const double sum = clue->at(0).get<double>();
-          const auto length = clue->at(1).get<int64_t>();
+          const auto length = identity_int(clue->at(1));
           const auto run = run_after(white, r, c, down);
           if (static_cast<int64_t>(run.size()) != length) return 0.0;
           double total = 0;

@@ -21,11 +21,11 @@ std::optional<IntGrid> read_rows(std::string_view block) {
   for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto piece : PyPieces(line, ',')) {
       auto v = py_int(piece);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   return out;
@@ -89,22 +89,21 @@ class KillerSudoku final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_rows(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_rows(extracted);
-    const auto n = identity.at("size").get<int64_t>(), box = identity.at("subgrid_size").get<int64_t>();
+    const IntGrid got = *kept_reading<read_rows>(extracted);
+    const auto n = identity_int(identity.at("size")), box = identity_int(identity.at("subgrid_size"));
     if (!is_latin(got, n) || box < 1 || n % box != 0) return 0.0;
     for (int64_t bi = 0; bi < n; bi += box) {
       for (int64_t bj = 0; bj < n; bj += box) {
-        std::vector<int64_t> values;
-        for (int64_t k = 0; k < box * box; ++k) {
-          const int64_t r = bi + k / box, c = bj + k % box;
-          if (r >= n || c >= n) return 0.0;  // upstream indexes past the grid: not right
-          values.push_back(got[static_cast<size_t>(r)][static_cast<size_t>(c)]);
-        }
-        if (!is_permutation_of_1_to_n(values, n)) return 0.0;
+        if (bi + box > n || bj + box > n) return 0.0;  // upstream indexes past the grid: not right
+        if (box * box != n) return 0.0;  // a box of other than n cells never holds 1..n once each
+        auto cell = [&](size_t k) {
+          return got[static_cast<size_t>(bi) + k / static_cast<size_t>(box)][static_cast<size_t>(bj) + k % static_cast<size_t>(box)];
+        };
+        if (!values_are_1_to_n(static_cast<size_t>(n), cell)) return 0.0;
       }
     }
     for (const Json& cage : identity.at("cages")) {
@@ -113,7 +112,7 @@ class KillerSudoku final : public InternBootcampTask {
       std::vector<int64_t> larger;  // values past 63 (only in grids larger than 63x63)
       int64_t sum = 0;
       for (const Json& cell : cells) {
-        const int64_t v = got.at(cell.at(0).get<size_t>()).at(cell.at(1).get<size_t>());  // 1..n: is_latin held
+        const int64_t v = got.at(identity_index(cell.at(0))).at(identity_index(cell.at(1)));  // 1..n: is_latin held
         const bool repeated = v < 64 ? (seen >> v & 1) : std::find(larger.begin(), larger.end(), v) != larger.end();
         if (repeated) return 0.0;
         if (v < 64) {

@@ -10,6 +10,7 @@
 // prompt asks for, with the example [[2x + \cos x]] -- read as products of letters
 // (\frac{2x}{y} becomes f*r*a*c*2*x*y, \cos x becomes c*o*s*x) and score 0; we read LaTeX.
 #include "envs/internbootcamp_task.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
 #include "envs/symbolic_expression.hpp"
 
@@ -127,7 +128,7 @@ class KorOperationUnicode25a0 final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override {
     auto block = last_block(response, "[[", "]]");
     if (!block) return std::nullopt;
-    return std::string(python_strip(*block));
+    return std::string(py_strip(*block));
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {

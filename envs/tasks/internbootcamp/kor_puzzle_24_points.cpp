@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "envs/internbootcamp_task.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/rational_expression.hpp"
 #include "envs/registry.hpp"
 
@@ -113,7 +114,7 @@ class KorPuzzle24Points final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override {
     auto block = last_block_line(response, "[[", "]]");
     if (!block) return std::nullopt;
-    return std::string(python_strip(*block));
+    return std::string(py_strip(*block));
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {

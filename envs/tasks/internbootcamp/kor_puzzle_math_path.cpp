@@ -10,6 +10,7 @@
 // Deviation (DEVIATIONS.md): upstream takes x/0 to be 0; we count a division by zero
 // as wrong.
 #include "envs/internbootcamp_task.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
 
 namespace troupe::envs {
@@ -103,7 +104,7 @@ class KorPuzzleMathPath final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const size_t eq = extracted.find('=');
     if (eq == std::string::npos) return 0.0;
-    auto right = parse_int(python_strip(std::string_view(extracted).substr(eq + 1)));
+    auto right = parse_int(py_strip(std::string_view(extracted).substr(eq + 1)));
     if (!right || *right != identity_int(identity.at("target"))) return 0.0;
     std::vector<int64_t> nums;
     std::vector<char> ops;

@@ -12,7 +12,7 @@
 #include <deque>
 
 #include "envs/internbootcamp_task.hpp"
-#include "envs/python_literal.hpp"
+#include "envs/python_syntax.hpp"
 #include "envs/registry.hpp"
 
 namespace troupe::envs {
@@ -52,9 +52,16 @@ std::vector<Cell> shortest_path(const Grid& g, Cell from, Cell to) {
   return {path.rbegin(), path.rend()};
 }
 
-bool is_pair(const PyLiteral& v) {
-  return (v.kind == PyLiteral::Kind::kTuple || v.kind == PyLiteral::Kind::kList) && v.items.size() == 2 &&
-         v.items[0].kind == PyLiteral::Kind::kInt && v.items[1].kind == PyLiteral::Kind::kInt;
+// A path step upstream can use: `x, y = step` unpacks it (a list or tuple of two) and
+// maze[x][y] indexes with it (an int, or a bool, which Python indexes with as 0 or 1).
+// Anything else raises there or never matches (a float index is a TypeError).
+bool step_of(const PyValue& v, int64_t* r, int64_t* c) {
+  if (!v.is_sequence() || v.items.size() != 2) return false;
+  const auto a = py_index(v.items[0]), b = py_index(v.items[1]);
+  if (!a || !b) return false;
+  *r = *a;
+  *c = *b;
+  return true;
 }
 
 class Maze final : public InternBootcampTask {
@@ -150,30 +157,36 @@ class Maze final : public InternBootcampTask {
     const Json& g = identity.at("grid");  // read in place: a copy would cost more than the whole check
     const auto start = identity_ints(identity.at("start_pos"));
     const auto end = identity_ints(identity.at("end_pos"));
-    auto path = parse_python_literal(extracted);
-    if (!path || path->kind == PyLiteral::Kind::kInt || path->items.empty()) return 0.0;
+    // ast.literal_eval(python_str.strip()); a str, dict or set there never scores 1 either.
+    auto path = py_literal_eval(py_strip(extracted));
+    if (!path || !path->is_sequence() || path->items.empty()) return 0.0;
     const auto& items = path->items;
-    // Python compares the first and last items with tuple(start_pos), tuple(end_pos).
-    auto equals_tuple = [](const PyLiteral& v, const std::vector<int64_t>& want) {
-      if (v.kind != PyLiteral::Kind::kTuple || v.items.size() != want.size()) return false;
+    // Python compares the first and last items with tuple(start_pos), tuple(end_pos): a list
+    // never equals a tuple; True equals 1 (a float equal to the coordinate passes here but
+    // then fails as an index, so it is refused at once).
+    auto equals_tuple = [](const PyValue& v, const std::vector<int64_t>& want) {
+      if (v.kind != PyValue::Kind::kTuple || v.items.size() != want.size()) return false;
       for (size_t i = 0; i < want.size(); ++i) {
-        if (v.items[i].kind != PyLiteral::Kind::kInt || v.items[i].value != want[i]) return false;
+        const auto x = py_index(v.items[i]);
+        if (!x || *x != want[i]) return false;
       }
       return true;
     };
     if (!equals_tuple(items.front(), start) || !equals_tuple(items.back(), end)) return 0.0;
     const int64_t rows = static_cast<int64_t>(g.size());
     const int64_t cols = rows > 0 ? static_cast<int64_t>(g.at(0).size()) : 0;
+    int64_t pr = 0, pc = 0;
     for (size_t i = 0; i < items.size(); ++i) {
-      if (!is_pair(items[i])) return 0.0;  // upstream: unpacking or comparing raises
-      const int64_t r = items[i].items[0].value, c = items[i].items[1].value;
+      int64_t r = 0, c = 0;
+      if (!step_of(items[i], &r, &c)) return 0.0;  // upstream: unpacking or indexing raises
       if (r < 0 || r >= rows || c < 0 || c >= cols) return 0.0;
       if (identity_int(g.at(static_cast<size_t>(r)).at(static_cast<size_t>(c))) == 1) return 0.0;
       if (i > 0) {
-        const int64_t pr = items[i - 1].items[0].value, pc = items[i - 1].items[1].value;
         const int64_t dr = r > pr ? r - pr : pr - r, dc = c > pc ? c - pc : pc - c;
         if (!((dr == 1 && c == pc) || (dc == 1 && r == pr))) return 0.0;
       }
+      pr = r;
+      pc = c;
     }
     return 1.0;
   }

@@ -22,7 +22,7 @@ using Cell = std::pair<int64_t, int64_t>;
 constexpr int64_t kMaxSide = 1000;  // far above any generator; bounds the count grids a hostile identity could ask for
 
 bool readable(std::string_view block) {
-  auto v = literal_of_block(block);
+  const auto& v = read_and_keep<literal_of_block>(block);
   if (!v || v->kind != PyValue::Kind::kList) return false;
   for (const auto& coord : v->items) {
     if (coord.kind != PyValue::Kind::kList || coord.items.size() != 2) return false;
@@ -34,6 +34,9 @@ bool readable(std::string_view block) {
 IntGrid counts(int64_t rows, int64_t cols, const std::set<Cell>& mines) {
   IntGrid g = make_grid(rows, cols);
   for (auto [r, c] : mines) {
+    // A mine more than one cell outside the grid touches no cell of it; skipping it also keeps
+    // r + dr from overflowing for an identity's mine at INT64_MIN (the verify fuzzer found one).
+    if (r < -1 || c < -1 || r > rows || c > cols) continue;
     for (int64_t dr = -1; dr <= 1; ++dr) {
       for (int64_t dc = -1; dc <= 1; ++dc) {
         const int64_t nr = r + dr, nc = c + dc;
@@ -89,8 +92,8 @@ class Minesweeper final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const PyValue v = *literal_of_block(extracted);
-    const auto rows = identity.at("rows").get<int64_t>(), cols = identity.at("cols").get<int64_t>();
+    const PyValue v = *kept_reading<literal_of_block>(extracted);
+    const auto rows = identity_int(identity.at("rows")), cols = identity_int(identity.at("cols"));
     if (rows < 1 || cols < 1 || rows > kMaxSide || cols > kMaxSide) throw std::invalid_argument("rows/cols outside 1..1000");
     std::set<Cell> got, want;
     for (const auto& coord : v.items) {
@@ -99,7 +102,7 @@ class Minesweeper final : public InternBootcampTask {
       if (!r || !c || *r < 0 || *c < 0 || *r >= rows || *c >= cols) return 0.0;
       got.insert({*r, *c});
     }
-    for (const Json& m : identity.at("mines")) want.insert({m.at(0).get<int64_t>(), m.at(1).get<int64_t>()});
+    for (const Json& m : identity.at("mines")) want.insert({identity_int(m.at(0)), identity_int(m.at(1))});
     if (got.size() != want.size()) return 0.0;
     return counts(rows, cols, got) == counts(rows, cols, want) ? 1.0 : 0.0;
   }

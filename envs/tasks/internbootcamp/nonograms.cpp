@@ -123,12 +123,12 @@ class Nonograms final : public InternBootcampTask {
       if (row.size() != cols.size()) return 0.0;
     }
     for (size_t i = 0; i < grid.size(); ++i) {
-      if (runs_of(grid[i]) != rows.at(i).get<std::vector<int64_t>>()) return 0.0;
+      if (runs_of(grid[i]) != identity_ints(rows.at(i))) return 0.0;
     }
     for (size_t j = 0; j < cols.size(); ++j) {
       std::vector<bool> col;
       for (const auto& row : grid) col.push_back(row[j]);
-      if (runs_of(col) != cols.at(j).get<std::vector<int64_t>>()) return 0.0;
+      if (runs_of(col) != identity_ints(cols.at(j))) return 0.0;
     }
     return 1.0;
   }

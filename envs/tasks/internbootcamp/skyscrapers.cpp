@@ -48,12 +48,12 @@ std::optional<IntGrid> read_rows(std::string_view block) {
   for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto part : PyTokens(line)) {
       if (part.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
       auto v = py_int(part);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   return out;
@@ -93,12 +93,12 @@ class Skyscrapers final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_rows(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_rows(extracted);
-    const auto n = identity.at("n").get<int64_t>();
+    const IntGrid got = *kept_reading<read_rows>(extracted);
+    const auto n = identity_int(identity.at("n"));
     if (!is_latin(got, n)) return 0.0;
     const Views v = views_of(got);
     const Json& clues = identity.at("clues");

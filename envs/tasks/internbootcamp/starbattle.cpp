@@ -130,8 +130,10 @@ class Starbattle final : public InternBootcampTask {
     const Json answer = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!answer.is_object()) return 0.0;  // upstream returns the unparsed text, which then fails
     const Json& raw = identity.at("input_grid");
-    const Json grid = raw.is_string() ? Json::parse(raw.get<std::string>()) : raw;
-    const int64_t n = identity.contains("n") ? identity.at("n").get<int64_t>() : 1;
+    Json parsed;  // only for an identity that holds the grid as JSON text: the list is read in place
+    if (raw.is_string()) parsed = Json::parse(raw.get_ref<const std::string&>());
+    const Json& grid = raw.is_string() ? parsed : raw;
+    const int64_t n = identity.contains("n") ? identity_int(identity.at("n")) : 1;
     const auto rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());
     std::vector<std::pair<int64_t, int64_t>> stars;
     std::map<std::string, int64_t, std::less<>> per_region;

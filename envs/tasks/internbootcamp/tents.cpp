@@ -21,7 +21,7 @@ namespace {
 using Cell = std::pair<int64_t, int64_t>;
 
 bool readable(std::string_view block) {
-  auto v = literal_of_block(block);
+  const auto& v = read_and_keep<literal_of_block>(block);
   if (!v || v->kind != PyValue::Kind::kList) return false;
   for (const auto& t : v->items) {
     if (t.kind != PyValue::Kind::kTuple || t.items.size() != 2) return false;
@@ -108,7 +108,7 @@ class Tents final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const PyValue v = *literal_of_block(extracted);
+    const PyValue v = *kept_reading<literal_of_block>(extracted);
     const Json& grid = identity.at("grid");
     const auto rows = static_cast<int64_t>(grid.size()), cols = static_cast<int64_t>(grid.at(0).size());
     auto tree = [&](int64_t r, int64_t c) {

@@ -19,11 +19,11 @@ std::optional<IntGrid> read_square(std::string_view block) {
   for (auto line : PyPieces(py_strip(block), '\n')) {
     line = py_strip(line);
     if (line.empty()) continue;
-    out.emplace_back();
+    std::vector<int64_t>& row_out = new_row(out);
     for (auto tok : PyTokens(line)) {
       auto v = py_int(tok);
       if (!v) return std::nullopt;
-      out.back().push_back(*v);
+      row_out.push_back(*v);
     }
   }
   if (out.empty() || out.size() != out[0].size()) return std::nullopt;  // upstream: IndexError or None
@@ -94,12 +94,12 @@ class Thermometers final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_square(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_square>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const IntGrid got = *read_square(extracted);
-    const auto n = identity.at("size").get<int64_t>();
+    const IntGrid got = *kept_reading<read_square>(extracted);
+    const auto n = identity_int(identity.at("size"));
     if (static_cast<int64_t>(got.size()) != n) return 0.0;
     for (const auto& row : got) {
       for (int64_t v : row) {
@@ -111,8 +111,8 @@ class Thermometers final : public InternBootcampTask {
     for (const Json& t : identity.at("thermometers")) {
       const Json& path = t.at("path");
       for (size_t k = 0; k + 1 < path.size(); ++k) {
-        const int64_t a = got.at(path[k].at(0).get<size_t>()).at(path[k].at(1).get<size_t>());
-        const int64_t b = got.at(path[k + 1].at(0).get<size_t>()).at(path[k + 1].at(1).get<size_t>());
+        const int64_t a = got.at(identity_index(path[k].at(0))).at(identity_index(path[k].at(1)));
+        const int64_t b = got.at(identity_index(path[k + 1].at(0))).at(identity_index(path[k + 1].at(1)));
         if (a >= b) return 0.0;
       }
     }
