@@ -17,6 +17,9 @@ function(troupe_add_test name)
   if(T_SERIAL)
     list(APPEND _props RUN_SERIAL TRUE)
   endif()
+  if(TROUPE_SANITIZER_ENV)
+    list(APPEND _props ENVIRONMENT "${TROUPE_SANITIZER_ENV}")
+  endif()
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
     DISCOVERY_TIMEOUT 60
