@@ -147,6 +147,12 @@ Result<Decoded> decode(const wire::Bytes& bytes) {
   Decoded d;
   d.request_id = msg->request_id();
   d.in_reply_to = msg->in_reply_to();
+  // The verifier accepts a union whose type is set but whose table is absent; every case below reads
+  // the table, so such a message is refused here.
+  if (msg->body_type() != wire::ActorBody::NONE && msg->body() == nullptr) {
+    return Status::corruption(std::string("ActorMessage of body type ") + wire::EnumNameActorBody(msg->body_type()) +
+                              " carries no body");
+  }
   switch (msg->body_type()) {
     case wire::ActorBody::GenerateCall: {
       const auto* b = msg->body_as_GenerateCall();

@@ -113,6 +113,19 @@ TEST(RemoteCodec, ABlobOfTheWrongKindRefusesTheWholeMessage) {
   EXPECT_NE(g.status().message().find("RolloutGroup prompt"), std::string::npos) << g.status().message();
 }
 
+TEST(RemoteCodec, ABodyTypeWithoutItsBodyIsRefused) {
+  // FlatBuffers' verifier lets a union through whose type is set but whose table is absent; a peer
+  // could send one, so decode must refuse it instead of reading the missing table.
+  for (auto type : {wire::ActorBody::GenerateCall, wire::ActorBody::VerifyReply, wire::ActorBody::PromptLost,
+                    wire::ActorBody::BatchCall, wire::ActorBody::CallFailed}) {
+    flatbuffers::FlatBufferBuilder fbb;
+    auto msg = wire::CreateActorMessage(fbb, wire::kSchemaVersion, 1, 0, type, 0);
+    auto d = decode(wire::finish(fbb, msg));
+    ASSERT_FALSE(d) << wire::EnumNameActorBody(type);
+    EXPECT_NE(d.status().message().find("carries no body"), std::string::npos) << d.status().message();
+  }
+}
+
 TEST(RemoteCodec, NotAnActorMessageIsRefused) {
   EXPECT_FALSE(decode(prompt(1)));
   EXPECT_FALSE(decode(wire::Bytes(std::vector<uint8_t>{1, 2, 3})));
