@@ -107,7 +107,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
       if (s.setup.respawn_env && !s.stopping) {
         env = s.setup.respawn_env(task);
         self->monitor(env);
-        if (s.setup.reward) self->send(s.setup.reward, env_atom_v, task, env);
+        for (const auto& r : s.setup.rewards) self->send(r, env_atom_v, task, env);
       }
       return;
     }

@@ -45,10 +45,10 @@ struct ControllerSetup {
   std::vector<bool> available;
   // Makes a replacement for worker `index` after it died.
   std::function<caf::actor(int index)> respawn_worker;
-  // Makes a replacement for a task's env actor after it died; the reward actor is
-  // told the new handle (env_atom) so verification goes on.
+  // Makes a replacement for a task's env actor after it died; every reward actor in this process is
+  // told the new handle (env_atom) so verification goes on (remote ones reach env/<task> by name).
   std::function<caf::actor(const std::string& task)> respawn_env;
-  caf::actor reward;
+  std::vector<caf::actor> rewards;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
   // Set when resuming: the controller continues from this state (see ControllerState::restore).

@@ -65,9 +65,19 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   if (!opened) return opened.status().with_context("opening the replay store");
   std::shared_ptr<storage::ReplayStore> store = std::move(*opened);
 
-  if (options.resume) {  // check the resume state against this config before anything starts
+  std::optional<RunState> resume = options.resume;
+  if (resume) {  // check the resume state against this config before anything starts
+    // After a crash the store may hold groups issued after the checkpoint was written; their prompt
+    // ids must not be issued again.
+    auto largest = store->largest_prompt_id();
+    if (!largest) return largest.status().with_context("resuming");
+    if (*largest >= resume->controller.next_prompt_id) {
+      spdlog::info("the replay store holds prompts up to id {} issued after the checkpoint; continuing from {}",
+                   *largest, *largest + 1);
+      resume->controller.next_prompt_id = *largest + 1;
+    }
     ControllerState probe(config);
-    std::string err = probe.restore(options.resume->version, options.resume->controller);
+    std::string err = probe.restore(resume->version, resume->controller);
     if (!err.empty()) return Status::invalid_argument("cannot resume with this config: " + err);
   }
   auto status = std::make_shared<RunStatus>();
@@ -226,7 +236,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
       if (version % every == 0) save(policy, opt, version);
     };
     ls.on_stop = save;
-    if (options.resume) ls.resume_optimizer_dir = options.checkpoint_dir;
+    if (resume) ls.resume_optimizer_dir = options.checkpoint_dir;
   }
   // The learner's last step may not have reached the weight board before the stop:
   // the final policy is taken from the learner itself.
@@ -264,10 +274,10 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
   cs.respawn_env = [&sys, &config, metrics, &expose](const std::string& task) {
     return expose("env/" + task, spawn_env_actor(sys, task, static_cast<int>(config.algorithm.group_size), metrics));
   };
-  if (!local_rewards.empty()) cs.reward = local_rewards.front();
+  cs.rewards = local_rewards;
   cs.status = status;
   cs.metrics = metrics;
-  cs.resume = options.resume;
+  cs.resume = resume;
   // The state was checked above, so spawning cannot fail here.
   caf::actor controller = expose("controller", *spawn_controller(sys, config, std::move(cs)));
   for (auto& r : local_rewards) caf::anon_send(r, done_atom_v, controller);

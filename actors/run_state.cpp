@@ -11,8 +11,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kFile = "run_state.json";
-
 json level_json(const rl::LevelState& l) {
   return {{"ring", l.ring}, {"next", l.next}, {"seen", l.seen}, {"status", static_cast<int>(l.status)}};
 }
@@ -47,8 +45,8 @@ Status save_run_state(const std::string& dir, const RunState& state) {
               {"rng_state", state.controller.curriculum.rng_state}}}};
   std::error_code ec;
   fs::create_directories(dir, ec);
-  const fs::path path = fs::path(dir) / kFile;
-  const fs::path tmp = fs::path(dir) / (std::string(kFile) + ".tmp");
+  const fs::path path = fs::path(dir) / kRunStateFile;
+  const fs::path tmp = fs::path(dir) / (std::string(kRunStateFile) + ".tmp");
   {
     std::ofstream f(tmp, std::ios::trunc);
     if (!f) return Status::io_error("cannot open " + tmp.string() + " for writing");
@@ -61,7 +59,7 @@ Status save_run_state(const std::string& dir, const RunState& state) {
 }
 
 Result<RunState> load_run_state(const std::string& dir) {
-  const fs::path path = fs::path(dir) / kFile;
+  const fs::path path = fs::path(dir) / kRunStateFile;
   std::ifstream f(path);
   if (!f) return Status::not_found(path.string() + " does not exist: the run has no RL checkpoint to resume");
   try {

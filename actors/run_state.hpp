@@ -24,6 +24,9 @@ struct RunState {
   ControllerSnapshot controller;
 };
 
+// The file's name inside the checkpoint directory (its presence marks a checkpoint one can resume).
+inline constexpr const char* kRunStateFile = "run_state.json";
+
 [[nodiscard]] Status save_run_state(const std::string& dir, const RunState& state);
 // Errors: the file is absent, not JSON, or misses a field (the message names the file and the field).
 Result<RunState> load_run_state(const std::string& dir);

@@ -123,21 +123,30 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+// How a node process starts: its first start follows the launch's own --resume/--fresh; a restart
+// never discards anything and lets the head resume from a checkpoint if its own disk holds one.
+enum class Start { first, restart };
+
 // The `troupe node` arguments (after the program name) for `node`.
-std::vector<std::string> node_args(const LaunchArgs& a, const std::string& node, bool resume) {
+std::vector<std::string> node_args(const LaunchArgs& a, const std::string& node, Start start) {
   std::vector<std::string> v = {"node", a.file, "--node", node};
   if (!a.run_dir.empty()) v.insert(v.end(), {"--run-dir", a.run_dir});
   if (a.max_minutes >= 0) v.insert(v.end(), {"--max-minutes", std::to_string(a.max_minutes)});
   if (a.warm_minutes >= 0) v.insert(v.end(), {"--warm-minutes", std::to_string(a.warm_minutes)});
   if (a.eval_cases > 0) v.insert(v.end(), {"--eval-cases", std::to_string(a.eval_cases)});
-  if (resume) v.push_back("--resume");
-  if (a.fresh && !resume) v.push_back("--fresh");
+  if (start == Start::restart) {
+    v.push_back("--resume-if-checkpoint");
+  } else if (a.resume) {
+    v.push_back("--resume");
+  } else if (a.fresh) {
+    v.push_back("--fresh");
+  }
   return v;
 }
 
 // Starts a node: a local child, or ssh to its host. Returns the pid, or -1 (printed).
 pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& config, const std::string& token,
-            bool resume) {
+            Start start) {
   int out[2], in[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(in, O_CLOEXEC) != 0) {
     say("cannot start " + c.node + ": pipe: " + std::strerror(errno));
@@ -148,11 +157,11 @@ pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& conf
   if (ssh) {
     std::string remote = "read -r T && export " + config.placement.token_env + "=\"$T\" && exec " +
                          shell_quote(a.remote_troupe);
-    for (const auto& s : node_args(a, c.node, resume)) remote += " " + shell_quote(s);
+    for (const auto& s : node_args(a, c.node, start)) remote += " " + shell_quote(s);
     argv = {"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", c.plan->host.ssh_target, remote};
   } else {
     argv = {self_exe()};
-    for (auto& s : node_args(a, c.node, resume)) argv.push_back(s);
+    for (auto& s : node_args(a, c.node, start)) argv.push_back(s);
   }
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -190,7 +199,8 @@ pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& conf
   c.reader = std::thread(pump, out[0], c.node);
   ++c.starts;
   say("started " + c.node + (c.head ? " (head)" : "") + " pid " + std::to_string(pid) +
-      (ssh ? " via ssh " + c.plan->host.ssh_target : "") + (resume ? " --resume" : ""));
+      (ssh ? " via ssh " + c.plan->host.ssh_target : "") +
+      (start == Start::restart ? (c.head ? " (resumes if it holds a checkpoint)" : "") : a.resume ? " --resume" : ""));
   return pid;
 }
 
@@ -297,8 +307,7 @@ int launch(const LaunchArgs& a) {
     children[i].plan = &plan->nodes[i];
     children[i].head = plan->nodes[i].node == plan->head;
   }
-  auto checkpoint_exists = [&] { return fs::exists(fs::path(run_dir) / "checkpoint" / "run_state.json"); };
-  for (auto& c : children) c.pid = spawn(c, a, config, token, a.resume);
+  for (auto& c : children) c.pid = spawn(c, a, config, token, Start::first);
 
   int exit_code = 0;
   bool head_finished = false;
@@ -371,7 +380,7 @@ int launch(const LaunchArgs& a) {
       if (c.restart_at == Clock::time_point{} || Clock::now() < c.restart_at) continue;
       c.restart_at = {};
       // The head continues from its last checkpoint; without one it starts the RL phase again.
-      c.pid = spawn(c, a, config, token, c.head ? checkpoint_exists() : false);
+      c.pid = spawn(c, a, config, token, Start::restart);
       if (c.pid < 0) c.done = true;
     }
     bool any = false;

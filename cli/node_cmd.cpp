@@ -1,6 +1,8 @@
 // `troupe node FILE --node NAME`: one node of a cluster run (what `troupe launch` starts on each
 // host). The head (the host with the controller) runs the job of `troupe run` with the other roles
 // reached over the wire; any other node hosts its placed actors until the head stops it.
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -33,6 +35,26 @@ struct NodeArgs {
   std::string host_addresses;  // comma-separated: overrides placement.hosts[i].address in order
 };
 
+// The IPv4 address of `host` (a dotted address stays as it is; a name, as Slurm gives them, is looked
+// up), or "" with `why` set.
+std::string ipv4_of(const std::string& host, std::string& why) {
+  in_addr probe{};
+  if (::inet_pton(AF_INET, host.c_str(), &probe) == 1) return host;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    why = rc != 0 ? ::gai_strerror(rc) : "no IPv4 address";
+    return "";
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
+  ::freeaddrinfo(found);
+  return text;
+}
+
 int run_node(NodeArgs& args) {
   // The launcher reads our output through a pipe: line by line, so its prefixes interleave sensibly.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -50,7 +72,16 @@ int run_node(NodeArgs& args) {
                 << " hosts in " << args.job.file << "\n";
       return 1;
     }
-    for (size_t i = 0; i < loaded->placement.hosts.size(); ++i) loaded->placement.hosts[i].address = addrs[i];
+    for (size_t i = 0; i < loaded->placement.hosts.size(); ++i) {
+      std::string why;
+      const std::string ip = ipv4_of(addrs[i], why);
+      if (ip.empty()) {
+        std::cerr << "--host-addresses: entry " << i + 1 << " \"" << addrs[i]
+                  << "\" is neither an IPv4 address nor a host name with one (" << why << ")\n";
+        return 1;
+      }
+      loaded->placement.hosts[i].address = ip;
+    }
   }
   auto plan = actors::make_plan(*loaded);
   if (!plan) {
@@ -111,7 +142,8 @@ void setup(CLI::App& root, int& exit_code) {
   cmd->add_option("--node", args->node, "which host of placement.hosts this process is")->required();
   cmd->add_option("--host-addresses", args->host_addresses,
                   "A,B,C: the addresses of placement.hosts in order, replacing the config's (batch schedulers "
-                  "decide them at start; troupe launch --emit slurm passes Slurm's)");
+                  "decide them at start; troupe launch --emit slurm passes Slurm's); host names are looked "
+                  "up to their IPv4 address");
   cmd->callback([args, &exit_code] { exit_code = run_node(*args); });
 }
 

@@ -80,13 +80,19 @@ int run_job(const JobArgs& args) {
   const fs::path replay_dir = fs::path(run_dir) / "replay";
   const fs::path checkpoint_dir = fs::path(run_dir) / "checkpoint";
   if (args.fresh) {
-    fs::remove_all(replay_dir, ec);
-    fs::remove_all(fs::path(run_dir) / "warmstart", ec);
-    fs::remove_all(checkpoint_dir, ec);
+    for (const fs::path& gone : {replay_dir, fs::path(run_dir) / "warmstart", checkpoint_dir}) {
+      fs::remove_all(gone, ec);
+      if (ec) {
+        std::cerr << "--fresh: cannot remove " << gone.string() << ": " << ec.message() << "\n";
+        return 1;
+      }
+    }
   }
   std::optional<actors::RunState> resume;
   std::optional<model::Transformer> resumed_policy;
-  if (args.resume) {
+  const bool resuming =
+      args.resume || (args.resume_if_checkpoint && fs::exists(checkpoint_dir / actors::kRunStateFile));
+  if (resuming) {
     auto rs = actors::load_run_state(checkpoint_dir.string());
     if (!rs) {
       std::cerr << "cannot resume " << run_dir << ": " << rs.status().message() << "\n";
@@ -101,9 +107,10 @@ int run_job(const JobArgs& args) {
     resume = std::move(*rs);
     resumed_policy = std::move(*p);
   } else if (fs::exists(replay_dir) || fs::exists(checkpoint_dir)) {
-    // A new RL phase from the warm start; the earlier one is kept aside, not mixed in.
-    const fs::path previous = fs::path(run_dir) / "previous";
-    fs::remove_all(previous, ec);
+    // A new RL phase from the warm start; the earlier one is kept aside (never overwritten: a head that
+    // a launcher restarts before its first checkpoint leaves one per incarnation), not mixed in.
+    fs::path previous = fs::path(run_dir) / "previous";
+    for (int n = 2; fs::exists(previous); ++n) previous = fs::path(run_dir) / ("previous-" + std::to_string(n));
     fs::create_directories(previous, ec);
     if (fs::exists(replay_dir)) fs::rename(replay_dir, previous / "replay", ec);
     if (!ec && fs::exists(checkpoint_dir)) fs::rename(checkpoint_dir, previous / "checkpoint", ec);
@@ -273,12 +280,29 @@ int run_job(const JobArgs& args) {
   std::printf("%-34s %9.1f%% %9.1f%% %9.1f%% %9.1f%%\n", "mean", 100 * bg, 100 * ag, 100 * bs, 100 * as);
   std::printf("(T = sampled at the rollout temperature %.2f)\n", config.algorithm.temperature);
   summary["mean"] = {{"warm_greedy", bg}, {"rl_greedy", ag}, {"warm_sampled", bs}, {"rl_sampled", as}};
-  std::ofstream(fs::path(run_dir) / "summary.json") << summary.dump(2) << "\n";
-  std::cout << "summary: " << (fs::path(run_dir) / "summary.json").string() << "\n";
+  {
+    const fs::path summary_path = fs::path(run_dir) / "summary.json";
+    std::ofstream out(summary_path);
+    out << summary.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      std::cerr << "cannot write " << summary_path.string() << "\n";
+      return 1;
+    }
+    std::cout << "summary: " << summary_path.string() << "\n";
+  }
 
   // The final checkpoint's row in the replay store's checkpoint index gets the held-out
   // figures (`troupe replay stats` lists them).
   auto index_final_checkpoint = [&]() -> Status {
+    // The figures belong to the policy in memory; they go on the checkpoint's row only if the
+    // directory holds that version (its last save may have failed).
+    auto saved = actors::load_run_state(po.checkpoint_dir);
+    if (!saved) return saved.status();
+    if (saved->version != rl->policy.version()) {
+      return Status::unavailable(fmt::format("{} holds version {}, the evaluated policy is version {}",
+                                                     po.checkpoint_dir, saved->version, rl->policy.version()));
+    }
     auto ro = actors::replay_options(config);
     if (!ro) return ro.status();
     auto store = storage::ReplayStore::open(po.replay_path, *ro);
@@ -314,6 +338,11 @@ void add_job_options(CLI::App* cmd, JobArgs& a) {
                 "version, optimizer state, prompt ids and curriculum continue); without it, an earlier RL phase "
                 "is moved to RUN_DIR/previous and RL starts again from the warm start")
       ->excludes("--fresh");
+  cmd->add_flag("--resume-if-checkpoint", args->resume_if_checkpoint,
+                "resume as --resume does when RUN_DIR holds a checkpoint, else start the RL phase from the warm "
+                "start (troupe launch restarts a head with it: the head decides on its own disk)")
+      ->excludes("--fresh")
+      ->excludes("--resume");
 }
 
 }  // namespace troupe::cli

@@ -23,6 +23,7 @@ struct JobArgs {
   int eval_cases = 200;
   bool fresh = false;
   bool resume = false;
+  bool resume_if_checkpoint = false;  // resume when RUN_DIR holds a checkpoint, else start RL afresh
   // Cluster mode: this process is the head of a placement (null: every actor here).
   const actors::ClusterRole* cluster = nullptr;
   std::string metrics_listen;  // empty: the config's monitoring.listen

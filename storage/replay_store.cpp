@@ -1118,6 +1118,15 @@ Result<std::vector<CheckpointEntry>> ReplayStore::checkpoints() const {
   return out;
 }
 
+Result<uint64_t> ReplayStore::largest_prompt_id() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByGroup]));
+  it->SeekToLast();  // keys are (prompt id, rollout id), big-endian
+  uint64_t largest = 0;
+  if (it->Valid() && it->key().size() == 16) largest = read_be64(it->key().data());
+  TROUPE_RETURN_IF_ERROR(from_rocks(it->status(), "reading the prompt index of " + path_));
+  return largest;
+}
+
 Status ReplayStore::catch_up() {
   if (mode_ != OpenMode::kSecondary) return Status::ok();
   TROUPE_RETURN_IF_ERROR(from_rocks(db_->TryCatchUpWithPrimary(), "following the writer of " + path_));

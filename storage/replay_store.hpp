@@ -260,6 +260,9 @@ class ReplayStore {
   Status catch_up();
 
   StoreCounters counters() const;
+  // The largest prompt id of any stored rollout (0 for an empty store): a run resumed from a checkpoint
+  // older than the store's newest groups issues prompt ids above it, so no group key repeats.
+  Result<uint64_t> largest_prompt_id() const;
   std::vector<std::string> tasks() const;
   uint64_t corrupt_reads() const { return corrupt_reads_.load(); }
   // Bytes of every file under the store directory.

@@ -52,6 +52,13 @@ class Child {
     reader_ = std::thread([this] { read_lines(); });
   }
   ~Child() {
+    // A process that leads others (troupe launch) first gets its own way of stopping them, so none is
+    // left behind; SIGKILL follows if it has not ended.
+    for (int sig : stop_signals_) {
+      kill(sig);
+      if (reap(std::chrono::milliseconds(300)) != -1 || reaped_) break;
+    }
+    if (!stop_signals_.empty()) reap(std::chrono::seconds(10));
     kill();
     reap(std::chrono::seconds(5));
     if (reader_.joinable()) reader_.join();
@@ -60,6 +67,8 @@ class Child {
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
+  // Signals the destructor sends (in order, 300 ms apart) before SIGKILL, to a child that is still running.
+  void set_stop_signals(std::vector<int> signals) { stop_signals_ = std::move(signals); }
   bool started() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   void kill(int sig = SIGKILL) {
@@ -145,6 +154,7 @@ class Child {
   pid_t pid_ = -1;
   int fd_ = -1;
   bool reaped_ = false;
+  std::vector<int> stop_signals_;
   int status_ = -1;
   std::thread reader_;
   std::mutex m_;

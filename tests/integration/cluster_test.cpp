@@ -178,8 +178,13 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<Child> launch(const std::string& config, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"launch", config, "--run-dir", run_dir(), "--eval-cases", "64"};
     args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_unique<Child>(TROUPE_BIN, args, std::map<std::string, std::string>{{"TROUPE_CLUSTER_TOKEN", kToken}},
-                                   /*merge_stderr=*/true);
+    auto child = std::make_unique<Child>(TROUPE_BIN, args,
+                                         std::map<std::string, std::string>{{"TROUPE_CLUSTER_TOKEN", kToken}},
+                                         /*merge_stderr=*/true);
+    // A test that ends early (a failed ASSERT) leaves no node running: a second Ctrl-C makes the
+    // launcher SIGKILL and reap every node.
+    child->set_stop_signals({SIGINT, SIGINT});
+    return child;
   }
 
   nlohmann::json summary() {
@@ -243,6 +248,32 @@ TEST_F(ClusterTest, KilledWorkerNodeIsRestartedAndNoGroupIsLostOrDuplicated) {
   ASSERT_TRUE(s.is_object()) << run->dump();
   expect_groups_whole_and_unique(replay(), s["stored"].get<uint64_t>());
   EXPECT_GE(run->count_containing("started w2 pid "), 2) << "w2 was started again";
+}
+
+TEST_F(ClusterTest, KilledHeadIsRestartedAndResumesFromItsOwnCheckpoint) {
+  // The head is SIGKILLed once it has written a checkpoint: the launcher restarts it, the head finds the
+  // checkpoint on its own disk and resumes, and prompt ids issued after that checkpoint (whose groups
+  // are already in the store) are not issued again.
+  auto run = launch(write_config(40, 200));
+  const fs::path run_state = fs::path(run_dir()) / "checkpoint" / "run_state.json";
+  for (int i = 0; i < 1800 && !fs::exists(run_state); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(fs::exists(run_state)) << "no checkpoint within 180 s\n" << run->dump();
+  std::this_thread::sleep_for(1s);  // groups issued after the checkpoint reach the store
+  std::string started = run->wait_containing("started head (head) pid ", 1s);
+  ASSERT_FALSE(started.empty()) << run->dump();
+  ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(started.substr(started.rfind(' ') + 1))), SIGKILL), 0);
+  EXPECT_FALSE(run->wait_containing("restarting head", 30s).empty()) << run->dump();
+  EXPECT_FALSE(run->wait_containing("] resuming from ", 90s).empty()) << run->dump();
+  ASSERT_EQ(run->reap(300s), 0) << run->dump();
+  auto s = summary();
+  ASSERT_TRUE(s.is_object()) << run->dump();
+  EXPECT_GE(s["resumed_from_version"].get<uint64_t>(), 1u) << run->dump();
+  const StoreView v = read_store(replay());  // both incarnations' groups
+  EXPECT_EQ(v.duplicates, 0u) << "a (prompt, index) stored twice";
+  for (const auto& [prompt, idx] : v.groups) {
+    EXPECT_EQ(idx.size(), static_cast<size_t>(kGroup)) << "prompt " << prompt << " has a partial group";
+  }
+  EXPECT_EQ(fs::exists(fs::path(run_dir()) / "previous"), false) << "the restart resumed instead of starting over";
 }
 
 TEST_F(ClusterTest, CtrlCStopsTheRunCleanlyAndLeavesNoProcessBehind) {
@@ -336,6 +367,23 @@ TEST_F(LaunchPlan, EmitSlurmWritesAScriptForEveryNode) {
   EXPECT_NE(text.find("TROUPE_NODES='head w1 w2'"), std::string::npos) << text;
   EXPECT_NE(text.find("--host-addresses"), std::string::npos) << text;
   EXPECT_EQ(std::system(("bash -n " + out).c_str()), 0) << "the script is valid bash:\n" << text;
+}
+
+// A node started by the Slurm script gets host names (scontrol show hostnames), which become IPv4
+// addresses; a name without one is refused, naming the entry.
+TEST_F(LaunchPlan, NodeTakesHostNamesAndRefusesOnesWithoutAnAddress) {
+  const std::string file = write("");
+  const std::map<std::string, std::string> no_token = {{"TROUPE_CLUSTER_TOKEN", ""}};
+  Child named(TROUPE_BIN, {"node", file, "--node", "head", "--host-addresses", "localhost,localhost,127.0.0.1"},
+              no_token, true);
+  EXPECT_EQ(named.reap(30s), 1) << named.dump();
+  EXPECT_EQ(named.count_containing("--host-addresses"), 0) << "localhost resolves:\n" << named.dump();
+  EXPECT_EQ(named.count_containing("the cluster token is not set"), 1) << "the node went past its addresses:\n"
+                                                                          << named.dump();
+  Child bad(TROUPE_BIN, {"node", file, "--node", "head", "--host-addresses", "127.0.0.1,no-such-host.invalid,x"},
+            no_token, true);
+  EXPECT_EQ(bad.reap(30s), 1) << bad.dump();
+  EXPECT_EQ(bad.count_containing("entry 2 \"no-such-host.invalid\""), 1) << bad.dump();
 }
 
 // Three hosts on a private test subnet: each node in its own network namespace with its own address,

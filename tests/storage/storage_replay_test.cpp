@@ -694,6 +694,30 @@ TEST(StorageReplay, RetentionByCountBytesAndVersionAgeReclaimedByCompaction) {
   }
 }
 
+TEST(StorageReplay, LargestPromptIdIsTheNewestGroupsNotTheLastAppended) {
+  TempDir dir;
+  const std::string path = dir.sub("s");
+  {
+    auto store = open_or_die(path, fast_options());
+    auto none = store->largest_prompt_id();
+    ASSERT_TRUE(none.is_ok());
+    EXPECT_EQ(*none, 0u) << "an empty store";
+    // Groups finish out of order: prompt 300 (past 255, so a byte-order slip would show) before 7.
+    for (uint64_t prompt : {5u, 300u, 7u}) {
+      SyntheticSpec s = spec(prompt);
+      s.prompt_id = prompt;
+      append_spec(*store, s);
+    }
+    auto largest = store->largest_prompt_id();
+    ASSERT_TRUE(largest.is_ok());
+    EXPECT_EQ(*largest, 300u);
+  }
+  auto reopened = open_or_die(path, fast_options(), OpenMode::kReadOnly);
+  auto largest = reopened->largest_prompt_id();
+  ASSERT_TRUE(largest.is_ok());
+  EXPECT_EQ(*largest, 300u) << "read from the index after a restart";
+}
+
 TEST(StorageReplay, CheckpointIndex) {
   TempDir dir;
   const std::string path = dir.sub("s");
