@@ -18,6 +18,7 @@
 #include "actors/policy_worker.hpp"
 #include "actors/reward_actor.hpp"
 #include "actors/run_status.hpp"
+#include "actors/shutdown.hpp"
 #include "actors/warm_start.hpp"
 #include "actors/weight_board.hpp"
 #include "model/transformer.hpp"
@@ -329,8 +330,9 @@ int run_member_node(const configs::ExperimentConfig& config, const ClusterPlan& 
       }
     }
     spdlog::info("node {}: stopping", node);
-    for (auto& a : hosted) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    (*started).reset();  // closes the connections before the actor system waits for the actors
+    // Every hosted actor (the weight receiver too) is gone before the connections they use close.
+    stop_and_wait(sys, hosted, std::chrono::seconds(30), "member node");
+    (*started).reset();
   }
   return code;
 }
@@ -487,7 +489,7 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
                                                         std::shared_ptr<WeightBoard> board,
                                                         monitoring::Metrics* metrics,
                                                         std::chrono::milliseconds heartbeat_grace) {
-  std::unique_ptr<ClusterHead> head(new ClusterHead());
+  std::unique_ptr<ClusterHead> head(new ClusterHead(system));
   head->net_ = &net;
   const ClusterPlan& plan = net.plan();
   head->supervisor_ = system.spawn(supervisor_behavior, &net.plan(), net.node(), caf::actor{}, heartbeat_grace, metrics);
@@ -503,8 +505,9 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
 ClusterHead::~ClusterHead() {
   net_->gateway().unregister_local(kClusterName);
   net_->gateway().unregister_local("weights/ack");
-  caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(broadcaster_, caf::exit_reason::user_shutdown);
+  // The broadcaster may be in the middle of sending a version through the transport, which the caller
+  // destroys next: it must have stopped first.
+  stop_and_wait(system_, {supervisor_, broadcaster_}, std::chrono::seconds(60), "cluster head");
 }
 
 void ClusterHead::set_controller(const caf::actor& controller) {

@@ -110,7 +110,8 @@ class ClusterHead {
   void stop_members();
 
  private:
-  ClusterHead() = default;
+  explicit ClusterHead(caf::actor_system& system) : system_(system) {}
+  caf::actor_system& system_;
   NodeNet* net_ = nullptr;
   caf::actor supervisor_, broadcaster_;
 };

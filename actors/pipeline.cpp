@@ -19,6 +19,7 @@
 #include "actors/policy_worker.hpp"
 #include "actors/replay_actor.hpp"
 #include "actors/reward_actor.hpp"
+#include "actors/shutdown.hpp"
 #include "actors/weight_board.hpp"
 #include "actors/weight_sync.hpp"
 #include "rl/collective.hpp"
@@ -339,16 +340,19 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
                     });
     }
   }
+  {
+    // Every local actor is gone before the connections (and the proxies they send through) close:
+    // a worker finishing a group or a late reply must not reach a destroyed gateway.
+    std::vector<caf::actor> local = {controller, sync, replay};
+    local.insert(local.end(), local_rewards.begin(), local_rewards.end());
+    local.insert(local.end(), workers.begin(), workers.end());
+    for (auto& [_, e] : envs) local.push_back(e);
+    local.insert(local.end(), respawned_envs.begin(), respawned_envs.end());
+    stop_and_wait(sys, local, std::chrono::seconds(30), "pipeline");
+  }
   if (cluster_head) cluster_head->stop_members();
   cluster_head.reset();
-  net.reset();  // closes the connections; proxies and ingresses exit
-  for (auto* a : {&controller, &sync, &replay}) {
-    caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-  }
-  for (auto& r : local_rewards) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
-  for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-  for (auto& [_, e] : envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
-  for (auto& e : respawned_envs) caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+  net.reset();  // proxies and ingresses stop, then the connections close
 
   }  // the actor system's destructor has waited for every actor, a learner mid-step included
   store.reset();  // flushes queued appends, calling back each one

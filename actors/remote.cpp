@@ -19,6 +19,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/remote_codec.hpp"
+#include "actors/shutdown.hpp"
 #include "monitoring/metrics.hpp"
 
 namespace troupe::actors {
@@ -379,14 +380,22 @@ Result<caf::actor> RemoteActors::Impl::resolve(const std::string& name, const st
 RemoteActors::RemoteActors(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 RemoteActors::~RemoteActors() {
-  std::lock_guard lk(impl_->mu);
-  for (auto& [name, _] : impl_->ingresses) impl_->gateway.unregister_local(name);
-  for (auto& [name, p] : impl_->proxies) {
-    impl_->gateway.unregister_local("~" + impl_->gateway.node() + "/" + name);
-    caf::anon_send_exit(p.proxy, caf::exit_reason::user_shutdown);
+  std::vector<caf::actor> ours;
+  {
+    std::lock_guard lk(impl_->mu);
+    for (auto& [name, i] : impl_->ingresses) {
+      impl_->gateway.unregister_local(name);
+      ours.push_back(i);
+    }
+    for (auto& [name, p] : impl_->proxies) {
+      impl_->gateway.unregister_local("~" + impl_->gateway.node() + "/" + name);
+      ours.push_back(p.proxy);
+    }
+    ours.push_back(impl_->watcher);
   }
-  for (auto& [_, i] : impl_->ingresses) caf::anon_send_exit(i, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->watcher, caf::exit_reason::user_shutdown);
+  // Proxies and ingresses use the gateway for what is already in their mailboxes; the gateway (owned
+  // by the caller) must outlive them, so they are gone before this returns.
+  stop_and_wait(impl_->system, ours, std::chrono::seconds(10), "remote actors");
 }
 
 Result<std::unique_ptr<RemoteActors>> RemoteActors::create(caf::actor_system& system, Gateway& gateway,
