@@ -101,7 +101,23 @@ struct Child {
   Clock::time_point restart_at{};
   bool done = false;  // exited and not to be restarted
   int exit_code = 0;
+  int control_fd = -1;  // ssh nodes: the write end of the remote node's stdin (see ask_to_stop)
 };
+
+// Asks a node to stop as SIGTERM does. A local node gets SIGTERM; signals do not cross ssh (the
+// ssh client would die and the remote node run on), so an ssh node is told "stop" on its stdin,
+// which `troupe node --stdin-control` watches (EOF counts too: a launcher that died stops it).
+void ask_to_stop(Child& c) {
+  if (c.pid <= 0) return;
+  if (c.control_fd < 0) {
+    ::kill(c.pid, SIGTERM);
+    return;
+  }
+  static const char kStop[] = "stop\n";
+  if (::write(c.control_fd, kStop, sizeof kStop - 1) < 0) ::kill(c.pid, SIGTERM);
+  ::close(c.control_fd);
+  c.control_fd = -1;
+}
 
 std::string self_exe() {
   std::error_code ec;
@@ -128,8 +144,9 @@ std::string shell_quote(const std::string& s) {
 enum class Start { first, restart };
 
 // The `troupe node` arguments (after the program name) for `node`.
-std::vector<std::string> node_args(const LaunchArgs& a, const std::string& node, Start start) {
+std::vector<std::string> node_args(const LaunchArgs& a, const std::string& node, Start start, bool ssh) {
   std::vector<std::string> v = {"node", a.file, "--node", node};
+  if (ssh) v.push_back("--stdin-control");
   if (!a.run_dir.empty()) v.insert(v.end(), {"--run-dir", a.run_dir});
   if (a.max_minutes >= 0) v.insert(v.end(), {"--max-minutes", std::to_string(a.max_minutes)});
   if (a.warm_minutes >= 0) v.insert(v.end(), {"--warm-minutes", std::to_string(a.warm_minutes)});
@@ -157,11 +174,11 @@ pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& conf
   if (ssh) {
     std::string remote = "read -r T && export " + config.placement.token_env + "=\"$T\" && exec " +
                          shell_quote(a.remote_troupe);
-    for (const auto& s : node_args(a, c.node, start)) remote += " " + shell_quote(s);
+    for (const auto& s : node_args(a, c.node, start, true)) remote += " " + shell_quote(s);
     argv = {"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", c.plan->host.ssh_target, remote};
   } else {
     argv = {self_exe()};
-    for (auto& s : node_args(a, c.node, start)) argv.push_back(s);
+    for (auto& s : node_args(a, c.node, start, false)) argv.push_back(s);
   }
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -169,6 +186,7 @@ pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& conf
     // The child: its own process group (the terminal's Ctrl-C goes to the launcher, which decides),
     // and it dies with the launcher.
     ::setpgid(0, 0);
+    ::signal(SIGPIPE, SIG_DFL);  // the launcher ignores it; an ignored signal would stay so across exec
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(1);
     ::dup2(out[1], 1);
@@ -190,11 +208,15 @@ pid_t spawn(Child& c, const LaunchArgs& a, const configs::ExperimentConfig& conf
     ::close(in[1]);
     return -1;
   }
+  if (c.control_fd >= 0) ::close(c.control_fd);  // an earlier incarnation's
+  c.control_fd = -1;
   if (ssh) {
     std::string line = token + "\n";
     if (::write(in[1], line.data(), line.size()) < 0) say("cannot hand " + c.node + " the token");
+    c.control_fd = in[1];  // kept open: the node stops when told "stop" or at EOF
+  } else {
+    ::close(in[1]);
   }
-  ::close(in[1]);
   if (c.reader.joinable()) c.reader.join();
   c.reader = std::thread(pump, out[0], c.node);
   ++c.starts;
@@ -301,6 +323,7 @@ int launch(const LaunchArgs& a) {
 
   std::signal(SIGINT, on_launch_signal);
   std::signal(SIGTERM, on_launch_signal);
+  std::signal(SIGPIPE, SIG_IGN);  // "stop" to an ssh node whose connection is gone fails, not kills us
   std::vector<Child> children(plan->nodes.size());
   for (size_t i = 0; i < plan->nodes.size(); ++i) {
     children[i].node = plan->nodes[i].node;
@@ -323,13 +346,13 @@ int launch(const LaunchArgs& a) {
         say("interrupted: asking the head to stop early (it checkpoints and stops the others); "
             "Ctrl-C again to kill every node");
         for (auto& c : children) {
-          if (c.pid > 0 && c.head) ::kill(c.pid, SIGTERM);
+          if (c.head) ask_to_stop(c);
         }
         bool head_running = false;
         for (auto& c : children) head_running |= c.head && c.pid > 0;
         if (!head_running) {
           for (auto& c : children) {
-            if (c.pid > 0) ::kill(c.pid, SIGTERM);
+            ask_to_stop(c);
           }
         }
       } else {
@@ -394,7 +417,11 @@ int launch(const LaunchArgs& a) {
     if (head_finished && any && Clock::now() >= wind_down) {
       // The head told the members to stop; those still here are asked, then made to.
       for (auto& c : children) {
-        if (c.pid > 0) ::kill(c.pid, termed ? SIGKILL : SIGTERM);
+        if (termed) {
+          if (c.pid > 0) ::kill(c.pid, SIGKILL);
+        } else {
+          ask_to_stop(c);
+        }
       }
       if (!termed) say("stopping the nodes still running");
       termed = true;
@@ -403,6 +430,7 @@ int launch(const LaunchArgs& a) {
   }
   for (auto& c : children) {
     if (c.reader.joinable()) c.reader.join();
+    if (c.control_fd >= 0) ::close(c.control_fd);
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "actors/node.hpp"
 #include "actors/pipeline.hpp"
@@ -33,7 +35,22 @@ struct NodeArgs {
   JobArgs job;
   std::string node;
   std::string host_addresses;  // comma-separated: overrides placement.hosts[i].address in order
+  bool stdin_control = false;
 };
+
+// --stdin-control: a line "stop" on stdin, or its end, stops this node as SIGTERM does. Signals do
+// not cross ssh, so this is how `troupe launch` stops a node it started over ssh (and a node whose
+// launcher died stops too). The reader is detached: it ends with the process.
+void watch_stdin_for_stop() {
+  std::thread([] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line == "stop") break;
+    }
+    std::cerr << "node: " << (std::cin.eof() ? "stdin closed" : "told to stop") << " by the launcher; stopping\n";
+    ::kill(::getpid(), SIGTERM);
+  }).detach();
+}
 
 // The IPv4 address of `host` (a dotted address stays as it is; a name, as Slurm gives them, is looked
 // up), or "" with `why` set.
@@ -58,6 +75,7 @@ std::string ipv4_of(const std::string& host, std::string& why) {
 int run_node(NodeArgs& args) {
   // The launcher reads our output through a pipe: line by line, so its prefixes interleave sensibly.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (args.stdin_control) watch_stdin_for_stop();
   auto loaded = configs::load_config(args.job.file);
   if (!loaded) {
     std::cerr << loaded.status().message() << "\n";
@@ -140,6 +158,9 @@ void setup(CLI::App& root, int& exit_code) {
       "the environment variable named by placement.token_env (default TROUPE_CLUSTER_TOKEN).");
   add_job_options(cmd, args->job);
   cmd->add_option("--node", args->node, "which host of placement.hosts this process is")->required();
+  cmd->add_flag("--stdin-control", args->stdin_control,
+                "stop (as on SIGTERM) when stdin says \"stop\" or closes; troupe launch passes it to nodes it "
+                "starts over ssh, which signals cannot reach");
   cmd->add_option("--host-addresses", args->host_addresses,
                   "A,B,C: the addresses of placement.hosts in order, replacing the config's (batch schedulers "
                   "decide them at start; troupe launch --emit slurm passes Slurm's); host names are looked "

@@ -386,6 +386,22 @@ TEST_F(LaunchPlan, NodeTakesHostNamesAndRefusesOnesWithoutAnAddress) {
   EXPECT_EQ(bad.count_containing("entry 2 \"no-such-host.invalid\""), 1) << bad.dump();
 }
 
+// A node started over ssh cannot be signalled: the launcher writes "stop" to its stdin instead (and its
+// stdin closing stops it too), and it stops as on SIGTERM.
+TEST_F(LaunchPlan, StdinControlStopsANode) {
+  const std::string file = write("");
+  const std::string node = std::string("exec '") + TROUPE_BIN + "' node '" + file + "' --node w1 --stdin-control";
+  // "stop" arrives 2 s in, while stdin stays open 5 s more (the shell ends once both sides have).
+  Child told("/bin/sh", {"-c", "(sleep 2; echo stop; sleep 5) 2>/dev/null | " + node}, {{"TROUPE_CLUSTER_TOKEN", "t"}},
+             true);
+  EXPECT_EQ(told.reap(30s), 0) << told.dump();
+  EXPECT_EQ(told.count_containing("told to stop by the launcher"), 1) << told.dump();
+  EXPECT_EQ(told.count_containing("node w1: stopping"), 1) << told.dump();
+  Child closed("/bin/sh", {"-c", "sleep 2 2>/dev/null | " + node}, {{"TROUPE_CLUSTER_TOKEN", "t"}}, true);
+  EXPECT_EQ(closed.reap(30s), 0) << closed.dump();
+  EXPECT_EQ(closed.count_containing("stdin closed by the launcher"), 1) << closed.dump();
+}
+
 // Three hosts on a private test subnet: each node in its own network namespace with its own address,
 // joined by veth pairs on a bridge. Made and removed by the test; skipped without the privilege.
 class NetnsHosts {
