@@ -1,6 +1,8 @@
 // The controller actor (see controller.hpp).
 #include "actors/controller.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <deque>
 
@@ -22,6 +24,10 @@ struct ControllerActorState {
   std::unique_ptr<ControllerState> core;
   ControllerSetup setup;
   std::map<uint64_t, size_t> worker_of;  // prompt id -> worker index
+  // prompt id -> when it was handed to its worker (entries leave with worker_of), and the timeout
+  // after which an unanswered one counts as lost.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> handed_at;
+  std::chrono::milliseconds prompt_timeout{120000};
   size_t next_worker = 0;
   bool stopping = false;
   std::vector<bool> available;           // per worker: takes prompts now
@@ -38,6 +44,7 @@ void hand_out(caf::stateful_actor<ControllerActorState>* self, uint64_t id, wire
     const size_t w = s.next_worker++ % n;
     if (!s.available[w]) continue;
     s.worker_of[id] = w;
+    s.handed_at[id] = std::chrono::steady_clock::now();
     self->send(s.setup.workers[w], prompt_atom_v, std::move(prompt));
     return;
   }
@@ -54,6 +61,26 @@ void orphan(caf::stateful_actor<ControllerActorState>* self, size_t i) {
 }
 
 void issue(caf::stateful_actor<ControllerActorState>* self);
+
+// Prompts handed out longer ago than the timeout are lost (re-issued once): the notification that
+// would have finished them went down with a node, or their worker died without a down message.
+// A late group for one is dropped by its reward actor's seen-window or counted as a late answer.
+void expire_overdue(caf::stateful_actor<ControllerActorState>* self) {
+  auto& s = self->state;
+  const auto cutoff = std::chrono::steady_clock::now() - s.prompt_timeout;
+  std::vector<uint64_t> overdue;
+  for (const auto& [id, at] : s.handed_at) {
+    if (at < cutoff) overdue.push_back(id);
+  }
+  if (overdue.empty()) return;
+  spdlog::warn("controller: {} prompts unanswered after {} s count as lost (first: {})", overdue.size(),
+               s.prompt_timeout.count() / 1000.0, overdue.front());
+  for (auto id : overdue) {
+    s.handed_at.erase(id);
+    s.worker_of.erase(id);
+    self->send(self, lost_atom_v, id);  // counted in prompts_lost
+  }
+}
 
 void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicket& t) {
   auto& st = self->state;
@@ -95,6 +122,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
   st.core.reset(new ControllerState(std::move(*core)));
   st.setup = std::move(setup);
   st.available = st.setup.available;
+  st.prompt_timeout = std::chrono::milliseconds(static_cast<int64_t>(st.setup.prompt_timeout_s * 1000));
   st.available.resize(st.setup.workers.size(), true);
   for (const auto& w : st.setup.workers) self->monitor(w);
   for (const auto& [_, e] : st.setup.env_actors) self->monitor(e);
@@ -127,6 +155,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
       [self](tick_atom) {
         auto& s = self->state;
         if (s.setup.status) s.setup.status->set_controller(s.core->snapshot());  // the curriculum moves on
+        if (!s.stopping) expire_overdue(self);
         issue(self);
         if (!self->state.stopping) self->delayed_send(self, kTickPeriod, tick_atom_v);
       },
@@ -135,6 +164,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
         std::vector<bool> flags(passed.begin(), passed.end());
         auto finished = s.core->prompt_done(prompt_id, flags);
         s.worker_of.erase(prompt_id);
+        s.handed_at.erase(prompt_id);
         if (s.setup.status) {
           s.setup.status->scored += passed.size();
           for (int p : passed) s.setup.status->passed += p ? 1 : 0;
@@ -145,6 +175,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
       [self](lost_atom, uint64_t prompt_id) {
         auto& s = self->state;
         s.worker_of.erase(prompt_id);
+        s.handed_at.erase(prompt_id);
         if (s.setup.status) ++s.setup.status->prompts_lost;
         if (auto again = s.core->prompt_lost(prompt_id)) {
           if (!s.stopping) dispatch(self, *again);

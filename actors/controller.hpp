@@ -49,6 +49,8 @@ struct ControllerSetup {
   // told the new handle (env_atom) so verification goes on (remote ones reach env/<task> by name).
   std::function<caf::actor(const std::string& task)> respawn_env;
   std::vector<caf::actor> rewards;
+  // A prompt handed to a worker and unanswered this long is lost (async.prompt_timeout_s).
+  double prompt_timeout_s = 120;
   std::shared_ptr<RunStatus> status;
   monitoring::Metrics* metrics = nullptr;
   // Set when resuming: the controller continues from this state (see ControllerState::restore).

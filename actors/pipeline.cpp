@@ -276,6 +276,7 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
     return expose("env/" + task, spawn_env_actor(sys, task, static_cast<int>(config.algorithm.group_size), metrics));
   };
   cs.rewards = local_rewards;
+  cs.prompt_timeout_s = config.async.prompt_timeout_s;
   cs.status = status;
   cs.metrics = metrics;
   cs.resume = resume;

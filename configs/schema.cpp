@@ -606,9 +606,15 @@ const Schema<AlgorithmConfig>& algorithm_schema() {
 }
 
 const Schema<AsyncConfig>& async_schema() {
-  static const Schema<AsyncConfig> s = Schema<AsyncConfig>().scalar(
-      "max_staleness", &AsyncConfig::max_staleness,
-      {.doc = "oldest policy version trained on, behind the learner; 0 = synchronous", .min = 0, .max = 1000000});
+  static const Schema<AsyncConfig> s =
+      Schema<AsyncConfig>()
+          .scalar("max_staleness", &AsyncConfig::max_staleness,
+                  {.doc = "oldest policy version trained on, behind the learner; 0 = synchronous",
+                   .min = 0, .max = 1000000})
+          .scalar("prompt_timeout_s", &AsyncConfig::prompt_timeout_s,
+                  {.doc = "seconds a prompt handed to a policy worker may go unanswered before it counts as "
+                          "lost and is re-issued once (a message lost with a node, a worker that died unseen)",
+                   .min = 1, .max = 86400});
   return s;
 }
 

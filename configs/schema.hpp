@@ -128,6 +128,7 @@ struct AlgorithmConfig {
 
 struct AsyncConfig {
   int64_t max_staleness = 2;            // 0 = synchronous
+  double prompt_timeout_s = 120;        // a prompt handed to a worker without an answer by then is lost
   bool operator==(const AsyncConfig&) const = default;
 };
 
