@@ -9,8 +9,14 @@
 // on its own thread, and the transport posts it to UCX there when the worker is free. Only when the
 // peer's send queue is full does a message go to the gateway actor, which runs detached (its own
 // thread) and waits for room, so back-pressure blocks it and not the CAF scheduler; later messages
-// follow through it until it caught up, so order per sender holds. Receiving is one hand-off: the
-// transport's progress thread puts the WireMessage into the destination actor's mailbox.
+// follow through it until it caught up, so order per sender holds. Receiving takes no hand-off for
+// light actors: the transport's progress thread puts the WireMessage into the destination actor's
+// mailbox and, when that actor was idle, runs it right there after the pass (a CAF execution unit
+// of its own), with whatever idle actors it sends to in turn: an ingress, the callee, a proxy, the
+// caller. An actor whose runs there prove slow, and everything while a bulk transfer is in flight,
+// goes to the CAF scheduler instead; detached and blocking actors keep their own threads. So actor
+// code on a scheduled actor must not block (CAF's rule anyway): a blocked progress thread receives
+// nothing until it returns.
 //
 // Peer events (up/down) go to subscribed actors as (peer_atom, node, up). Thread-safe: every
 // method may be called from any thread.
