@@ -19,21 +19,26 @@
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace troupe::actors {
 
 namespace {
 
-// An actor whose inline runs were slow kHeavyStreak times in a row goes to the CAF scheduler from
-// then on: the progress thread must stay free to receive (and to drive bulk transfers). Slow: over
+// An actor whose inline runs were slow kHeavyStreak times in a row goes to the CAF scheduler for a
+// while: the progress thread must stay free to receive (and to drive bulk transfers). Slow: over
 // kHeavyRun of wall time, and the thread either used that much CPU or blocked (a voluntary context
 // switch). Wall time alone is not enough: under load (5-10 here) a light run is often preempted for
 // 100s of us, and in a 20000-call benchmark three such runs in a row came often enough to send the
-// light actors (ingress, proxy, caller) back to the scheduler for good.
+// light actors (ingress, proxy, caller) back to the scheduler for good (when it was for good).
 constexpr auto kHeavyRun = std::chrono::microseconds(100);
 constexpr uint8_t kHeavyStreak = 2;
+// How long a heavy actor stays with the scheduler before it gets an inline run again: doubling from
+// the first to the last each time it proves heavy again, back to the first after a fast run. A
+// light actor that had bad luck returns soon; a heavy one costs the progress thread one run per
+// 10 s at most.
+constexpr auto kHeavyFirst = std::chrono::milliseconds(50);
+constexpr auto kHeavyLast = std::chrono::milliseconds(10000);
 
 struct ThreadUsage {
   int64_t cpu_us = 0;
@@ -51,7 +56,7 @@ ThreadUsage thread_usage() {
 constexpr auto kPassBudget = std::chrono::microseconds(500);
 // Messages an actor processes per inline run before it yields to the others queued here.
 constexpr size_t kInlineThroughput = 16;
-// Heavy actors remembered (by address); when full the set starts over and actors re-qualify.
+// Heavy actors remembered (by address); when full the map starts over and actors re-qualify.
 constexpr size_t kMaxHeavy = 1024;
 
 // The transport's progress thread as a CAF execution unit. A message the progress thread delivers
@@ -83,8 +88,9 @@ class InlineUnit final : public caf::execution_unit {
       caf::resumable* job = jobs.front();
       jobs.pop_front();
       const auto t0 = std::chrono::steady_clock::now();
+      auto h = heavy.find(job);
       if (bulk_in_flight || t0 - start > kPassBudget || job->subtype() != caf::resumable::scheduled_actor ||
-          heavy.count(job) > 0) {
+          (h != heavy.end() && t0 < h->second.until)) {
         system_->scheduler().enqueue(job);  // takes over our reference
         continue;
       }
@@ -97,12 +103,17 @@ class InlineUnit final : public caf::execution_unit {
       }
       if (was_slow) {
         if (slow.size() >= kMaxHeavy) slow.clear();
-        if (++slow[job] >= kHeavyStreak) {
+        // Heavy before (its time with the scheduler is over): one slow run sends it back, for longer.
+        if (++slow[job] >= kHeavyStreak || h != heavy.end()) {
           if (heavy.size() >= kMaxHeavy) heavy.clear();
-          heavy.insert(job);
+          auto& e = heavy[job];
+          e.period = e.period.count() == 0 ? kHeavyFirst : std::min<std::chrono::milliseconds>(2 * e.period, kHeavyLast);
+          e.until = std::chrono::steady_clock::now() + e.period;
+          slow.erase(job);
         }
-      } else if (!slow.empty()) {
-        slow.erase(job);
+      } else {
+        if (!slow.empty()) slow.erase(job);
+        if (h != heavy.end()) heavy.erase(h);
       }
       switch (result) {
         case caf::resumable::resume_later:
@@ -127,7 +138,11 @@ class InlineUnit final : public caf::execution_unit {
  private:
   // Progress thread only. Bounded by the number of actors (an actor waits here at most once).
   std::deque<caf::resumable*> jobs;
-  std::unordered_set<const caf::resumable*> heavy;
+  struct Heavy {
+    std::chrono::steady_clock::time_point until;  // with the scheduler until then
+    std::chrono::milliseconds period{0};
+  };
+  std::unordered_map<const caf::resumable*, Heavy> heavy;
   std::unordered_map<const caf::resumable*, uint8_t> slow;  // slow inline runs in a row
 };
 

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -107,8 +108,8 @@ TEST(WireGateway, NamesResolveLocallyOrThroughTheGateway) {
 
 // The progress thread runs an idle light actor that a message woke itself (no hand-off to a CAF
 // worker), and an actor whose runs prove slow moves to the CAF scheduler: both keep receiving
-// everything in order; both first ran on one thread (the progress thread), and the slow one ends
-// on another.
+// everything in order; both first ran on one thread (the progress thread), and the slow one later
+// ran on another.
 TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
@@ -162,9 +163,13 @@ TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
     for (uint64_t i = 0; i < kCount; ++i) EXPECT_EQ(seen->seq[i], i);
   }
   std::scoped_lock lk(slow_seen->m, fast_seen->m);
-  // Both first ran on the transport's progress thread; the slow one left it.
-  EXPECT_EQ(slow_seen->threads.front(), fast_seen->threads.front());
-  EXPECT_NE(slow_seen->threads.front(), slow_seen->threads.back());
+  // Both first ran on the transport's progress thread; the slow one left it (for a while: a heavy
+  // actor gets an inline run again after 50 ms, so later ones may be back there).
+  const std::thread::id progress = fast_seen->threads.front();
+  EXPECT_EQ(slow_seen->threads.front(), progress);
+  EXPECT_NE(std::find_if(slow_seen->threads.begin(), slow_seen->threads.end(),
+                         [&](std::thread::id t) { return t != progress; }),
+            slow_seen->threads.end());
 }
 
 }  // namespace
