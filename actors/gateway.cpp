@@ -92,8 +92,10 @@ class InlineUnit final : public caf::execution_unit {
       if (bulk_in_flight || t0 - start > kPassBudget || job->subtype() != caf::resumable::scheduled_actor ||
           (h != heavy.end() && t0 < h->second.until)) {
         system_->scheduler().enqueue(job);  // takes over our reference
+        to_scheduler.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
+      ran_inline.fetch_add(1, std::memory_order_relaxed);
       auto result = job->resume(this, kInlineThroughput);
       bool was_slow = false;
       if (std::chrono::steady_clock::now() - t0 > kHeavyRun) {
@@ -109,6 +111,7 @@ class InlineUnit final : public caf::execution_unit {
           auto& e = heavy[job];
           e.period = e.period.count() == 0 ? kHeavyFirst : std::min<std::chrono::milliseconds>(2 * e.period, kHeavyLast);
           e.until = std::chrono::steady_clock::now() + e.period;
+          heavy_marks.fetch_add(1, std::memory_order_relaxed);
           slow.erase(job);
         }
       } else {
@@ -134,6 +137,7 @@ class InlineUnit final : public caf::execution_unit {
   }
 
   std::atomic<std::thread::id> owner;
+  std::atomic<uint64_t> ran_inline{0}, to_scheduler{0}, heavy_marks{0};  // GatewayStats
 
  private:
   // Progress thread only. Bounded by the number of actors (an actor waits here at most once).
@@ -349,7 +353,9 @@ void Gateway::subscribe(const caf::actor& listener) {
 }
 
 GatewayStats Gateway::stats() const {
-  return {impl_->forwarded.load(), impl_->delivered.load(), impl_->unroutable.load(), impl_->send_failures.load()};
+  return {impl_->forwarded.load(),        impl_->delivered.load(),         impl_->unroutable.load(),
+          impl_->send_failures.load(),    impl_->unit.ran_inline.load(),  impl_->unit.to_scheduler.load(),
+          impl_->unit.heavy_marks.load()};
 }
 
 wire::Transport& Gateway::transport() { return *impl_->transport; }

@@ -49,6 +49,9 @@ struct GatewayStats {
   uint64_t delivered = 0;      // received and given to a local actor
   uint64_t unroutable = 0;     // received for a name nobody here registered
   uint64_t send_failures = 0;  // the transport refused (peer down, queue full)
+  uint64_t ran_inline = 0;     // actor runs on the transport's progress thread (see above)
+  uint64_t to_scheduler = 0;   // actors a delivery woke that went to the CAF scheduler instead
+  uint64_t heavy = 0;          // times an actor proved slow there and was sent away for a while
 };
 
 // CAF scheduler settings for a process whose actors talk to other processes. CAF's default idle

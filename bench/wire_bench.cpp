@@ -668,6 +668,10 @@ int parent(bool quick) {
       print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
                 "ucx_perftest tag_lat x2 (p50)");
       if (failures > 0) std::printf("  (%d calls failed)\n", failures);
+      auto gs = (*g)->stats();
+      std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow)\n",
+                  static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
+                  static_cast<unsigned long long>(gs.heavy));
       // Message rate through the same stack: notifications, then one call that counts them.
       if (proxy) {
         caf::scoped_actor self{sys};

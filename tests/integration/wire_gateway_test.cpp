@@ -170,6 +170,10 @@ TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
   EXPECT_NE(std::find_if(slow_seen->threads.begin(), slow_seen->threads.end(),
                          [&](std::thread::id t) { return t != progress; }),
             slow_seen->threads.end());
+  const GatewayStats gs = (*g2)->stats();
+  EXPECT_GE(gs.ran_inline, 2u);  // at least the first run of each
+  EXPECT_GE(gs.heavy, 1u);
+  EXPECT_GE(gs.to_scheduler, 1u);
 }
 
 }  // namespace
