@@ -29,8 +29,8 @@ namespace {
 // while: the progress thread must stay free to receive (and to drive bulk transfers). Slow: over
 // kHeavyRun of wall time, and the thread either used that much CPU or blocked (a voluntary context
 // switch). Wall time alone is not enough: under load (5-10 here) a light run is often preempted for
-// 100s of us, and in a 20000-call benchmark three such runs in a row came often enough to send the
-// light actors (ingress, proxy, caller) back to the scheduler for good (when it was for good).
+// 100s of us, and in a 20000-call benchmark streaks of such runs came often enough to send the light
+// actors (ingress, proxy, caller) to the scheduler (for good, while a mark was for good).
 constexpr auto kHeavyRun = std::chrono::microseconds(100);
 constexpr uint8_t kHeavyStreak = 2;
 // How long a heavy actor stays with the scheduler before it gets an inline run again: doubling from
