@@ -758,7 +758,6 @@ struct Transport::Impl {
     return out.size();
   }
 
-  // REQUIRES: wmu held; the progress thread.
   // REQUIRES: wmu held; the progress thread. Adds how many messages it posted to *posted.
   bool drain(size_t* posted) {
     std::deque<std::function<void()>> cmds;
