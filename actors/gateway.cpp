@@ -4,16 +4,153 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/send.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 namespace troupe::actors {
+
+namespace {
+
+// An actor whose inline runs were slow kHeavyStreak times in a row goes to the CAF scheduler for a
+// while: the progress thread must stay free to receive (and to drive bulk transfers). Slow: over
+// kHeavyRun of wall time, and the thread either used that much CPU or blocked (a voluntary context
+// switch). Wall time alone is not enough: under load (5-10 here) a light run is often preempted for
+// 100s of us, and in a 20000-call benchmark streaks of such runs came often enough to send the light
+// actors (ingress, proxy, caller) to the scheduler (for good, while a mark was for good).
+constexpr auto kHeavyRun = std::chrono::microseconds(100);
+constexpr uint8_t kHeavyStreak = 2;
+// How long a heavy actor stays with the scheduler before it gets an inline run again: doubling from
+// the first to the last each time it proves heavy again, back to the first after a fast run. A
+// light actor that had bad luck returns soon; a heavy one costs the progress thread one run per
+// 10 s at most.
+constexpr auto kHeavyFirst = std::chrono::milliseconds(50);
+constexpr auto kHeavyLast = std::chrono::milliseconds(10000);
+
+struct ThreadUsage {
+  int64_t cpu_us = 0;
+  long blocked = 0;  // voluntary context switches
+};
+
+// This thread's CPU time and voluntary switches so far (one getrusage call, ~0.5 us here).
+ThreadUsage thread_usage() {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return {};
+  auto us = [](const timeval& t) { return int64_t{t.tv_sec} * 1000000 + t.tv_usec; };
+  return {us(ru.ru_utime) + us(ru.ru_stime), ru.ru_nvcsw};
+}
+// At most this much of one progress pass runs actors inline; the rest goes to the scheduler.
+constexpr auto kPassBudget = std::chrono::microseconds(500);
+// Messages an actor processes per inline run before it yields to the others queued here.
+constexpr size_t kInlineThroughput = 16;
+// Heavy actors remembered (by address); when full the map starts over and actors re-qualify.
+constexpr size_t kMaxHeavy = 1024;
+
+// The transport's progress thread as a CAF execution unit. A message the progress thread delivers
+// wakes its actor through this unit (exec_later) instead of the scheduler; after the pass the
+// gateway resumes those actors right here, and whatever they send to other idle actors lands here
+// too. So a reply that needs a few light actors (ingress, the callee, the proxy, the caller) costs
+// no thread hand-off: no condition-variable wake-up of a CAF worker, which on this 2-core VM costs
+// 5-30 us each. Actors that prove heavy, detached and blocking actors, and everything while a bulk
+// transfer is in flight, go to the scheduler as before.
+class InlineUnit final : public caf::execution_unit {
+ public:
+  explicit InlineUnit(caf::actor_system* sys) : caf::execution_unit(sys) {}
+
+  // From an actor this unit runs or from the progress thread's delivery; anything else (cannot
+  // happen by CAF's contract, but costs nothing to handle) goes to the scheduler.
+  void exec_later(caf::resumable* job) override {
+    if (std::this_thread::get_id() != owner.load()) return system_->scheduler().enqueue(job);
+    jobs.push_back(job);
+  }
+
+  // Progress thread: runs what the last pass woke. Returns whether there was anything.
+  bool run(bool bulk_in_flight) {
+    if (jobs.empty()) return false;
+    const auto start = std::chrono::steady_clock::now();
+    // Taken once per pass with work: a slow run is measured against it (an upper bound on its own
+    // CPU time and switches, which is what matters: false "slow" only when the pass as a whole was).
+    ThreadUsage mark = thread_usage();
+    while (!jobs.empty()) {
+      caf::resumable* job = jobs.front();
+      jobs.pop_front();
+      const auto t0 = std::chrono::steady_clock::now();
+      auto h = heavy.find(job);
+      if (bulk_in_flight || t0 - start > kPassBudget || job->subtype() != caf::resumable::scheduled_actor ||
+          (h != heavy.end() && t0 < h->second.until)) {
+        system_->scheduler().enqueue(job);  // takes over our reference
+        to_scheduler.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      ran_inline.fetch_add(1, std::memory_order_relaxed);
+      auto result = job->resume(this, kInlineThroughput);
+      bool was_slow = false;
+      if (std::chrono::steady_clock::now() - t0 > kHeavyRun) {
+        const ThreadUsage now = thread_usage();
+        was_slow = now.cpu_us - mark.cpu_us > kHeavyRun.count() || now.blocked > mark.blocked;
+        mark = now;
+      }
+      if (was_slow) {
+        if (slow.size() >= kMaxHeavy) slow.clear();
+        // Heavy before (its time with the scheduler is over): one slow run sends it back, for longer.
+        if (++slow[job] >= kHeavyStreak || h != heavy.end()) {
+          if (heavy.size() >= kMaxHeavy) heavy.clear();
+          auto& e = heavy[job];
+          e.period = e.period.count() == 0 ? kHeavyFirst : std::min<std::chrono::milliseconds>(2 * e.period, kHeavyLast);
+          e.until = std::chrono::steady_clock::now() + e.period;
+          heavy_marks.fetch_add(1, std::memory_order_relaxed);
+          slow.erase(job);
+        }
+      } else {
+        if (!slow.empty()) slow.erase(job);
+        if (h != heavy.end()) heavy.erase(h);
+      }
+      switch (result) {
+        case caf::resumable::resume_later:
+          jobs.push_back(job);  // more mail: after the others (the budget check may move it on)
+          break;
+        default:  // awaiting_message, done: the reference exec_later handed us is ours to drop
+          intrusive_ptr_release(job);
+          break;
+      }
+    }
+    return true;
+  }
+
+  // After the progress thread stopped: whatever is left goes to the scheduler.
+  void hand_over() {
+    for (caf::resumable* job : jobs) system_->scheduler().enqueue(job);
+    jobs.clear();
+  }
+
+  std::atomic<std::thread::id> owner;
+  std::atomic<uint64_t> ran_inline{0}, to_scheduler{0}, heavy_marks{0};  // GatewayStats
+
+ private:
+  // Progress thread only. Bounded by the number of actors (an actor waits here at most once).
+  std::deque<caf::resumable*> jobs;
+  struct Heavy {
+    std::chrono::steady_clock::time_point until;  // with the scheduler until then
+    std::chrono::milliseconds period{0};
+  };
+  std::unordered_map<const caf::resumable*, Heavy> heavy;
+  std::unordered_map<const caf::resumable*, uint8_t> slow;  // slow inline runs in a row
+};
+
+}  // namespace
 
 struct Gateway::Impl {
   caf::actor_system& system;
@@ -33,7 +170,9 @@ struct Gateway::Impl {
   // Held shared while a thread uses `transport` to send; ~Gateway takes it exclusively to close it.
   std::shared_mutex transport_mu;
 
-  explicit Impl(caf::actor_system& sys) : system(sys) {}
+  InlineUnit unit;  // the progress thread's (see InlineUnit)
+
+  explicit Impl(caf::actor_system& sys) : system(sys), unit(&sys) {}
 
   void count_failure(const std::string& node, const WireMessage& m, const Status& s) {
     if (send_failures.fetch_add(1) < 5) {
@@ -50,11 +189,12 @@ struct Gateway::Impl {
     std::shared_lock alive(transport_mu);
     if (!transport) return;  // the gateway is closing
     if (backlog.load() == 0) {
+      // Counted before the send: the answer may arrive (and someone read the stats) before this
+      // thread runs again.
+      ++forwarded;
       Status s = transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(0));
-      if (s) {
-        ++forwarded;
-        return;
-      }
+      if (s) return;
+      --forwarded;
       if (!transport->is_up(node)) return count_failure(node, m, s);  // down: waiting cannot help
     }
     ++backlog;
@@ -78,8 +218,13 @@ struct Gateway::Impl {
       return;
     }
     ++delivered;
-    caf::anon_send(target,
-                   WireMessage{std::move(e.dst), std::move(e.src), e.kind, std::move(e.payload), std::move(e.peer)});
+    unit.owner.store(std::this_thread::get_id());
+    // Through the progress thread's unit: an idle actor runs after this pass, on this thread.
+    caf::actor_cast<caf::abstract_actor*>(target)->enqueue(
+        nullptr, caf::make_message_id(),
+        caf::make_message(
+            WireMessage{std::move(e.dst), std::move(e.src), e.kind, std::move(e.payload), std::move(e.peer)}),
+        &unit);
   }
 
   void peer_event(const wire::PeerEvent& e) {
@@ -103,11 +248,11 @@ caf::behavior gateway_actor(caf::event_based_actor* self, std::shared_ptr<Gatewa
         std::shared_lock alive(impl->transport_mu);
         if (!impl->transport) return;
         // Default wait: 5 s of back-pressure before the message is counted as failed.
+        ++impl->forwarded;  // before the send, as in Impl::send
         Status s = impl->transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(5000));
         --impl->backlog;
-        if (s) {
-          ++impl->forwarded;
-        } else {
+        if (!s) {
+          --impl->forwarded;
           impl->count_failure(node, m, s);
         }
       },
@@ -141,6 +286,7 @@ Gateway::~Gateway() {
     std::unique_lock closing(impl_->transport_mu);
     impl_->transport.reset();  // no more callbacks into impl_, no more sends
   }
+  impl_->unit.hand_over();  // the progress thread has stopped: actors it had not run yet
   caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
   std::lock_guard lk(impl_->mu);
   for (auto& [_, p] : impl_->proxies) caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
@@ -151,6 +297,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(caf::actor_system& system, wire:
   Impl* raw = impl.get();  // the transport dies before impl (see ~Gateway)
   options.on_message = [raw](wire::Envelope&& e) { raw->deliver(std::move(e)); };
   options.on_peer_event = [raw](const wire::PeerEvent& e) { raw->peer_event(e); };
+  options.on_progress = [raw](bool bulk_in_flight) { return raw->unit.run(bulk_in_flight); };
   auto t = wire::Transport::start(std::move(options));
   if (!t) return t.status().with_context("starting the gateway");
   impl->transport = std::move(*t);
@@ -206,7 +353,9 @@ void Gateway::subscribe(const caf::actor& listener) {
 }
 
 GatewayStats Gateway::stats() const {
-  return {impl_->forwarded.load(), impl_->delivered.load(), impl_->unroutable.load(), impl_->send_failures.load()};
+  return {impl_->forwarded.load(),        impl_->delivered.load(),         impl_->unroutable.load(),
+          impl_->send_failures.load(),    impl_->unit.ran_inline.load(),  impl_->unit.to_scheduler.load(),
+          impl_->unit.heavy_marks.load()};
 }
 
 wire::Transport& Gateway::transport() { return *impl_->transport; }

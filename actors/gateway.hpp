@@ -9,8 +9,14 @@
 // on its own thread, and the transport posts it to UCX there when the worker is free. Only when the
 // peer's send queue is full does a message go to the gateway actor, which runs detached (its own
 // thread) and waits for room, so back-pressure blocks it and not the CAF scheduler; later messages
-// follow through it until it caught up, so order per sender holds. Receiving is one hand-off: the
-// transport's progress thread puts the WireMessage into the destination actor's mailbox.
+// follow through it until it caught up, so order per sender holds. Receiving takes no hand-off for
+// light actors: the transport's progress thread puts the WireMessage into the destination actor's
+// mailbox and, when that actor was idle, runs it right there after the pass (a CAF execution unit
+// of its own), with whatever idle actors it sends to in turn: an ingress, the callee, a proxy, the
+// caller. An actor whose runs there prove slow, and everything while a bulk transfer is in flight,
+// goes to the CAF scheduler instead; detached and blocking actors keep their own threads. So actor
+// code on a scheduled actor must not block (CAF's rule anyway): a blocked progress thread receives
+// nothing until it returns.
 //
 // Peer events (up/down) go to subscribed actors as (peer_atom, node, up). Thread-safe: every
 // method may be called from any thread.
@@ -43,6 +49,9 @@ struct GatewayStats {
   uint64_t delivered = 0;      // received and given to a local actor
   uint64_t unroutable = 0;     // received for a name nobody here registered
   uint64_t send_failures = 0;  // the transport refused (peer down, queue full)
+  uint64_t ran_inline = 0;     // actor runs on the transport's progress thread (see above)
+  uint64_t to_scheduler = 0;   // actors a delivery woke that went to the CAF scheduler instead
+  uint64_t heavy = 0;          // times an actor proved slow there and was sent away for a while
 };
 
 // CAF scheduler settings for a process whose actors talk to other processes. CAF's default idle

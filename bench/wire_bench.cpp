@@ -25,6 +25,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +49,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // TROUPE_BENCH_BUSY_US / TROUPE_BENCH_IDLE_US override the transports' busy-poll windows while a
-// rendezvous is in flight / otherwise (for experiments).
+// rendezvous is in flight / otherwise (for experiments); see also TROUPE_BENCH_CAF and
+// TROUPE_BENCH_PING_TIMEOUT_MS below.
 std::chrono::microseconds busy_poll() {
   const char* v = std::getenv("TROUPE_BENCH_BUSY_US");
   return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.busy_poll.count());
@@ -244,10 +246,21 @@ struct RoundTrips {
   bool done = false;
 };
 
+// The callers' request timeout: 10 s, as actor code calls (controller, reward actors), or none
+// with TROUPE_BENCH_PING_TIMEOUT_MS=0. Each request with a timeout arms and cancels a timer on
+// CAF's clock thread: two futex wake-ups of another thread per call, on both paths alike.
+std::optional<std::chrono::milliseconds> ping_timeout() {
+  const char* v = std::getenv("TROUPE_BENCH_PING_TIMEOUT_MS");
+  long ms = v ? std::atol(v) : 10000;
+  if (ms <= 0) return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
+
 struct PingState {
   caf::actor target;
   int total = 0, issued = 0;
   bool typed = true;
+  std::optional<std::chrono::milliseconds> timeout = ping_timeout();
   std::shared_ptr<RoundTrips> out;
 };
 using PingActor = caf::stateful_actor<PingState>;
@@ -274,11 +287,15 @@ void ping_once(PingActor* self) {
   if (st.typed) {
     actors::PromptTicket t;
     t.prompt_id = static_cast<uint64_t>(st.issued);
-    self->request(st.target, std::chrono::seconds(10), generate_atom_v, t)
-        .then([record](const wire::Bytes&) { record(); }, failed);
+    if (st.timeout) {
+      self->request(st.target, *st.timeout, generate_atom_v, t).then([record](const wire::Bytes&) { record(); }, failed);
+    } else {
+      self->request(st.target, caf::infinite, generate_atom_v, t).then([record](const wire::Bytes&) { record(); }, failed);
+    }
+  } else if (st.timeout) {
+    self->request(st.target, *st.timeout, static_cast<uint64_t>(st.issued)).then([record](uint64_t) { record(); }, failed);
   } else {
-    self->request(st.target, std::chrono::seconds(10), static_cast<uint64_t>(st.issued))
-        .then([record](uint64_t) { record(); }, failed);
+    self->request(st.target, caf::infinite, static_cast<uint64_t>(st.issued)).then([record](uint64_t) { record(); }, failed);
   }
 }
 
@@ -651,6 +668,10 @@ int parent(bool quick) {
       print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
                 "ucx_perftest tag_lat x2 (p50)");
       if (failures > 0) std::printf("  (%d calls failed)\n", failures);
+      auto gs = (*g)->stats();
+      std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow)\n",
+                  static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
+                  static_cast<unsigned long long>(gs.heavy));
       // Message rate through the same stack: notifications, then one call that counts them.
       if (proxy) {
         caf::scoped_actor self{sys};

@@ -23,7 +23,8 @@
 // `send` waits up to its `wait` argument for room, then returns `unavailable`.
 //
 // Thread-safety: every public method may be called from any thread, including from inside
-// `on_message`/`on_peer_event` (there `send` never waits). Only the progress thread touches UCX.
+// `on_message`/`on_peer_event`/`on_progress` (there `send` never waits, and connect, flush and
+// describe fail instead of waiting for the thread they run on). UCX is called under one lock.
 #pragma once
 
 #include <chrono>
@@ -83,10 +84,10 @@ struct TransportOptions {
   // application thread that would produce the next message (measured: a 200 us window gave
   // 550-900 us round trips under load, 0 us gave 64).
   std::chrono::microseconds busy_poll{50};
-  // Default: 5 us of busy polling after the last activity when nothing is in flight: enough for the
-  // next message of a back-to-back stream, short enough that the thread an actor message was just
-  // handed to gets the core (wire_bench, load 4: the actor round trip took ~90 us with no spinning
-  // and ~170 us with 50 us of it; CAF's remote actors ~110 us).
+  // Default: 5 us of busy polling after receiving when nothing is in flight: enough for the next
+  // message of a back-to-back stream (the message rate fell ~10x without it). None after a pass
+  // that only sent: the peer's answer wakes this thread on this CPU, where it would wait out the
+  // spin (see the progress loop).
   std::chrono::microseconds idle_busy_poll{5};
   // Default: 5 s for a connecting peer to complete the handshake before it is dropped.
   std::chrono::milliseconds handshake_timeout{5000};
@@ -95,6 +96,11 @@ struct TransportOptions {
   size_t prefault_heap_bytes = 0;
   std::function<void(Envelope&&)> on_message;          // progress thread; must not block
   std::function<void(const PeerEvent&)> on_peer_event;  // progress thread; must not block
+  // Called on the progress thread after every pass over the worker, outside the worker lock, with
+  // whether a rendezvous (bulk) transfer is in flight; returns whether it did work (the loop then
+  // polls again instead of sleeping). It may send (what it sends is posted on the next pass) and
+  // must not block. The gateway runs the actors a pass delivered to here (actors/gateway.cpp).
+  std::function<bool(bool bulk_in_flight)> on_progress;
 };
 
 struct TransportStats {
@@ -126,7 +132,8 @@ class Transport {
   Status send(const std::string& peer, std::string_view dst, std::string_view src, MessageKind kind,
               Bytes payload, std::chrono::milliseconds wait = std::chrono::milliseconds(10000));
 
-  // Waits until everything queued to `peer` (every peer when empty) completed or failed.
+  // Waits until everything queued to `peer` (every peer when empty) completed or failed. Not from
+  // the progress thread (connect, flush and describe wait for it there: they fail at once instead).
   Status flush(const std::string& peer = {},
                std::chrono::milliseconds timeout = std::chrono::milliseconds(30000));
 

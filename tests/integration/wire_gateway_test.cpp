@@ -7,7 +7,12 @@
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace troupe::actors {
 namespace {
@@ -99,6 +104,76 @@ TEST(WireGateway, NamesResolveLocallyOrThroughTheGateway) {
                 caf::after(10s) >> [] {});
   EXPECT_TRUE(down);
   (*g1)->unregister_local("client/0");
+}
+
+// The progress thread runs an idle light actor that a message woke itself (no hand-off to a CAF
+// worker), and an actor whose runs prove slow moves to the CAF scheduler: both keep receiving
+// everything in order; both first ran on one thread (the progress thread), and the slow one later
+// ran on another.
+TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto g1 = Gateway::start(sys, options("n1"));
+  auto g2 = Gateway::start(sys, options("n2"));
+  ASSERT_TRUE(g1 && g2) << g1.status().to_string() << g2.status().to_string();
+  ASSERT_TRUE((*g1)->connect("127.0.0.1", (*g2)->port()));
+  for (int i = 0; i < 500 && !(*g2)->transport().is_up("n1"); ++i) std::this_thread::sleep_for(10ms);
+
+  struct Seen {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<uint64_t> seq;
+    std::vector<std::thread::id> threads;
+  };
+  auto slow_seen = std::make_shared<Seen>(), fast_seen = std::make_shared<Seen>();
+  auto recorder = [](std::shared_ptr<Seen> seen, std::chrono::microseconds work) {
+    return [seen, work](caf::event_based_actor*) -> caf::behavior {
+      return {[seen, work](const WireMessage& m) {
+        // Busy, not asleep: work an actor does (a sleep would be the same to the progress thread).
+        const auto until = std::chrono::steady_clock::now() + work;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        auto h = wire::read<wire::Heartbeat>(m.payload);
+        std::lock_guard lk(seen->m);
+        seen->seq.push_back(h ? (*h)->sequence() : ~uint64_t{0});
+        seen->threads.push_back(std::this_thread::get_id());
+        seen->cv.notify_all();
+      }};
+    };
+  };
+  // lazy_init: nothing runs them before their first message (a fresh actor is otherwise started on
+  // a CAF worker, where an early message would find it).
+  auto slow = sys.spawn<caf::lazy_init>(recorder(slow_seen, std::chrono::microseconds(1000)));
+  auto fast = sys.spawn<caf::lazy_init>(recorder(fast_seen, std::chrono::microseconds(0)));
+  ASSERT_TRUE((*g2)->register_local("slow/0", slow));
+  ASSERT_TRUE((*g2)->register_local("fast/0", fast));
+  ASSERT_TRUE((*g1)->add_route("slow/*", "n2"));
+  ASSERT_TRUE((*g1)->add_route("fast/*", "n2"));
+
+  constexpr uint64_t kCount = 40;
+  for (uint64_t i = 0; i < kCount; ++i) {
+    (*g1)->send("n2", WireMessage{"slow/0", "client/0", wire::MessageKind::kHeartbeat, heartbeat(i)});
+    (*g1)->send("n2", WireMessage{"fast/0", "client/0", wire::MessageKind::kHeartbeat, heartbeat(i)});
+    // One at a time for the first few: each finds the slow actor idle (a fresh inline run).
+    if (i < 8) std::this_thread::sleep_for(5ms);
+  }
+  for (auto* seen : {slow_seen.get(), fast_seen.get()}) {
+    std::unique_lock lk(seen->m);
+    ASSERT_TRUE(seen->cv.wait_for(lk, 30s, [&] { return seen->seq.size() >= kCount; })) << seen->seq.size();
+    for (uint64_t i = 0; i < kCount; ++i) EXPECT_EQ(seen->seq[i], i);
+  }
+  std::scoped_lock lk(slow_seen->m, fast_seen->m);
+  // Both first ran on the transport's progress thread; the slow one left it (for a while: a heavy
+  // actor gets an inline run again after 50 ms, so later ones may be back there).
+  const std::thread::id progress = fast_seen->threads.front();
+  EXPECT_EQ(slow_seen->threads.front(), progress);
+  EXPECT_NE(std::find_if(slow_seen->threads.begin(), slow_seen->threads.end(),
+                         [&](std::thread::id t) { return t != progress; }),
+            slow_seen->threads.end());
+  const GatewayStats gs = (*g2)->stats();
+  EXPECT_GE(gs.ran_inline, 2u);  // at least the first run of each
+  EXPECT_GE(gs.heavy, 1u);
+  EXPECT_GE(gs.to_scheduler, 1u);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <thread>
 
 namespace troupe::wire {
 namespace {
@@ -109,6 +110,68 @@ TEST(UcxTransport, ExchangesMessagesByNameInOrder) {
     EXPECT_EQ(ib.messages[i].dst, "env/0");
   }
   EXPECT_EQ((*a)->stats().dropped_corrupt, 0u);
+}
+
+// What runs on the progress thread (on_message, on_progress) cannot wait for that thread: connect,
+// flush and describe fail at once there instead of hanging, and sends still go out (posted on the
+// next pass). on_progress runs after the pass that delivered, on the same thread.
+TEST(UcxTransport, TheProgressThreadNeverWaitsForItself) {
+  Inbox ia, ib;
+  Transport* raw_a = nullptr;
+  std::mutex m;
+  std::vector<Status> waits;  // what connect/flush/describe returned on the progress thread
+  std::thread::id delivered_on, progressed_on;
+  bool pending = false;  // a delivery on_progress has not seen yet
+  TransportOptions oa = ia.options("node/a");
+  auto deliver = oa.on_message;
+  oa.on_message = [&](Envelope&& e) {
+    {
+      std::lock_guard lk(m);
+      if (waits.empty()) {
+        waits.push_back(raw_a->flush(e.peer, milliseconds(5000)));
+        waits.push_back(raw_a->connect("127.0.0.1", raw_a->port(), milliseconds(5000)).status());
+        waits.push_back(raw_a->describe(e.peer).status());
+      }
+      delivered_on = std::this_thread::get_id();
+      pending = true;
+    }
+    // An answer from the progress thread: queued, posted on the next pass.
+    EXPECT_TRUE(raw_a->send(e.peer, e.src, e.dst, e.kind, e.payload));
+    deliver(std::move(e));
+  };
+  oa.on_progress = [&](bool) {
+    std::lock_guard lk(m);
+    if (pending) progressed_on = std::this_thread::get_id();
+    pending = false;
+    return false;
+  };
+  auto a = Transport::start(oa);
+  ASSERT_TRUE(a) << a.status().to_string();
+  raw_a = a->get();
+  auto b = Transport::start(ib.options("node/b"));
+  ASSERT_TRUE(b) << b.status().to_string();
+  ASSERT_TRUE((*b)->connect("127.0.0.1", (*a)->port()));
+  ASSERT_TRUE(ia.wait_event(PeerEvent::Kind::kUp, "node/b"));
+
+  constexpr int kCount = 20;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE((*b)->send("node/a", "echo/0", "client/0", MessageKind::kHeartbeat, heartbeat("node/b", i)));
+  }
+  ASSERT_TRUE(ia.wait_messages(kCount));
+  ASSERT_TRUE(ib.wait_messages(kCount));  // every answer came back, in order
+  for (int i = 0; i < kCount; ++i) {
+    auto h = read<Heartbeat>(ib.messages[i].payload);
+    ASSERT_TRUE(h);
+    EXPECT_EQ((*h)->sequence(), static_cast<uint64_t>(i));
+  }
+  std::lock_guard lk(m);
+  ASSERT_EQ(waits.size(), 3u);
+  for (const Status& s : waits) {
+    EXPECT_FALSE(s);
+    EXPECT_NE(s.message().find("progress thread"), std::string::npos) << s.to_string();
+  }
+  EXPECT_EQ(progressed_on, delivered_on);
+  EXPECT_TRUE((*a)->flush());  // from this thread it waits as before
 }
 
 TEST(UcxTransport, LargePayloadsArriveIntact) {
