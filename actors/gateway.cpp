@@ -152,11 +152,23 @@ class InlineUnit final : public caf::execution_unit {
 
 }  // namespace
 
-struct Gateway::Impl {
+struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   caf::actor_system& system;
   NameDirectory directory;
   std::unique_ptr<wire::Transport> transport;
-  caf::actor gateway;  // the detached actor that owns sending
+  // One lane per peer whose send queue was ever full: a detached actor that waits for room for that
+  // peer only (a slow peer never holds up messages to the others), and the count of messages handed
+  // to it and not yet given to the transport. While that count is above zero, later messages to the
+  // peer follow through the lane, so nothing overtakes what waits for room. The count is bounded
+  // (`max_backlog`): beyond it a message fails at once and is counted, so the lane's mailbox stays
+  // bounded. Lanes are made on first need (one per peer at most) and stopped by ~Gateway.
+  struct Lane {
+    caf::actor sender;
+    std::atomic<uint64_t> backlog{0};
+  };
+  std::mutex lanes_mu;
+  std::unordered_map<std::string, std::shared_ptr<Lane>> lanes;
+  uint64_t max_backlog = 4096;
 
   std::mutex mu;
   std::unordered_map<std::string, caf::actor> locals;
@@ -164,9 +176,6 @@ struct Gateway::Impl {
   std::vector<caf::actor> listeners;
 
   std::atomic<uint64_t> forwarded{0}, delivered{0}, unroutable{0}, send_failures{0};
-  // Messages handed to the gateway actor and not yet given to the transport. While any are, later
-  // messages follow them through the actor, so nothing overtakes what waits for queue room.
-  std::atomic<uint64_t> backlog{0};
   // Held shared while a thread uses `transport` to send; ~Gateway takes it exclusively to close it.
   std::shared_mutex transport_mu;
 
@@ -181,25 +190,18 @@ struct Gateway::Impl {
     }
   }
 
-  // The sending thread gives the message to the transport itself (which posts it to UCX at once when
-  // the worker is free): no hand-off. Only when the peer's queue is full, or earlier messages wait
-  // for room, does it go to the detached gateway actor, which waits for room without stalling the
-  // caller's scheduler thread.
-  void send(const std::string& node, WireMessage m) {
-    std::shared_lock alive(transport_mu);
-    if (!transport) return;  // the gateway is closing
-    if (backlog.load() == 0) {
-      // Counted before the send: the answer may arrive (and someone read the stats) before this
-      // thread runs again.
-      ++forwarded;
-      Status s = transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(0));
-      if (s) return;
-      --forwarded;
-      if (!transport->is_up(node)) return count_failure(node, m, s);  // down: waiting cannot help
-    }
-    ++backlog;
-    caf::anon_send(gateway, forward_atom::value, node, std::move(m));
+  std::shared_ptr<Lane> lane(const std::string& node) {
+    std::lock_guard lk(lanes_mu);
+    auto& l = lanes[node];
+    if (!l) l = std::make_shared<Lane>();
+    return l;
   }
+
+  // The sending thread gives the message to the transport itself (which posts it to UCX at once when
+  // the worker is free): no hand-off. Only when the peer's queue is full, or earlier messages to it
+  // wait for room, does it go to the peer's lane, which waits for room without stalling the caller's
+  // scheduler thread.
+  void send(const std::string& node, WireMessage m);
 
   // Transport progress thread: hand the message to the destination's mailbox and return.
   void deliver(wire::Envelope&& e) {
@@ -240,17 +242,19 @@ struct Gateway::Impl {
 
 namespace {
 
-// Sends what proxies forward. Detached: a full send queue blocks this thread only.
-caf::behavior gateway_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::Impl> impl) {
+// A peer's lane (see Gateway::Impl::Lane): sends what waits for room in that peer's queue. Detached:
+// a full queue blocks this thread only.
+caf::behavior lane_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::Impl> impl, std::string node,
+                         std::shared_ptr<Gateway::Impl::Lane> lane) {
   (void)self;
   return {
-      [impl](forward_atom, const std::string& node, const WireMessage& m) {
+      [impl, node, lane](forward_atom, const WireMessage& m) {
         std::shared_lock alive(impl->transport_mu);
         if (!impl->transport) return;
         // Default wait: 5 s of back-pressure before the message is counted as failed.
         ++impl->forwarded;  // before the send, as in Impl::send
         Status s = impl->transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(5000));
-        --impl->backlog;
+        --lane->backlog;
         if (!s) {
           --impl->forwarded;
           impl->count_failure(node, m, s);
@@ -258,6 +262,38 @@ caf::behavior gateway_actor(caf::event_based_actor* self, std::shared_ptr<Gatewa
       },
   };
 }
+
+}  // namespace
+
+void Gateway::Impl::send(const std::string& node, WireMessage m) {
+  std::shared_lock alive(transport_mu);
+  if (!transport) return;  // the gateway is closing
+  std::shared_ptr<Lane> l = lane(node);
+  if (l->backlog.load() == 0) {
+    // Counted before the send: the answer may arrive (and someone read the stats) before this
+    // thread runs again.
+    ++forwarded;
+    Status s = transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(0));
+    if (s) return;
+    --forwarded;
+    if (!transport->is_up(node)) return count_failure(node, m, s);  // down: waiting cannot help
+  }
+  if (l->backlog.load() >= max_backlog) {
+    return count_failure(node, m,
+                         Status::unavailable(std::to_string(max_backlog) +
+                                             " messages already wait for room in this peer's queue; dropped"));
+  }
+  ++l->backlog;
+  caf::actor sender;
+  {
+    std::lock_guard lk(lanes_mu);
+    if (!l->sender) l->sender = system.spawn<caf::detached>(lane_actor, shared_from_this(), node, l);
+    sender = l->sender;
+  }
+  caf::anon_send(sender, forward_atom::value, std::move(m));
+}
+
+namespace {
 
 // Stands for a remote actor: everything it receives goes to the transport, addressed to `name`.
 caf::behavior proxy_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::Impl> impl, std::string node,
@@ -287,7 +323,12 @@ Gateway::~Gateway() {
     impl_->transport.reset();  // no more callbacks into impl_, no more sends
   }
   impl_->unit.hand_over();  // the progress thread has stopped: actors it had not run yet
-  caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard lk(impl_->lanes_mu);
+    for (auto& [_, l] : impl_->lanes) {
+      if (l->sender) caf::anon_send_exit(l->sender, caf::exit_reason::user_shutdown);
+    }
+  }
   std::lock_guard lk(impl_->mu);
   for (auto& [_, p] : impl_->proxies) caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
 }
@@ -298,10 +339,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(caf::actor_system& system, wire:
   options.on_message = [raw](wire::Envelope&& e) { raw->deliver(std::move(e)); };
   options.on_peer_event = [raw](const wire::PeerEvent& e) { raw->peer_event(e); };
   options.on_progress = [raw](bool bulk_in_flight) { return raw->unit.run(bulk_in_flight); };
+  impl->max_backlog = options.max_queued_messages;  // a peer's lane holds at most one queue's worth more
   auto t = wire::Transport::start(std::move(options));
   if (!t) return t.status().with_context("starting the gateway");
   impl->transport = std::move(*t);
-  impl->gateway = system.spawn<caf::detached>(gateway_actor, impl);
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

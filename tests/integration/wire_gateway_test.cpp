@@ -178,3 +178,77 @@ TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
 
 }  // namespace
 }  // namespace troupe::actors
+
+namespace troupe::actors {
+namespace {
+
+// A peer that stops taking messages (its progress thread stalls) fills its send queue on n1: what n1
+// sends it then waits in that peer's lane, up to a bound beyond which it fails at once (counted),
+// and messages to another peer go straight through meanwhile instead of queueing behind it.
+TEST(WireGateway, AStalledPeerHoldsUpOnlyItsOwnMessagesAndItsBacklogIsBounded) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  wire::TransportOptions o1 = options("n1");
+  o1.max_queued_messages = 2;
+  o1.max_queued_bytes = size_t{1} << 20;
+  auto g1 = Gateway::start(sys, o1);
+  auto g3 = Gateway::start(sys, options("n3"));
+  ASSERT_TRUE(g1 && g3) << g1.status().to_string() << g3.status().to_string();
+
+  // n2: a bare transport whose progress thread blocks in its first delivery until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, stalled = false;
+  wire::TransportOptions o2 = options("n2");
+  o2.on_message = [&](wire::Envelope&&) {
+    std::unique_lock lk(mu);
+    stalled = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return release; });
+  };
+  auto t2 = wire::Transport::start(o2);
+  ASSERT_TRUE(t2) << t2.status().to_string();
+  ASSERT_TRUE((*g1)->connect("127.0.0.1", (*t2)->port()));
+  ASSERT_TRUE((*g1)->connect("127.0.0.1", (*g3)->port()));
+  for (int i = 0; i < 500 && !((*t2)->is_up("n1") && (*g3)->transport().is_up("n1")); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  auto unstall = [&] {
+    std::lock_guard lk(mu);
+    release = true;
+    cv.notify_all();
+  };
+
+  (*g1)->send("n2", WireMessage{"sink", "client/0", wire::MessageKind::kHeartbeat, heartbeat(0)});
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return stalled; })) << "n2 never received the first message";
+  }
+  // 4 MiB each (rendezvous: completes only when n2 progresses): one in flight, two waiting in the
+  // lane (the bound is max_queued_messages), the rest refused at once.
+  const wire::Bytes big(std::vector<uint8_t>(size_t{4} << 20, 0x5a));
+  constexpr int kBig = 12;
+  for (int i = 0; i < kBig; ++i) (*g1)->send("n2", WireMessage{"sink", "client/0", wire::MessageKind::kHeartbeat, big});
+  EXPECT_GE((*g1)->stats().send_failures, static_cast<uint64_t>(kBig - 1 - 2 - 1))
+      << "beyond the lane's bound a message fails at once";
+
+  auto e = sys.spawn(echo, g3->get());
+  ASSERT_TRUE((*g3)->register_local("echo/0", e));
+  ASSERT_TRUE((*g3)->add_route("client/*", "n1"));
+  ASSERT_TRUE((*g1)->add_route("echo/*", "n3"));
+  caf::scoped_actor self{sys};
+  ASSERT_TRUE((*g1)->register_local("client/0", caf::actor_cast<caf::actor>(self)));
+  auto remote = (*g1)->resolve("echo/0");
+  ASSERT_TRUE(remote);
+  self->send(*remote, WireMessage{"echo/0", "client/0", wire::MessageKind::kHeartbeat, heartbeat(7)});
+  bool got = false;
+  // Behind n2's waiting messages (5 s of back-pressure each) this would take far longer than 20 s.
+  self->receive([&](const WireMessage& m) { got = m.src == "echo/0"; }, caf::after(20s) >> [] {});
+  unstall();
+  EXPECT_TRUE(got) << "a message to n3 waited behind the stalled n2";
+  (*g1)->unregister_local("client/0");
+  caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+}
+
+}  // namespace
+}  // namespace troupe::actors
