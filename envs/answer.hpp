@@ -9,6 +9,7 @@
 // any bytes, including invalid UTF-8.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,6 +94,16 @@ std::vector<std::string_view> digit_runs(std::string_view s);
 
 // Splits on any of `seps`, dropping empty pieces.
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps);
+
+// Whether a and b hold the same values, each as often, in any order (Python's
+// sorted(a) == sorted(b)); the sizes are compared before anything is sorted.
+template <class T>
+bool same_multiset(std::vector<T> a, std::vector<T> b) {
+  if (a.size() != b.size()) return false;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
 
 // Verdict for "response must equal expected": the common scorer of our own tasks.
 Verdict score_exact(std::string_view response, const std::string& expected, const VerifyOptions& options);

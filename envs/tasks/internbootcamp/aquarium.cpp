@@ -17,6 +17,7 @@ namespace {
 
 std::optional<std::vector<int64_t>> read_levels(std::string_view block) {
   std::vector<int64_t> out;
+  out.reserve(16);  // one allocation for upstream's sizes, not four or five from empty
   for (auto tok : PyTokens(block)) {
     auto v = py_int(tok);
     if (!v) return std::nullopt;
