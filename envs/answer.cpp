@@ -53,7 +53,9 @@ bool has_code_points(std::string_view s, size_t n) {
   if (s.size() / 4 >= n) return true;
   size_t cont = 0, i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    cont += continuation_bytes8(s.data() + i);
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    if (x & 0x8080808080808080ull) cont += continuation_bytes8(s.data() + i);  // ASCII words hold none
     if (i + 8 - cont >= n) return true;
   }
   for (; i < s.size(); ++i) cont += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;

@@ -156,7 +156,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
       for (size_t k = 0; k < token.size(); ++k) {
         token[k] = k == 0 ? ascii_upper(token[k]) : ascii_lower(token[k]);
       }
-      last = token;
+      last = std::move(token);
       i = j + kCloseTag.size() - 1;  // the next search starts after this match
     }
     return last;

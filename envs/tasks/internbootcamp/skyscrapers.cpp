@@ -52,23 +52,7 @@ Views views_of(const IntGrid& g) {
   return v;
 }
 
-std::optional<IntGrid> read_rows(std::string_view block) {
-  IntGrid out;
-  for (auto line : PyPieces(py_strip(block), '\n')) {
-    line = py_strip(line);
-    if (line.empty()) continue;
-    std::vector<int64_t>& row_out = new_row(out);
-    for (auto part : PyTokens(line)) {
-      for (char ch : part) {  // isdigit(): ASCII digits only (a byte loop; find_first_not_of was a call per byte)
-        if (ch < '0' || ch > '9') return std::nullopt;
-      }
-      auto v = py_int(part);
-      if (!v) return std::nullopt;
-      row_out.push_back(*v);
-    }
-  }
-  return out;
-}
+std::optional<IntGrid> read_rows(std::string_view block) { return read_int_rows(block, {.digits_only = true}); }
 
 std::string joined(const std::vector<int64_t>& v) { return grid_text({v}, " ", ""); }
 

@@ -15,20 +15,10 @@ namespace troupe::envs {
 namespace {
 
 std::optional<IntGrid> read_square(std::string_view block) {
-  IntGrid out;
-  for (auto line : PyPieces(py_strip(block), '\n')) {
-    line = py_strip(line);
-    if (line.empty()) continue;
-    std::vector<int64_t>& row_out = new_row(out);
-    for (auto tok : PyTokens(line)) {
-      auto v = py_int(tok);
-      if (!v) return std::nullopt;
-      row_out.push_back(*v);
-    }
-  }
-  if (out.empty() || out.size() != out[0].size()) return std::nullopt;  // upstream: IndexError or None
-  for (const auto& row : out) {
-    if (row.size() != out[0].size()) return std::nullopt;
+  auto out = read_int_rows(block);
+  if (!out || out->empty() || out->size() != (*out)[0].size()) return std::nullopt;  // upstream: IndexError or None
+  for (const auto& row : *out) {
+    if (row.size() != (*out)[0].size()) return std::nullopt;
   }
   return out;
 }
