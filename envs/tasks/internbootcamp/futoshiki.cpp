@@ -134,9 +134,10 @@ class Futoshiki final : public InternBootcampTask {
       return cell(r, c);
     };
     for (const Json& ineq : identity.at("inequalities")) {
-      const double a = at(ineq.at("cell1")), b = at(ineq.at("cell2"));
+      const auto [cell1, cell2, symbol_field] = identity_fields<3>(ineq, {"cell1", "cell2", "symbol"});
+      const double a = at(*cell1), b = at(*cell2);
       // symbol == ">" without building a JSON string to compare with (an allocation each time).
-      const Json& symbol = ineq.at("symbol");
+      const Json& symbol = *symbol_field;
       const bool greater = symbol.is_string() && symbol.get_ref<const std::string&>() == ">";
       if (!(greater ? a > b : a < b)) return 0.0;
     }

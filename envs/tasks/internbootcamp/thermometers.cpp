@@ -100,7 +100,7 @@ class Thermometers final : public InternBootcampTask {
     const bool latin = latin_field == identity.end() || latin_field->get<bool>();
     if (latin && !is_latin(got, n)) return 0.0;
     for (const Json& t : identity.at("thermometers")) {
-      const Json& path = t.at("path");
+      const Json& path = *identity_fields<1>(t, {"path"})[0];
       // Each cell's value read once: it is the larger of one pair and the smaller of the next.
       auto value = [&](const Json& cell) { return got.at(identity_index(cell.at(0))).at(identity_index(cell.at(1))); };
       int64_t a = path.empty() ? 0 : value(path[0]);
