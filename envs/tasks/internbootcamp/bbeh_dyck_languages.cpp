@@ -163,7 +163,7 @@ class BbehDyckLanguages final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const Json& step = identity.at("error_step");
+    const Json& step = *identity_fields<1>(identity, {"error_step"})[0];
     if (step.is_null()) return iequal(extracted, "no") ? 1.0 : 0.0;
     return extracted == std::to_string(identity_int(step)) ? 1.0 : 0.0;
   }

@@ -109,7 +109,7 @@ class BbehObjectCounting final : public InternBootcampTask {
 
   double judge(const std::string& extracted, const Json& identity) const override {
     auto got = parse_int(extracted);
-    return got && *got == identity_int(identity.at("correct_answer")) ? 1.0 : 0.0;
+    return got && *got == identity_int(*identity_fields<1>(identity, {"correct_answer"})[0]) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehObjectCounting);
