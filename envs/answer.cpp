@@ -141,27 +141,6 @@ std::vector<std::string_view> find_runs(std::string_view text, std::string_view 
 
 namespace {
 
-// Whether a[from..from+n) equals b[0..n). A byte loop that gives up at the first
-// difference: every last_block() call asks can_overlap() about its two needles, and a
-// memcmp call per shift cost a fifth of a short verify.
-inline bool same_prefix(std::string_view a, size_t from, std::string_view b, size_t n) {
-  for (size_t k = 0; k < n; ++k) {
-    if (a[from + k] != b[k]) return false;
-  }
-  return true;
-}
-
-// Whether an occurrence of `a` can share a byte with an occurrence of `b` in some text.
-bool can_overlap(std::string_view a, std::string_view b) {
-  for (size_t d = 1; d < a.size(); ++d) {  // b starts d bytes into a
-    if (same_prefix(a, d, b, std::min(a.size() - d, b.size()))) return true;
-  }
-  for (size_t d = 1; d < b.size(); ++d) {  // a starts d bytes into b
-    if (same_prefix(b, d, a, std::min(b.size() - d, a.size()))) return true;
-  }
-  return a == b;
-}
-
 // Whether `needle` occurs at text[q]. A byte loop: the needles are a few bytes long, where
 // a call to memcmp costs more than the comparison.
 inline bool occurs_at(std::string_view text, size_t q, std::string_view needle) {
@@ -186,6 +165,8 @@ size_t rfind_before(std::string_view text, std::string_view needle, size_t end) 
   }
   return std::string_view::npos;
 }
+
+}  // namespace
 
 // last_block where open and close cannot overlap. Why reading from the end is exact: the
 // left-to-right scan of re.findall is never inside a block just after a close occurrence
@@ -234,15 +215,6 @@ std::optional<std::string_view> last_block_disjoint(std::string_view text, std::
     p = prev;
   }
   return std::nullopt;
-}
-
-}  // namespace
-
-std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close) {
-  if (!open.empty() && !close.empty() && !can_overlap(open, close)) return last_block_disjoint(text, open, close);
-  auto blocks = find_blocks(text, open, close);
-  if (blocks.empty()) return std::nullopt;
-  return blocks.back();
 }
 
 std::optional<std::string_view> last_block_line(std::string_view text, std::string_view open,
