@@ -51,9 +51,22 @@ bool has_code_points(std::string_view s, size_t n) {
   // A code point is 1-4 bytes, so 4n bytes hold n of them -- unless the text is not UTF-8
   // (stray continuation bytes count zero); the gate has always let such 4n-byte text pass.
   if (s.size() / 4 >= n) return true;
+  // The first n bytes all ASCII: n code points already. One OR over them, eight bytes at a
+  // time, settles nearly every response before the counting loop below.
+  uint64_t any_high = 0;
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + k, 8);
+    any_high |= x;
+  }
+  for (; k < n; ++k) any_high |= static_cast<unsigned char>(s[k]);
+  if ((any_high & 0x8080808080808080ull) == 0) return true;
   size_t cont = 0, i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    cont += continuation_bytes8(s.data() + i);
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    if (x & 0x8080808080808080ull) cont += continuation_bytes8(s.data() + i);  // ASCII words hold none
     if (i + 8 - cont >= n) return true;
   }
   for (; i < s.size(); ++i) cont += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
@@ -128,19 +141,6 @@ std::vector<std::string_view> find_runs(std::string_view text, std::string_view 
 
 namespace {
 
-// Whether an occurrence of `a` can share a byte with an occurrence of `b` in some text.
-bool can_overlap(std::string_view a, std::string_view b) {
-  for (size_t d = 1; d < a.size(); ++d) {  // b starts d bytes into a
-    const size_t n = std::min(a.size() - d, b.size());
-    if (a.substr(d, n) == b.substr(0, n)) return true;
-  }
-  for (size_t d = 1; d < b.size(); ++d) {  // a starts d bytes into b
-    const size_t n = std::min(b.size() - d, a.size());
-    if (b.substr(d, n) == a.substr(0, n)) return true;
-  }
-  return a == b;
-}
-
 // Whether `needle` occurs at text[q]. A byte loop: the needles are a few bytes long, where
 // a call to memcmp costs more than the comparison.
 inline bool occurs_at(std::string_view text, size_t q, std::string_view needle) {
@@ -165,6 +165,8 @@ size_t rfind_before(std::string_view text, std::string_view needle, size_t end) 
   }
   return std::string_view::npos;
 }
+
+}  // namespace
 
 // last_block where open and close cannot overlap. Why reading from the end is exact: the
 // left-to-right scan of re.findall is never inside a block just after a close occurrence
@@ -213,15 +215,6 @@ std::optional<std::string_view> last_block_disjoint(std::string_view text, std::
     p = prev;
   }
   return std::nullopt;
-}
-
-}  // namespace
-
-std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close) {
-  if (!open.empty() && !close.empty() && !can_overlap(open, close)) return last_block_disjoint(text, open, close);
-  auto blocks = find_blocks(text, open, close);
-  if (blocks.empty()) return std::nullopt;
-  return blocks.back();
 }
 
 std::optional<std::string_view> last_block_line(std::string_view text, std::string_view open,

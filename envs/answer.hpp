@@ -9,6 +9,7 @@
 // any bytes, including invalid UTF-8.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,7 +58,35 @@ std::vector<std::string_view> find_runs(std::string_view text, std::string_view 
 // the response from its end: it only scans back to the close that precedes the last
 // block (see answer.cpp), so a 32 KB reasoning prefix without blocks costs two memchr
 // passes at most and usually none.
-std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close);
+//
+// Whether an occurrence of `a` can share a byte with an occurrence of `b` in some text (then
+// reading from the end is not exact and last_block scans forward). constexpr and inline:
+// last_block's tags are literals, so the compiler settles this at compile time where it can
+// (asked at run time, a dozen comparisons per call were a tenth of a short verify).
+constexpr bool tags_can_overlap(std::string_view a, std::string_view b) {
+  auto same = [](std::string_view x, size_t from, std::string_view y, size_t n) {
+    for (size_t k = 0; k < n; ++k) {
+      if (x[from + k] != y[k]) return false;
+    }
+    return true;
+  };
+  for (size_t d = 1; d < a.size(); ++d) {  // b starts d bytes into a
+    if (same(a, d, b, std::min(a.size() - d, b.size()))) return true;
+  }
+  for (size_t d = 1; d < b.size(); ++d) {  // a starts d bytes into b
+    if (same(b, d, a, std::min(b.size() - d, a.size()))) return true;
+  }
+  return a == b;
+}
+// last_block for non-empty tags that cannot overlap: reads from the end (see answer.cpp).
+std::optional<std::string_view> last_block_disjoint(std::string_view text, std::string_view open,
+                                                    std::string_view close);
+inline std::optional<std::string_view> last_block(std::string_view text, std::string_view open, std::string_view close) {
+  if (!open.empty() && !close.empty() && !tags_can_overlap(open, close)) return last_block_disjoint(text, open, close);
+  auto blocks = find_blocks(text, open, close);
+  if (blocks.empty()) return std::nullopt;
+  return blocks.back();
+}
 
 // The last match of re.findall(open(.*?)close) WITHOUT re.DOTALL: a block never spans a
 // newline (e.g. InternBootcamp's r'\[\[(.*?)\]\]'). Reads lines from the end.
@@ -93,6 +122,16 @@ std::vector<std::string_view> digit_runs(std::string_view s);
 
 // Splits on any of `seps`, dropping empty pieces.
 std::vector<std::string_view> split_any(std::string_view s, std::string_view seps);
+
+// Whether a and b hold the same values, each as often, in any order (Python's
+// sorted(a) == sorted(b)); the sizes are compared before anything is sorted.
+template <class T>
+bool same_multiset(std::vector<T> a, std::vector<T> b) {
+  if (a.size() != b.size()) return false;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
 
 // Verdict for "response must equal expected": the common scorer of our own tasks.
 Verdict score_exact(std::string_view response, const std::string& expected, const VerifyOptions& options);

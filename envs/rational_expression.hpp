@@ -21,4 +21,8 @@ struct Rational {
 // or nesting deeper than 256 levels.
 std::optional<Rational> evaluate_rational(std::string_view expr);
 
+// The same with × and ÷ read as * and / (exactly as if every "×" had been replaced by "*"
+// and every "÷" by "/" first), without making that copy.
+std::optional<Rational> evaluate_rational_with_signs(std::string_view expr);
+
 }  // namespace troupe::envs

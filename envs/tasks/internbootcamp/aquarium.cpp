@@ -16,7 +16,13 @@ namespace troupe::envs {
 namespace {
 
 std::optional<std::vector<int64_t>> read_levels(std::string_view block) {
+  // [int(t) for t in block.split()]: the tokens of every line of the stripped block, in order.
   std::vector<int64_t> out;
+  out.reserve(16);  // one allocation for upstream's sizes, not four or five from empty
+  if (is_ascii(block)) {
+    if (!scan_ascii_int_rows(block, false, [&](int64_t v) __attribute__((always_inline)) { out.push_back(v); }, [](size_t) {})) return std::nullopt;
+    return out;
+  }
   for (auto tok : PyTokens(block)) {
     auto v = py_int(tok);
     if (!v) return std::nullopt;

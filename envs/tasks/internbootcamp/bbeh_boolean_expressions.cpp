@@ -99,7 +99,7 @@ class BbehBooleanExpressions final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    return extracted[0] - 'A' == identity_int(identity.at("answer")) ? 1.0 : 0.0;
+    return extracted[0] - 'A' == identity_int(*identity_fields<1>(identity, {"answer"})[0]) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehBooleanExpressions);

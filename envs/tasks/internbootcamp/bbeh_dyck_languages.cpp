@@ -156,14 +156,14 @@ class BbehDyckLanguages final : public InternBootcampTask {
       for (size_t k = 0; k < token.size(); ++k) {
         token[k] = k == 0 ? ascii_upper(token[k]) : ascii_lower(token[k]);
       }
-      last = token;
+      last = std::move(token);
       i = j + kCloseTag.size() - 1;  // the next search starts after this match
     }
     return last;
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const Json& step = identity.at("error_step");
+    const Json& step = *identity_fields<1>(identity, {"error_step"})[0];
     if (step.is_null()) return iequal(extracted, "no") ? 1.0 : 0.0;
     return extracted == std::to_string(identity_int(step)) ? 1.0 : 0.0;
   }

@@ -4,6 +4,8 @@
 // "operation": "sum"|"difference", "correct_answer": int, "_sums": [int, int]}.
 // The answer: the LAST [answer]...[/answer] block, commas and spaces removed, the
 // part after its last '=', then the last integer in it (-?\d+).
+#include <algorithm>
+
 #include "envs/internbootcamp_task.hpp"
 #include "envs/registry.hpp"
 
@@ -84,11 +86,17 @@ class BbehObjectCounting final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override {
     auto block = last_block(response, "[answer]", "[/answer]");
     if (!block) return std::nullopt;
-    std::string raw;
-    for (char ch : trim(*block)) {
-      if (ch != ',' && ch != ' ') raw.push_back(ch);
+    // The block without commas and spaces: a view of it when it holds none (no copy).
+    std::string_view raw = trim(*block);
+    std::string removed;
+    if (std::any_of(raw.begin(), raw.end(), [](char ch) { return ch == ',' || ch == ' '; })) {
+      removed.reserve(raw.size());
+      for (char ch : raw) {
+        if (ch != ',' && ch != ' ') removed.push_back(ch);
+      }
+      raw = removed;
     }
-    if (auto eq = raw.rfind('='); eq != std::string::npos) raw = raw.substr(eq + 1);
+    if (auto eq = raw.rfind('='); eq != std::string_view::npos) raw = raw.substr(eq + 1);
     // The last match of -?\d+ : the last digit run, with a '-' right before it.
     size_t end = raw.size();
     while (end > 0 && !(raw[end - 1] >= '0' && raw[end - 1] <= '9')) --end;
@@ -96,12 +104,12 @@ class BbehObjectCounting final : public InternBootcampTask {
     size_t start = end;
     while (start > 0 && raw[start - 1] >= '0' && raw[start - 1] <= '9') --start;
     if (start > 0 && raw[start - 1] == '-') --start;
-    return raw.substr(start, end - start);
+    return std::string(raw.substr(start, end - start));
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
     auto got = parse_int(extracted);
-    return got && *got == identity_int(identity.at("correct_answer")) ? 1.0 : 0.0;
+    return got && *got == identity_int(*identity_fields<1>(identity, {"correct_answer"})[0]) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehObjectCounting);

@@ -99,7 +99,7 @@ class BbehShuffObject final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    return same_name(extracted, identity.at("correct_answer").get_ref<const std::string&>()) ? 1.0 : 0.0;
+    return same_name(extracted, identity_fields<1>(identity, {"correct_answer"})[0]->get_ref<const std::string&>()) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehShuffObject);

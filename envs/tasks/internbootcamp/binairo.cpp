@@ -50,18 +50,7 @@ bool valid_binairo(const IntGrid& g) {
   return true;
 }
 
-std::optional<IntGrid> read_rows(std::string_view block) {
-  IntGrid out;
-  for (auto line : PyPieces(py_strip(block), '\n')) {
-    std::vector<int64_t>& row_out = new_row(out);
-    for (auto tok : PyTokens(line)) {
-      auto v = py_int(tok);
-      if (!v) return std::nullopt;
-      row_out.push_back(*v);
-    }
-  }
-  return out;
-}
+std::optional<IntGrid> read_rows(std::string_view block) { return read_int_rows(block, {.skip_blank_lines = false}); }
 
 class Binairo final : public InternBootcampTask {
  public:

@@ -113,7 +113,7 @@ class Carithmeticprogression final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const Json& want = identity.at("solutions");
+    const Json& want = *identity_fields<1>(identity, {"solutions"})[0];
     if (extracted == "-1" || extracted == "0") return want.is_number_integer() && identity_int(want) == std::stoll(extracted);
     if (!want.is_array()) return 0.0;
     std::vector<int64_t> got;

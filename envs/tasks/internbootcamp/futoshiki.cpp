@@ -7,6 +7,7 @@
 // givens, every row and column holds exactly the values 1..n (Python's equality:
 // 2.0 counts as 2), and cell1 symbol cell2 holds for every inequality.
 #include <cmath>
+#include <stdexcept>
 
 #include "envs/grid_puzzle.hpp"
 #include "envs/internbootcamp_task.hpp"
@@ -16,19 +17,18 @@
 namespace troupe::envs {
 namespace {
 
-// The rows of numbers the literal holds, or nullopt when it is not an n x n grid of
-// numbers (upstream: a length check fails, or a set/comparison of non-numbers does).
-std::optional<std::vector<std::vector<double>>> number_grid(const PyValue& v, size_t n) {
+// The numbers the literal holds, row by row in one flat array, or nullopt when it is not an
+// n x n grid of numbers (upstream: a length check fails, or a set/comparison of non-numbers does).
+std::optional<std::vector<double>> number_grid(const PyValue& v, size_t n) {
   if (!v.is_sequence() || v.items.size() != n) return std::nullopt;
-  std::vector<std::vector<double>> out;
-  out.reserve(n);
+  std::vector<double> out;
+  out.reserve(n * n);
   for (const auto& row : v.items) {
     if (!row.is_sequence() || row.items.size() != n) return std::nullopt;
-    out.emplace_back().reserve(n);
     for (const auto& cell : row.items) {
       auto x = py_number(cell);
       if (!x) return std::nullopt;
-      out.back().push_back(*x);
+      out.push_back(*x);
     }
   }
   return out;
@@ -113,23 +113,33 @@ class Futoshiki final : public InternBootcampTask {
     const auto n = identity_index(identity.at("size"));
     const auto grid = number_grid(*kept_reading<literal_of_block>(extracted), n);
     if (!grid) return 0.0;
+    auto cell = [&](size_t i, size_t j) { return (*grid)[i * n + j]; };
     const Json& initial = identity.at("initial");
     for (size_t i = 0; i < n; ++i) {
+      const Json& row = initial.at(i);
       for (size_t j = 0; j < n; ++j) {
-        const double given = initial.at(i).at(j).get<double>();
-        if (given != 0 && (*grid)[i][j] != given) return 0.0;
+        const double given = row.at(j).get<double>();
+        if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }
     for (size_t i = 0; i < n; ++i) {
-      if (!holds_1_to_n(n, [&](size_t k) { return (*grid)[i][k]; }) ||
-          !holds_1_to_n(n, [&](size_t k) { return (*grid)[k][i]; })) {
+      if (!holds_1_to_n(n, [&](size_t k) { return cell(i, k); }) || !holds_1_to_n(n, [&](size_t k) { return cell(k, i); })) {
         return 0.0;
       }
     }
+    // A cell of an inequality: out of the grid is upstream's IndexError (at() throws here too).
+    auto at = [&](const Json& rc) {
+      const size_t r = identity_index(rc.at(0)), c = identity_index(rc.at(1));
+      if (r >= n || c >= n) throw std::out_of_range("inequality cell outside the grid");
+      return cell(r, c);
+    };
     for (const Json& ineq : identity.at("inequalities")) {
-      const double a = grid->at(identity_index(ineq.at("cell1").at(0))).at(identity_index(ineq.at("cell1").at(1)));
-      const double b = grid->at(identity_index(ineq.at("cell2").at(0))).at(identity_index(ineq.at("cell2").at(1)));
-      if (!(ineq.at("symbol") == ">" ? a > b : a < b)) return 0.0;
+      const auto [cell1, cell2, symbol_field] = identity_fields<3>(ineq, {"cell1", "cell2", "symbol"});
+      const double a = at(*cell1), b = at(*cell2);
+      // symbol == ">" without building a JSON string to compare with (an allocation each time).
+      const Json& symbol = *symbol_field;
+      const bool greater = symbol.is_string() && symbol.get_ref<const std::string&>() == ">";
+      if (!(greater ? a > b : a < b)) return 0.0;
     }
     return 1.0;
   }

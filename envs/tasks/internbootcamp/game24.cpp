@@ -96,22 +96,23 @@ class Game24 final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override { return extract_boxed(response); }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    const std::string puzzle = identity.at("puzzle").get<std::string>();
+    const std::string& puzzle = identity.at("puzzle").get_ref<const std::string&>();
     const Json& t = identity.at("target");
     const int64_t target = t.is_string() ? std::stoll(t.get<std::string>()) : identity_int(t);
-    std::string s = replace_all(extracted, "**", "");
-    s = replace_all(s, "\\times", "*");
-    s = replace_all(s, "\\div", "/");
-    s = replace_all(s, "\\left", "");
-    s = replace_all(s, "\\right", "");
+    // Upstream's replacements ("**" dropped, \times \div \left \right); each needs "**" or a
+    // backslash, so without those the text stands as it is and no copy is made.
+    std::string_view s = extracted;
+    std::string replaced;
+    if (s.find("**") != std::string_view::npos || s.find('\\') != std::string_view::npos) {
+      replaced = replace_all(extracted, "**", "");
+      replaced = replace_all(std::move(replaced), "\\times", "*");
+      replaced = replace_all(std::move(replaced), "\\div", "/");
+      replaced = replace_all(std::move(replaced), "\\left", "");
+      replaced = replace_all(std::move(replaced), "\\right", "");
+      s = replaced;
+    }
     // The digit runs written must be exactly the puzzle's numbers, as a multiset of strings.
-    std::vector<std::string> want;
-    for (auto tok : split_any(puzzle, " \t\n")) want.emplace_back(tok);
-    std::vector<std::string> got;
-    for (auto run : digit_runs(s)) got.emplace_back(run);
-    std::sort(want.begin(), want.end());
-    std::sort(got.begin(), got.end());
-    if (got != want) return 0.0;
+    if (!same_multiset(split_any(puzzle, " \t\n"), digit_runs(s))) return 0.0;
     auto v = evaluate_rational(s);
     return v && *v == Rational{target, 1} ? 1.0 : 0.0;
   }

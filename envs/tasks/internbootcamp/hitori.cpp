@@ -118,24 +118,107 @@ class Hitori final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const PyValue v = *kept_reading<literal_of_block>(extracted);
     const Json& grid = identity.at("grid");
+    if (auto numbers = small_int_grid(grid)) return judge_small(v, *numbers, grid.size()) ? 1.0 : 0.0;
+    return judge_general(v, grid) ? 1.0 : 0.0;
+  }
+
+ private:
+  static constexpr size_t kSmallSide = 64;  // far above upstream's grids (5x5 by default)
+
+  // The grid's numbers row by row when it is square, at most kSmallSide wide, and all
+  // integers (every grid either generator writes); else nullopt (judge_general reads it).
+  static std::optional<std::vector<int64_t>> small_int_grid(const Json& grid) {
+    const size_t n = grid.size();
+    if (!grid.is_array() || n > kSmallSide) return std::nullopt;
+    std::vector<int64_t> out;
+    out.reserve(n * n);
+    for (const Json& row : grid) {
+      if (!row.is_array() || row.size() != n) return std::nullopt;
+      for (const Json& x : row) {
+        if (!x.is_number_integer() || (x.is_number_unsigned() && x.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))) {
+          return std::nullopt;
+        }
+        out.push_back(x.get<int64_t>());
+      }
+    }
+    return out;
+  }
+
+  // judge_general on a small integer grid, with the shading as a flat bitmap instead of sets.
+  static bool judge_small(const PyValue& v, const std::vector<int64_t>& grid, size_t n) {
+    std::vector<char> shaded(n * n, 0);
+    for (const auto& t : v.items) {
+      auto r = py_integral(t.items[0]), c = py_integral(t.items[1]);
+      if (!r || !c || *r < 0 || *c < 0 || *r >= static_cast<int64_t>(n) || *c >= static_cast<int64_t>(n)) return false;
+      char& cell = shaded[static_cast<size_t>(*r) * n + static_cast<size_t>(*c)];
+      if (cell) return false;  // listed twice
+      cell = 1;
+    }
+    for (size_t r = 0; r < n; ++r) {
+      for (size_t c = 0; c < n; ++c) {
+        if (!shaded[r * n + c]) continue;
+        if ((r > 0 && shaded[(r - 1) * n + c]) || (r + 1 < n && shaded[(r + 1) * n + c]) || (c > 0 && shaded[r * n + c - 1]) ||
+            (c + 1 < n && shaded[r * n + c + 1])) {
+          return false;
+        }
+      }
+    }
+    // No number twice among the unshaded cells of a row or column (n <= 64: pairs are cheap).
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t k = 0; k < n; ++k) {
+        for (size_t j = 0; j < k; ++j) {
+          if (!shaded[i * n + k] && !shaded[i * n + j] && grid[i * n + k] == grid[i * n + j]) return false;
+          if (!shaded[k * n + i] && !shaded[j * n + i] && grid[k * n + i] == grid[j * n + i]) return false;
+        }
+      }
+    }
+    // The unshaded cells hang together: a flood fill from the first reaches all of them.
+    size_t total = 0, start = n * n;
+    for (size_t k = 0; k < n * n; ++k) {
+      if (shaded[k]) continue;
+      ++total;
+      if (start == n * n) start = k;
+    }
+    if (total == 0) return false;
+    std::vector<char> seen(n * n, 0);
+    std::vector<size_t> stack{start};
+    seen[start] = 1;
+    size_t reached = 1;
+    while (!stack.empty()) {
+      const size_t k = stack.back();
+      stack.pop_back();
+      const size_t r = k / n, c = k % n;
+      const size_t next[4] = {r > 0 ? k - n : k, r + 1 < n ? k + n : k, c > 0 ? k - 1 : k, c + 1 < n ? k + 1 : k};
+      for (size_t m : next) {
+        if (m == k || shaded[m] || seen[m]) continue;
+        seen[m] = 1;
+        ++reached;
+        stack.push_back(m);
+      }
+    }
+    return reached == total;
+  }
+
+  // Upstream's checks on any grid the identity holds (numbers compared as JSON values).
+  static bool judge_general(const PyValue& v, const Json& grid) {
     const auto n = static_cast<int64_t>(grid.size());
     std::set<Cell> shaded;
     for (const auto& t : v.items) {
       auto r = py_integral(t.items[0]), c = py_integral(t.items[1]);
-      if (!r || !c || *r < 0 || *c < 0 || *r >= n || *c >= n) return 0.0;
-      if (!shaded.insert({*r, *c}).second) return 0.0;  // listed twice
+      if (!r || !c || *r < 0 || *c < 0 || *r >= n || *c >= n) return false;
+      if (!shaded.insert({*r, *c}).second) return false;  // listed twice
     }
     for (const Cell& cell : shaded) {
-      if (adjacent_to(shaded, cell)) return 0.0;
+      if (adjacent_to(shaded, cell)) return false;
     }
     for (int64_t i = 0; i < n; ++i) {
       std::set<Json> in_row, in_col;
       for (int64_t k = 0; k < n; ++k) {
-        if (!shaded.count({i, k}) && !in_row.insert(grid.at(static_cast<size_t>(i)).at(static_cast<size_t>(k))).second) return 0.0;
-        if (!shaded.count({k, i}) && !in_col.insert(grid.at(static_cast<size_t>(k)).at(static_cast<size_t>(i))).second) return 0.0;
+        if (!shaded.count({i, k}) && !in_row.insert(grid.at(static_cast<size_t>(i)).at(static_cast<size_t>(k))).second) return false;
+        if (!shaded.count({k, i}) && !in_col.insert(grid.at(static_cast<size_t>(k)).at(static_cast<size_t>(i))).second) return false;
       }
     }
-    return unshaded_connected(n, shaded) ? 1.0 : 0.0;
+    return unshaded_connected(n, shaded);
   }
 };
 TROUPE_REGISTER_TASK(Hitori);

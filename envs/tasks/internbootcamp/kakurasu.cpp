@@ -62,23 +62,25 @@ class Kakurasu final : public InternBootcampTask {
     const PyValue v = *kept_reading<literal_of_block>(extracted);
     const auto n = identity_index(identity.at("n"));
     if (v.kind != PyValue::Kind::kList || v.items.size() != n) return 0.0;
-    IntGrid g;
+    std::vector<int64_t> g;  // row by row, one flat array
+    g.reserve(n * n);
     for (const auto& row : v.items) {
       if (row.kind != PyValue::Kind::kList || row.items.size() != n) return 0.0;
-      g.emplace_back();
       for (const auto& cell : row.items) {
         auto x = py_number(cell);
         if (!x || (*x != 0 && *x != 1)) return 0.0;
-        g.back().push_back(static_cast<int64_t>(*x));
+        g.push_back(static_cast<int64_t>(*x));
       }
     }
+    // The target lists looked up once (a throw and a 0 both leave format_score).
+    const Json &row_targets = identity.at("row_targets"), &col_targets = identity.at("col_targets");
     for (size_t i = 0; i < n; ++i) {
       int64_t row_sum = 0, col_sum = 0;
       for (size_t j = 0; j < n; ++j) {
-        row_sum += static_cast<int64_t>(j + 1) * g[i][j];
-        col_sum += static_cast<int64_t>(j + 1) * g[j][i];
+        row_sum += static_cast<int64_t>(j + 1) * g[i * n + j];
+        col_sum += static_cast<int64_t>(j + 1) * g[j * n + i];
       }
-      if (identity.at("row_targets").at(i) != row_sum || identity.at("col_targets").at(i) != col_sum) return 0.0;
+      if (row_targets.at(i) != row_sum || col_targets.at(i) != col_sum) return 0.0;
     }
     return 1.0;
   }

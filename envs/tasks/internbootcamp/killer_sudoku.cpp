@@ -107,7 +107,8 @@ class KillerSudoku final : public InternBootcampTask {
       }
     }
     for (const Json& cage : identity.at("cages")) {
-      const Json& cells = cage.at("cells");
+      const auto [cells_field, sum_field] = identity_fields<2>(cage, {"cells", "sum"});
+      const Json& cells = *cells_field;
       uint64_t seen = 0;            // values 1..63 as bits: no allocation per cage
       std::vector<int64_t> larger;  // values past 63 (only in grids larger than 63x63)
       int64_t sum = 0;
@@ -122,7 +123,7 @@ class KillerSudoku final : public InternBootcampTask {
         }
         sum += v;
       }
-      if (cage.at("sum") != sum) return 0.0;
+      if (*sum_field != sum) return 0.0;
     }
     return 1.0;
   }

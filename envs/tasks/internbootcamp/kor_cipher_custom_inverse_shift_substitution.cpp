@@ -62,7 +62,7 @@ class KorCipherInverseShiftSubstitution final : public InternBootcampTask {
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    return extracted == identity.at("answer").get<std::string>() ? 1.0 : 0.0;
+    return extracted == identity_fields<1>(identity, {"answer"})[0]->get_ref<const std::string&>() ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(KorCipherInverseShiftSubstitution);

@@ -120,15 +120,14 @@ class KorPuzzle24Points final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     std::vector<int64_t> want = identity_ints(identity.at("numbers"));
     std::vector<int64_t> got;
+    got.reserve(want.size());
     for (auto run : digit_runs(extracted)) {
       // Python's eval refuses 08 (a leading zero); more than 18 digits is never a puzzle number.
       if ((run.size() > 1 && run[0] == '0') || run.size() > 18) return 0.0;
       got.push_back(*parse_int(run));
     }
-    std::sort(want.begin(), want.end());
-    std::sort(got.begin(), got.end());
-    if (got != want) return 0.0;
-    auto v = evaluate_rational(replace_all(replace_all(extracted, "×", "*"), "÷", "/"));
+    if (!same_multiset(std::move(want), std::move(got))) return 0.0;
+    auto v = evaluate_rational_with_signs(extracted);  // × and ÷ read as * and /
     return v && *v == Rational{kTarget, 1} ? 1.0 : 0.0;
   }
 };

@@ -30,9 +30,10 @@ bool readable(std::string_view block) {
   return true;
 }
 
-// Each cell's number of neighbouring mines (mines themselves included, as the prompt shows them).
-IntGrid counts(int64_t rows, int64_t cols, const std::set<Cell>& mines) {
-  IntGrid g = make_grid(rows, cols);
+// Each cell's number of neighbouring mines (mines themselves included, as the prompt shows
+// them), row by row in one flat array. `mines` holds each cell once.
+std::vector<int64_t> counts(int64_t rows, int64_t cols, const std::vector<Cell>& mines) {
+  std::vector<int64_t> g(static_cast<size_t>(rows * cols), 0);
   for (auto [r, c] : mines) {
     // A mine more than one cell outside the grid touches no cell of it; skipping it also keeps
     // r + dr from overflowing for an identity's mine at INT64_MIN (the verify fuzzer found one).
@@ -40,7 +41,7 @@ IntGrid counts(int64_t rows, int64_t cols, const std::set<Cell>& mines) {
     for (int64_t dr = -1; dr <= 1; ++dr) {
       for (int64_t dc = -1; dc <= 1; ++dc) {
         const int64_t nr = r + dr, nc = c + dc;
-        if ((dr || dc) && nr >= 0 && nc >= 0 && nr < rows && nc < cols) ++g[static_cast<size_t>(nr)][static_cast<size_t>(nc)];
+        if ((dr || dc) && nr >= 0 && nc >= 0 && nr < rows && nc < cols) ++g[static_cast<size_t>(nr * cols + nc)];
       }
     }
   }
@@ -74,11 +75,14 @@ class Minesweeper final : public InternBootcampTask {
       mines.insert(cell);
       list.push_back({cell.first, cell.second});
     }
+    const std::vector<int64_t> flat = counts(rows, cols, std::vector<Cell>(mines.begin(), mines.end()));
+    IntGrid shown;
+    for (int64_t r = 0; r < rows; ++r) shown.emplace_back(flat.begin() + r * cols, flat.begin() + (r + 1) * cols);
     Case c;
     c.identity = {{"rows", rows}, {"cols", cols}, {"mines", list}};
     c.prompt = "Minesweeper on a " + std::to_string(rows) + "x" + std::to_string(cols) + " grid with " +
                std::to_string(count) + " mines. Every cell below, mines included, shows how many of its up to eight "
-               "neighbours (across, down and diagonal) hold a mine:\n" + grid_text(counts(rows, cols, mines), " ", "\n") +
+               "neighbours (across, down and diagonal) hold a mine:\n" + grid_text(shown, " ", "\n") +
                "\nList the mines as [row, column] pairs counted from 0, as a Python list inside [answer][/answer], "
                "for example [answer][[0, 2], [3, 1]][/answer].";
     std::string answer;
@@ -95,14 +99,24 @@ class Minesweeper final : public InternBootcampTask {
     const PyValue v = *kept_reading<literal_of_block>(extracted);
     const auto rows = identity_int(identity.at("rows")), cols = identity_int(identity.at("cols"));
     if (rows < 1 || cols < 1 || rows > kMaxSide || cols > kMaxSide) throw std::invalid_argument("rows/cols outside 1..1000");
-    std::set<Cell> got, want;
+    // Sets of cells as sorted vectors without repeats (one allocation each, not a node per cell).
+    std::vector<Cell> got, want;
+    got.reserve(v.items.size());
     for (const auto& coord : v.items) {
       // Upstream compares as a set of tuples: 1.0 equals 1; anything else never matches a mine.
       auto r = py_integral(coord.items[0]), c = py_integral(coord.items[1]);
       if (!r || !c || *r < 0 || *c < 0 || *r >= rows || *c >= cols) return 0.0;
-      got.insert({*r, *c});
+      got.push_back({*r, *c});
     }
-    for (const Json& m : identity.at("mines")) want.insert({identity_int(m.at(0)), identity_int(m.at(1))});
+    const Json& mines = identity.at("mines");
+    want.reserve(mines.size());
+    for (const Json& m : mines) want.push_back({identity_int(m.at(0)), identity_int(m.at(1))});
+    auto as_set = [](std::vector<Cell>& cells) {
+      std::sort(cells.begin(), cells.end());
+      cells.erase(std::unique(cells.begin(), cells.end()), cells.end());
+    };
+    as_set(got);
+    as_set(want);
     if (got.size() != want.size()) return 0.0;
     return counts(rows, cols, got) == counts(rows, cols, want) ? 1.0 : 0.0;
   }

@@ -4,6 +4,7 @@
 // [answer]...[/answer] block: one row per line, integers separated by whitespace
 // (blank lines skipped; any other token makes it unreadable). Right when it keeps
 // every given and every row, column and region holds 1..n once.
+#include "envs/grid_puzzle.hpp"
 #include "envs/internbootcamp_task.hpp"
 #include "envs/registry.hpp"
 
@@ -35,6 +36,45 @@ void for_each_token(std::string_view block, Fn&& fn) {
     }
   }
   fn(std::string_view(), true);
+}
+
+// The numbers of a block row by row, one flat array, and where each non-blank line ends.
+struct Reading {
+  std::vector<int64_t> cells;
+  std::vector<size_t> row_ends;
+};
+
+// The block read as upstream's int() calls read it; nullopt where one of them raises. A token
+// of at most 18 ASCII digits (every cell of a real answer) is read in place.
+std::optional<Reading> read_grid(std::string_view block) {
+  Reading out;
+  out.cells.reserve(256);
+  out.row_ends.reserve(16);
+  bool readable = true;
+  for_each_token(block, [&](std::string_view tok, bool ends_line) {
+    if (!readable) return;
+    if (!tok.empty()) {
+      uint64_t v = 0;
+      bool digits = tok.size() <= 18;
+      for (size_t k = 0; k < tok.size() && digits; ++k) {
+        digits = tok[k] >= '0' && tok[k] <= '9';
+        v = v * 10 + static_cast<uint64_t>(tok[k] - '0');
+      }
+      if (digits) {
+        out.cells.push_back(static_cast<int64_t>(v));
+      } else if (auto parsed = parse_int(tok)) {
+        out.cells.push_back(*parsed);
+      } else {
+        readable = false;  // upstream's int() raises: None
+        return;
+      }
+    }
+    if (ends_line && (out.row_ends.empty() ? !out.cells.empty() : out.cells.size() > out.row_ends.back())) {
+      out.row_ends.push_back(out.cells.size());
+    }
+  });
+  if (!readable) return std::nullopt;
+  return out;
 }
 
 class Sudoku final : public InternBootcampTask {
@@ -106,23 +146,16 @@ class Sudoku final : public InternBootcampTask {
   std::optional<std::string> extract(std::string_view response) const override {
     auto block = last_block(response, "[answer]", "[/answer]");
     if (!block) return std::nullopt;
-    bool readable = true;
-    for_each_token(*block, [&](std::string_view tok, bool) {
-      readable = readable && (tok.empty() || parse_int(tok).has_value());
-    });
-    if (!readable) return std::nullopt;  // upstream's int() raises: None
-    return std::string(trim(*block));
+    // Trimming first changes no token or row (trim() strips the bytes that separate them).
+    const std::string_view text = trim(*block);
+    if (!read_and_keep<read_grid>(text)) return std::nullopt;
+    return std::string(text);
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    // The grid as one flat array, row by row (blank lines skipped), without a copy of the puzzle.
-    std::vector<int64_t> got;
-    got.reserve(256);
-    std::vector<size_t> row_ends;
-    for_each_token(extracted, [&](std::string_view tok, bool ends_line) {
-      if (!tok.empty()) got.push_back(*parse_int(tok));
-      if (ends_line && (row_ends.empty() ? !got.empty() : got.size() > row_ends.back())) row_ends.push_back(got.size());
-    });
+    const Reading reading = *kept_reading<read_grid>(extracted);
+    const std::vector<int64_t>& got = reading.cells;
+    const std::vector<size_t>& row_ends = reading.row_ends;
     const Json& puzzle = identity.at("puzzle");
     const int64_t n = identity_int(identity.at("size"));
     const int64_t r = identity_int(identity.at("region_rows"));
@@ -139,27 +172,22 @@ class Sudoku final : public InternBootcampTask {
         if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }
-    std::vector<uint32_t> seen(un + 1, 0);  // seen[v] == stamp: v already met in the current unit
-    uint32_t stamp = 0;
-    auto full = [&](auto at) {  // at(k) for k in 0..n-1 must be a permutation of 1..n
-      ++stamp;
-      for (size_t k = 0; k < un; ++k) {
-        const int64_t v = at(k);
-        if (v < 1 || v > n || seen[static_cast<size_t>(v)] == stamp) return false;
-        seen[static_cast<size_t>(v)] = stamp;
-      }
-      return true;
-    };
+    auto full = [&](auto at) { return values_are_1_to_n(un, at); };  // at(0..n-1) a permutation of 1..n
     for (size_t i = 0; i < un; ++i) {
       if (!full([&](size_t k) { return cell(i, k); }) || !full([&](size_t k) { return cell(k, i); })) return 0.0;
     }
     const size_t ur = static_cast<size_t>(r);
+    if (ur * ur != un) return 0.0;  // a region of other than n cells never holds 1..n once each
+    // The offset of a region's k-th cell from its corner, worked out once: a division per
+    // cell and region cost more than the check itself.
+    std::vector<size_t> offset(un);
+    for (size_t k = 0; k < un; ++k) offset[k] = (k / ur) * un + k % ur;
     for (size_t bi = 0; bi < un; bi += ur) {
       for (size_t bj = 0; bj < un; bj += ur) {
-        // Upstream walks region_size x region_size cells from each corner; a region
-        // running past the grid is an IndexError there, i.e. not right.
-        if (bi + ur > un || bj + ur > un || ur * ur != un) return 0.0;
-        if (!full([&](size_t k) { return cell(bi + k / ur, bj + k % ur); })) return 0.0;
+        // Upstream walks region_size x region_size cells from each corner (ur * ur == un, so
+        // no region runs past the grid, where upstream's IndexError would mean not right).
+        const int64_t* corner = got.data() + bi * un + bj;
+        if (!full([&](size_t k) { return corner[offset[k]]; })) return 0.0;
       }
     }
     return 1.0;

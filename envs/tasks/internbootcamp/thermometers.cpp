@@ -15,20 +15,10 @@ namespace troupe::envs {
 namespace {
 
 std::optional<IntGrid> read_square(std::string_view block) {
-  IntGrid out;
-  for (auto line : PyPieces(py_strip(block), '\n')) {
-    line = py_strip(line);
-    if (line.empty()) continue;
-    std::vector<int64_t>& row_out = new_row(out);
-    for (auto tok : PyTokens(line)) {
-      auto v = py_int(tok);
-      if (!v) return std::nullopt;
-      row_out.push_back(*v);
-    }
-  }
-  if (out.empty() || out.size() != out[0].size()) return std::nullopt;  // upstream: IndexError or None
-  for (const auto& row : out) {
-    if (row.size() != out[0].size()) return std::nullopt;
+  auto out = read_int_rows(block);
+  if (!out || out->empty() || out->size() != (*out)[0].size()) return std::nullopt;  // upstream: IndexError or None
+  for (const auto& row : *out) {
+    if (row.size() != (*out)[0].size()) return std::nullopt;
   }
   return out;
 }
@@ -106,14 +96,18 @@ class Thermometers final : public InternBootcampTask {
         if (v < 1 || v > n) return 0.0;
       }
     }
-    const bool latin = !identity.contains("enforce_latin") || identity.at("enforce_latin").get<bool>();
+    const auto latin_field = identity.find("enforce_latin");
+    const bool latin = latin_field == identity.end() || latin_field->get<bool>();
     if (latin && !is_latin(got, n)) return 0.0;
     for (const Json& t : identity.at("thermometers")) {
-      const Json& path = t.at("path");
+      const Json& path = *identity_fields<1>(t, {"path"})[0];
+      // Each cell's value read once: it is the larger of one pair and the smaller of the next.
+      auto value = [&](const Json& cell) { return got.at(identity_index(cell.at(0))).at(identity_index(cell.at(1))); };
+      int64_t a = path.empty() ? 0 : value(path[0]);
       for (size_t k = 0; k + 1 < path.size(); ++k) {
-        const int64_t a = got.at(identity_index(path[k].at(0))).at(identity_index(path[k].at(1)));
-        const int64_t b = got.at(identity_index(path[k + 1].at(0))).at(identity_index(path[k + 1].at(1)));
+        const int64_t b = value(path[k + 1]);
         if (a >= b) return 0.0;
+        a = b;
       }
     }
     return 1.0;
