@@ -56,6 +56,7 @@ struct CommonArgs {
   uint64_t seed = 1;
   int threads = 1;          // Default: 1 (the machine is shared)
   std::string init;         // Default: none; a checkpoint of this kind to continue training
+  std::string readout = "last";  // Default: last (the score head reads the last token's state)
 };
 
 void add_common(CLI::App* cmd, CommonArgs& a) {
@@ -72,6 +73,10 @@ void add_common(CLI::App* cmd, CommonArgs& a) {
   cmd->add_option("--seed", a.seed, "seed for initialisation and data (default 1)");
   cmd->add_option("--threads", a.threads, "CPU threads (default 1)");
   cmd->add_option("--init", a.init, "continue from this checkpoint (its shape wins over the size options)");
+  cmd->add_option("--readout", a.readout,
+                  "what the score head reads: last (the last token's state) or pool (that and an attention-pooled "
+                  "mean over all tokens)")
+      ->check(CLI::IsMember({"last", "pool"}));
 }
 
 std::vector<std::string> split_csv(const std::string& s) {
@@ -99,6 +104,7 @@ Result<model::Transformer> make_model(const CommonArgs& a, int head_outputs) {
   mc.context = a.context;
   mc.scalar_head = true;
   mc.head_outputs = head_outputs;
+  mc.score_readout = a.readout;
   return model::Transformer::create(mc, a.seed);
 }
 
@@ -166,6 +172,7 @@ struct VerifierArgs {
   int eval_cases = 100;          // Default: 100 held-out cases per task
   int generic_cases = 0;         // Default: 0 generic-answer cases added to the training data
   double bare_fraction = 0;      // Default: 0; share of training rows shown without question or dress
+  float lm_weight = 0;           // Default: 0; weight of the auxiliary next-byte loss on the reference
   std::string dump;              // Default: none; write the examples as JSON lines here and stop
 };
 
@@ -247,7 +254,7 @@ int run_verifier(const VerifierArgs& va) {
   std::vector<std::string> texts;
   for (const auto& e : *train) texts.push_back(rewards::verifier_text(e.question, e.reference, e.response));
   // Curriculum: a share of the rows (drawn again each epoch) is the same example stripped to
-  // "Q:\nR:<reference>\nC:<answer>", without question or dress around the answer: short, and holding
+  // "Q:\nC:<answer>\nR:<reference>", without question or dress around the answer: short, and holding
   // nothing but the comparison that has to be learnt; the rest are the full inputs the model will judge.
   std::vector<std::string> bare;
   for (const auto& e : *train) {
@@ -278,7 +285,7 @@ int run_verifier(const VerifierArgs& va) {
     }
     kernels::LrSchedule sched{.base_lr = a.lr, .warmup_steps = a.warmup, .total_steps = budget.total(step),
                               .kind = kernels::LrSchedule::Kind::kCosine};
-    auto loss = rewards::verifier_train_step(*m, opt, sched.at(int(step) + 1), bt, bl);
+    auto loss = rewards::verifier_train_step(*m, opt, sched.at(int(step) + 1), bt, bl, va.lm_weight);
     if (!loss) {
       std::cerr << loss.status().message() << "\n";
       return 1;
@@ -476,6 +483,9 @@ void setup(CLI::App& root, int& exit_code) {
                 "training data (default 0)");
   v->add_option("--bare-fraction", va->bare_fraction,
                 "curriculum: share of training rows shown as the answer alone, without question or dress (default 0)");
+  v->add_option("--lm-weight", va->lm_weight,
+                "weight of an auxiliary loss: predict each byte of the reference from the response before it "
+                "(default 0)");
   v->add_option("--dump", va->dump,
                 "write the training and held-out examples as JSON lines to this file and stop (no training)");
   v->callback([va, &exit_code] { exit_code = run_verifier(*va); });
