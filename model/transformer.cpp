@@ -662,6 +662,39 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   return Status::ok();
 }
 
+Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout) {
+  if (!m.config().scalar_head) return Status::invalid_argument("with_score_readout: the model has no score head");
+  ModelConfig c = m.config();
+  c.score_readout = readout;
+  auto out = Transformer::create(c, 1);
+  if (!out) return out;
+  const int64_t C = c.d_model, K = c.head_outputs;
+  auto src = m.parameters();
+  auto dst = out->parameters();
+  for (const ParamTensor& t : out->tensors()) {
+    const ParamTensor* from = nullptr;
+    for (const ParamTensor& f : m.tensors()) from = f.name == t.name ? &f : from;
+    float* d = dst.data() + t.offset;
+    if (from && from->shape == t.shape) {
+      std::copy_n(src.data() + from->offset, t.numel, d);
+    } else if (t.name == "score_head.weight") {
+      // Rows of K: [pooled (C), last (C)] with the pool, [last (C)] without.
+      const bool to_pool = c.pooled_readout();
+      std::fill_n(d, t.numel, 0.0f);
+      for (int64_t k = 0; k < K; ++k) {
+        const float* row = src.data() + from->offset + k * (to_pool ? C : 2 * C) + (to_pool ? 0 : C);
+        std::copy_n(row, C, d + k * (to_pool ? 2 * C : C) + (to_pool ? C : 0));
+      }
+    } else if (t.name == "score_head.bias" && from) {
+      std::copy_n(src.data() + from->offset, std::min(t.numel, from->numel), d);
+    } else {
+      std::fill_n(d, t.numel, 0.0f);  // score_pool.query: the plain mean
+    }
+  }
+  out->set_version(m.version());
+  return out;
+}
+
 KvCache Transformer::make_cache(int rows, int max_len) const {
   const std::size_t C = config_.d_model, L = config_.n_layers, R = rows;
   KvCache c;

@@ -217,6 +217,14 @@ class Transformer {
   bool last_forward_on_device_ = false;  // which path backward() must follow
 };
 
+// A copy of `m` (a scalar-head model) whose score head reads `readout` ("last" or "pool"),
+// for continuing a trained verifier with another readout: the trunk carries over, and the
+// head's weights on the last token's state keep their values while those on the pooled mean
+// start at zero (last -> pool: the scores are unchanged until training moves them), or are
+// dropped (pool -> last). The copy keeps m's version. Errors: m has no score head, an
+// unknown readout.
+Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout);
+
 // Puts `model` where `device` says: "cpu" (stays), "cuda" (GPU `gpu`, the first when gpu < 0; an
 // error when it is not visible or placing fails), "auto" (that GPU when any is visible, else the
 // CPU). Returns "cpu" or "cuda:<ordinal>". Errors also name an unknown `device`.

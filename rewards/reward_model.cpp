@@ -67,17 +67,22 @@ Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, flo
   }
   std::vector<float> dlogp;
   if (lm) {
-    // The prediction at t is of token t+1: weighted where t+1 is a byte of the reference.
+    // The prediction at t is of token t+1: weighted where t+1 is a response byte of a right answer.
+    // The response starts after "\nC:", the second newline of verifier_text (kept even when the
+    // context cut the question's head: the tail is what encode_text keeps).
     const int T = batch->seq_len;
     dlogp.assign(logp.size(), 0.0f);
     std::vector<size_t> at;
     for (int b = 0; b < batch->batch; ++b) {
+      if (labels[size_t(b)] != VerifierLabel::kCorrect) continue;
       const int* tok = batch->tokens.data() + size_t(b) * size_t(T);
-      int start = -1;
-      for (int t = batch->lengths[b] - 3; t >= 0 && start < 0; --t) {
-        if (tok[t] == '\n' && tok[t + 1] == 'R' && tok[t + 2] == ':') start = t + 3;
+      int newlines = 0, start = -1;
+      for (int t = 0; t < batch->lengths[b] && start < 0; ++t) {
+        if (tok[t] == '\n' && ++newlines == 2) start = t + 3;  // past "\nC:"
       }
-      for (int t = std::max(start, 1); start >= 0 && t < batch->lengths[b]; ++t) at.push_back(size_t(b) * size_t(T) + size_t(t) - 1);
+      for (int t = std::max(start, 1); start >= 0 && t < batch->lengths[b]; ++t) {
+        at.push_back(size_t(b) * size_t(T) + size_t(t) - 1);
+      }
     }
     for (size_t i : at) dlogp[i] = -lm_weight / float(at.size());
   }

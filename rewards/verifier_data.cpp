@@ -195,11 +195,8 @@ std::string verifier_text(std::string_view question, std::string_view reference,
   auto tail = [](std::string_view s, size_t n) { return s.size() > n ? s.substr(s.size() - n) : s; };
   std::string q(tail(trim(question), kQuestionTail));
   std::replace(q.begin(), q.end(), '\n', ' ');
-  // The reference last: each of its bytes can look back at the response, so a byte of the
-  // reference that the response's answer does not continue is visible where it stands.
-  std::string out = "Q:" + q + "\nC:";
+  std::string out = "Q:" + q + "\nR:" + std::string(reference.substr(0, kMaxReference)) + "\nC:";
   out += tail(response, kResponseTail);
-  out += "\nR:" + std::string(reference.substr(0, kMaxReference));
   return out;
 }
 

@@ -24,7 +24,7 @@
 // multi-line or longer than kMaxReference bytes (grids) are skipped.
 //
 // The model sees `verifier_text(question, reference, response)`: the tail of the
-// question, the tail of the response and the reference core, so it fits a small
+// question, the reference core and the tail of the response, so it fits a small
 // context. Pure functions; thread-safe.
 #pragma once
 
@@ -77,9 +77,10 @@ extern const char* const kGenericTask;
 Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<std::string>& tasks,
                                                              const VerifierDataOptions& options);
 
-// The model's input text: "Q:<question tail>\nC:<response tail>\nR:<reference>"; the
-// reference comes last so that, read left to right, each of its bytes can be checked against
-// the answer already seen (and an auxiliary loss can ask the model to predict it from there).
+// The model's input text: "Q:<question tail>\nR:<reference>\nC:<response tail>". The
+// question tail has no newline (they become spaces) and the reference none, so the response
+// starts after the second newline; read left to right, each byte of the response can look
+// back at the short, undressed reference.
 std::string verifier_text(std::string_view question, std::string_view reference, std::string_view response);
 
 // Whether two answer cores mean the same: wrappers (\boxed{}, $, \text{}, [..])

@@ -290,6 +290,34 @@ TEST(Transformer, PooledReadoutGradientsMatchFiniteDifferences) {
   for (int k = 0; k < 3; ++k) EXPECT_NEAR(s1[k], s2[3 + k], 1e-4) << k;
 }
 
+TEST(Transformer, ChangingTheReadoutKeepsTheScores) {
+  // A trained last-token head continued with the pool: the pooled half starts at zero, so the
+  // scores are the same; and back again.
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto m = Transformer::create(c, 31);
+  ASSERT_TRUE(m.is_ok());
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng);
+  m->set_version(7);
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  std::vector<float> before, pooled, back;
+  ASSERT_TRUE(m->score_forward(*b, &before).is_ok());
+  auto p = with_score_readout(*m, "pool");
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p->config().score_readout, "pool");
+  EXPECT_EQ(p->version(), 7u);
+  ASSERT_TRUE(p->score_forward(*b, &pooled).is_ok());
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(pooled[i], before[i], 1e-5) << i;
+  auto l = with_score_readout(*p, "last");
+  ASSERT_TRUE(l.is_ok());
+  ASSERT_TRUE(l->score_forward(*b, &back).is_ok());
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(back[i], before[i], 1e-5) << i;
+  EXPECT_FALSE(with_score_readout(*m, "max").is_ok());
+  EXPECT_FALSE(with_score_readout(*Transformer::create(tiny(false), 1), "pool").is_ok());
+}
+
 TEST(Transformer, ScoreWithLogprobGradientsMatchFiniteDifferences) {
   // One trunk pass for both heads: loss = scores . ds + logp . dl, gradients through both.
   ModelConfig c = tiny(true);
