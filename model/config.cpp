@@ -14,6 +14,9 @@ Status ModelConfig::validate() const {
   if (head_outputs < 1 || head_outputs > 4096) {  // 4096: far above any classifier head we train
     return bad("head_outputs " + std::to_string(head_outputs) + " is outside [1, 4096]");
   }
+  if (score_readout != "last" && score_readout != "pool") {
+    return bad("score_readout \"" + score_readout + "\" is neither \"last\" nor \"pool\"");
+  }
   if (d_model % n_heads != 0) {
     return bad("d_model " + std::to_string(d_model) + " is not divisible by n_heads " + std::to_string(n_heads));
   }
@@ -23,7 +26,9 @@ Status ModelConfig::validate() const {
 long ModelConfig::num_parameters() const {
   const long C = d_model;
   const long per_layer = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (4 * C * C + 4 * C) + (4 * C * C + C);
-  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + (scalar_head ? long(head_outputs) * (C + 1) : 0);
+  // The score head reads C features per row, or 2C (pooled beside last) plus the pool's query (C).
+  const long head = !scalar_head ? 0 : pooled_readout() ? long(head_outputs) * (2 * C + 1) + C : long(head_outputs) * (C + 1);
+  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + head;
 }
 
 double ModelConfig::flops_per_token(int seq_len) const {
@@ -37,6 +42,7 @@ std::string ModelConfig::to_json() const {
   nlohmann::json j = {{"vocab_size", vocab_size}, {"d_model", d_model},   {"n_layers", n_layers},
                       {"n_heads", n_heads},       {"context", context},   {"scalar_head", scalar_head},
                       {"head_outputs", head_outputs}, {"architecture", "troupe-gpt2"}};
+  if (scalar_head) j["score_readout"] = score_readout;
   return j.dump(2);
 }
 
@@ -63,6 +69,12 @@ Result<ModelConfig> ModelConfig::from_json(const std::string& text, const std::s
   }
   if (j.contains("head_outputs")) {  // absent in checkpoints written before K-way heads: K = 1
     TROUPE_RETURN_IF_ERROR(get_int("head_outputs", &c.head_outputs));
+  }
+  if (j.contains("score_readout")) {  // absent in checkpoints written before pooled readouts: "last"
+    if (!j["score_readout"].is_string()) {
+      return Status::invalid_argument(origin + ": key \"score_readout\" must be a string (\"last\" or \"pool\")");
+    }
+    c.score_readout = j["score_readout"].get<std::string>();
   }
   Status s = c.validate();
   if (!s) return s.with_context(origin);

@@ -18,8 +18,15 @@ struct ModelConfig {
   bool scalar_head = false;  // a score head on the final hidden state (verifier/preference models). Default: off
   int head_outputs = 1;      // K outputs of the score head: 1 = a scalar (preference/reward), 3 = the
                              // verifier's correct/incorrect/invalid logits. Default: 1 (the original scalar head)
+  // What the score head reads: "last" = the final hidden state at the last real token (the
+  // original head); "pool" = that state beside an attention-pooled mean of every real token's
+  // state (one learned query, zero at initialisation = the plain mean), so a judgement that is
+  // an OR over positions ("is any byte of the answer off?") need not be gathered into one token.
+  // Default: "last" (checkpoints written before the key existed have it).
+  std::string score_readout = "last";
 
-  // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260, head_outputs < 1.
+  // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260, head_outputs < 1,
+  // a score_readout other than "last" or "pool".
   Status validate() const;
   // Parameters, embeddings included (the tied output head counts once).
   long num_parameters() const;
@@ -30,6 +37,8 @@ struct ModelConfig {
   std::string to_json() const;
   // Errors: malformed JSON, a missing or mistyped key (named), an invalid shape.
   static Result<ModelConfig> from_json(const std::string& text, const std::string& origin);
+
+  bool pooled_readout() const { return scalar_head && score_readout == "pool"; }
 
   bool operator==(const ModelConfig&) const = default;
 };

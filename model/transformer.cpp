@@ -178,7 +178,12 @@ Result<Transformer> Transformer::create(const ModelConfig& config, uint64_t seed
   if (config.scalar_head) {
     // K = 1 keeps the original shapes (d) and (1), so older checkpoints load unchanged.
     const int64_t K = config.head_outputs;
-    if (K == 1) {
+    if (config.pooled_readout()) {
+      // Features [pooled (C), last (C)]; the pool's query starts at zero: a plain mean.
+      add("score_head.weight", {K, 2 * C}, true, kNormal);
+      add("score_head.bias", {K}, false, kZeros);
+      add("score_pool.query", {C}, false, kZeros);
+    } else if (K == 1) {
       add("score_head.weight", {C}, true, kNormal);
       add("score_head.bias", {1}, false, kZeros);
     } else {
@@ -231,6 +236,7 @@ void Transformer::bind() {
   if (config_.scalar_head) {
     score_w_ = next();
     score_b_ = next();
+    if (config_.pooled_readout()) score_q_ = next();
   }
 }
 
@@ -416,6 +422,11 @@ void Transformer::head_forward(Activations& a, float* logp) const {
 }
 
 void Transformer::head_backward(Activations& a, const float* dlogp, float* G) const {
+  head_backward_to_lnf(a, dlogp, G);
+  backward_trunk(a, a.dlnf.data(), G);
+}
+
+void Transformer::head_backward_to_lnf(Activations& a, const float* dlogp, float* G) const {
   const std::size_t N = std::size_t(a.B) * a.T;
   const int C = config_.d_model, V = config_.vocab_size;
   a.dlogits.resize(N * V);
@@ -425,7 +436,6 @@ void Transformer::head_backward(Activations& a, const float* dlogp, float* G) co
   // Tied head: logits = lnf · wte^T, so wte also collects the head's gradient.
   k::matmul_backward_fast(a.dlnf.data(), G + wte_, nullptr, a.dlogits.data(), a.lnf.data(), params_.data() + wte_,
                           int(N), C, V);
-  backward_trunk(a, a.dlnf.data(), G);
 }
 
 void Transformer::backward_trunk(Activations& a, const float* dlnf, float* G) const {
@@ -504,7 +514,7 @@ Status Transformer::backward(const std::vector<float>& dlogp) {
   return Status::ok();
 }
 
-Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* scores) {
+Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* scores, std::vector<float>* logp) {
   if (!config_.scalar_head) return Status::invalid_argument("score_forward: the model config has no scalar_head");
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("score_forward: batch does not fit the context");
@@ -514,14 +524,48 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
   cur_B_ = batch.batch;
   cur_T_ = batch.seq_len;
   run_trunk(batch, *acts_);
+  score_with_logp_ = logp != nullptr;
+  if (logp) {
+    logp->resize(std::size_t(batch.batch) * batch.seq_len);
+    head_forward(*acts_, logp->data());
+  }
   const int C = config_.d_model, T = batch.seq_len, K = config_.head_outputs;
+  const bool pool = config_.pooled_readout();
+  const int F = pool ? 2 * C : C;  // features per row: [pooled, last] or [last]
+  features_.assign(std::size_t(batch.batch) * F, 0.0f);
+  if (pool) pool_alpha_.assign(std::size_t(batch.batch) * T, 0.0f);
+  const float* q = pool ? params_.data() + score_q_ : nullptr;
+  for (int b = 0; b < batch.batch; ++b) {
+    const int n = batch.lengths[b];
+    const float* H = acts_->lnf.data() + std::size_t(b) * T * C;
+    float* f = features_.data() + std::size_t(b) * F;
+    if (pool) {
+      // alpha = softmax over the row's real tokens of h_t . q; pooled = sum_t alpha_t h_t.
+      float* alpha = pool_alpha_.data() + std::size_t(b) * T;
+      double m = -1e300;
+      for (int t = 0; t < n; ++t) {
+        double s = 0;
+        for (int c = 0; c < C; ++c) s += double(H[std::size_t(t) * C + c]) * q[c];
+        alpha[t] = float(s);
+        m = std::max(m, s);
+      }
+      double z = 0;
+      for (int t = 0; t < n; ++t) z += alpha[t] = float(std::exp(double(alpha[t]) - m));
+      for (int t = 0; t < n; ++t) {
+        alpha[t] = float(alpha[t] / z);
+        for (int c = 0; c < C; ++c) f[c] += alpha[t] * H[std::size_t(t) * C + c];
+      }
+      f += C;
+    }
+    std::copy_n(H + std::size_t(n - 1) * C, C, f);
+  }
   scores->resize(std::size_t(batch.batch) * K);
   for (int b = 0; b < batch.batch; ++b) {
-    const float* h = acts_->lnf.data() + (std::size_t(b) * T + batch.lengths[b] - 1) * C;
+    const float* f = features_.data() + std::size_t(b) * F;
     for (int k = 0; k < K; ++k) {
-      const float* w = params_.data() + score_w_ + std::size_t(k) * C;
+      const float* w = params_.data() + score_w_ + std::size_t(k) * F;
       double s = params_[score_b_ + k];
-      for (int c = 0; c < C; ++c) s += double(h[c]) * w[c];
+      for (int c = 0; c < F; ++c) s += double(f[c]) * w[c];
       (*scores)[std::size_t(b) * K + k] = float(s);
     }
   }
@@ -529,26 +573,60 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
   return Status::ok();
 }
 
-Status Transformer::score_backward(const std::vector<float>& dscores) {
+Status Transformer::score_backward(const std::vector<float>& dscores, const std::vector<float>* dlogp) {
   if (!config_.scalar_head) return Status::invalid_argument("score_backward: the model config has no scalar_head");
   const int C = config_.d_model, T = cur_T_, K = config_.head_outputs;
   if (dscores.size() != std::size_t(cur_B_) * K || int(last_lengths_.size()) != cur_B_) {
     return Status::invalid_argument("score_backward: dscores size does not match the last score_forward batch");
   }
+  if (dlogp && (!score_with_logp_ || dlogp->size() != std::size_t(cur_B_) * T)) {
+    return Status::invalid_argument("score_backward: dlogp needs the last score_forward to have written (B,T) logp");
+  }
+  const bool pool = config_.pooled_readout();
+  const int F = pool ? 2 * C : C;
   Activations& a = *acts_;
-  a.dlnf.assign(std::size_t(cur_B_) * T * C, 0.0f);
+  if (dlogp) {
+    head_backward_to_lnf(a, dlogp->data(), grads_.data());  // sets a.dlnf; the score head adds below
+  } else {
+    a.dlnf.assign(std::size_t(cur_B_) * T * C, 0.0f);
+  }
+  std::vector<float> df(F);
   for (int b = 0; b < cur_B_; ++b) {
-    const std::size_t row = std::size_t(b) * T + last_lengths_[b] - 1;
-    const float* h = a.lnf.data() + row * C;
-    float* dh = a.dlnf.data() + row * C;
+    const int n = last_lengths_[b];
+    const float* f = features_.data() + std::size_t(b) * F;
+    std::fill(df.begin(), df.end(), 0.0f);
     for (int k = 0; k < K; ++k) {
       const float g = dscores[std::size_t(b) * K + k];
-      const std::size_t w = score_w_ + std::size_t(k) * C;
-      for (int c = 0; c < C; ++c) {
-        dh[c] += g * params_[w + c];
-        grads_[w + c] += g * h[c];
+      const std::size_t w = score_w_ + std::size_t(k) * F;
+      for (int c = 0; c < F; ++c) {
+        df[std::size_t(c)] += g * params_[w + c];
+        grads_[w + c] += g * f[c];
       }
       grads_[score_b_ + k] += g;
+    }
+    const float* H = a.lnf.data() + std::size_t(b) * T * C;
+    float* dH = a.dlnf.data() + std::size_t(b) * T * C;
+    const float* dlast = df.data() + (pool ? C : 0);
+    for (int c = 0; c < C; ++c) dH[std::size_t(n - 1) * C + c] += dlast[c];
+    if (!pool) continue;
+    // pooled = sum_t alpha_t h_t, alpha = softmax(h . q):
+    //   dh_t += alpha_t dpooled + ds_t q,  ds_t = alpha_t (h_t . dpooled - sum_u alpha_u h_u . dpooled),
+    //   dq += sum_t ds_t h_t.
+    const float* alpha = pool_alpha_.data() + std::size_t(b) * T;
+    const float* dp = df.data();
+    const float* q = params_.data() + score_q_;
+    double mean_da = 0;
+    std::vector<double> da(std::size_t(n), 0.0);
+    for (int t = 0; t < n; ++t) {
+      for (int c = 0; c < C; ++c) da[std::size_t(t)] += double(H[std::size_t(t) * C + c]) * dp[c];
+      mean_da += alpha[t] * da[std::size_t(t)];
+    }
+    for (int t = 0; t < n; ++t) {
+      const float ds = float(alpha[t] * (da[std::size_t(t)] - mean_da));
+      for (int c = 0; c < C; ++c) {
+        dH[std::size_t(t) * C + c] += alpha[t] * dp[c] + ds * q[c];
+        grads_[score_q_ + std::size_t(c)] += ds * H[std::size_t(t) * C + c];
+      }
     }
   }
   backward_trunk(a, a.dlnf.data(), grads_.data());
@@ -582,6 +660,39 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   logits->resize(std::size_t(batch.batch) * V);
   k::matmul_forward_fast(logits->data(), rows.data(), params_.data() + wte_, nullptr, batch.batch, C, V);
   return Status::ok();
+}
+
+Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout) {
+  if (!m.config().scalar_head) return Status::invalid_argument("with_score_readout: the model has no score head");
+  ModelConfig c = m.config();
+  c.score_readout = readout;
+  auto out = Transformer::create(c, 1);
+  if (!out) return out;
+  const int64_t C = c.d_model, K = c.head_outputs;
+  auto src = m.parameters();
+  auto dst = out->parameters();
+  for (const ParamTensor& t : out->tensors()) {
+    const ParamTensor* from = nullptr;
+    for (const ParamTensor& f : m.tensors()) from = f.name == t.name ? &f : from;
+    float* d = dst.data() + t.offset;
+    if (from && from->shape == t.shape) {
+      std::copy_n(src.data() + from->offset, t.numel, d);
+    } else if (t.name == "score_head.weight") {
+      // Rows of K: [pooled (C), last (C)] with the pool, [last (C)] without.
+      const bool to_pool = c.pooled_readout();
+      std::fill_n(d, t.numel, 0.0f);
+      for (int64_t k = 0; k < K; ++k) {
+        const float* row = src.data() + from->offset + k * (to_pool ? C : 2 * C) + (to_pool ? 0 : C);
+        std::copy_n(row, C, d + k * (to_pool ? 2 * C : C) + (to_pool ? C : 0));
+      }
+    } else if (t.name == "score_head.bias" && from) {
+      std::copy_n(src.data() + from->offset, std::min(t.numel, from->numel), d);
+    } else {
+      std::fill_n(d, t.numel, 0.0f);  // score_pool.query: the plain mean
+    }
+  }
+  out->set_version(m.version());
+  return out;
 }
 
 KvCache Transformer::make_cache(int rows, int max_len) const {

@@ -32,6 +32,9 @@
 //   scalar reward/preference head; K = 3 the verifier's correct/incorrect/invalid logits.
 //   Tensors: score_head.weight (d) and score_head.bias (1) when K = 1 (the original
 //   layout, so older checkpoints load), score_head.weight (K,d) and .bias (K) otherwise.
+//   cfg.score_readout = "pool": the head reads [pooled, h] where pooled = sum_t a_t h_t over
+//   the row's real tokens, a = softmax(h_t . q) with a learned query q (score_pool.query (d),
+//   zero at init: the mean); then score_head.weight is (K,2d) for every K.
 //
 // Threads: on the CPU, forward() and backward() split a batch's rows between
 // kernels::cpu::cpu_threads() threads, each running the whole model on its
@@ -134,11 +137,15 @@ class Transformer {
   [[nodiscard]] Status backward(const std::vector<float>& dlogp);
   void zero_grad();
 
-  // Score head: scores (B,K) from the final hidden state at each row's last real token.
+  // Score head: scores (B,K) from the final hidden state at each row's last real token
+  // (and the pool, see score_readout). With `logp`, the same trunk pass also writes the
+  // per-token log-probs (B,T) of forward(), for an auxiliary language-model loss.
   // Errors: the config has no scalar head.
-  [[nodiscard]] Status score_forward(const TokenBatch& batch, std::vector<float>* scores);
-  // dscores (B,K) for the batch of the last score_forward(); gradients +=.
-  [[nodiscard]] Status score_backward(const std::vector<float>& dscores);
+  [[nodiscard]] Status score_forward(const TokenBatch& batch, std::vector<float>* scores,
+                                     std::vector<float>* logp = nullptr);
+  // dscores (B,K) for the batch of the last score_forward(), and dlogp (B,T) when that
+  // call wrote logp; gradients +=. Errors: sizes that do not match the last call.
+  [[nodiscard]] Status score_backward(const std::vector<float>& dscores, const std::vector<float>* dlogp = nullptr);
 
   // Next-token logits (B, vocab) at each row's last real token, by a full
   // forward over the batch (no cache: what the cache is compared against).
@@ -181,6 +188,7 @@ class Transformer {
   void head_forward(Activations& a, float* logp) const;  // logits and log-probs of a's batch
   // Gradients of a's batch += into G (laid out as grads_): from dlogp, or from d(final LayerNorm output).
   void head_backward(Activations& a, const float* dlogp, float* G) const;
+  void head_backward_to_lnf(Activations& a, const float* dlogp, float* G) const;  // a.dlnf = d(final LN output)
   void backward_trunk(Activations& a, const float* dlnf, float* G) const;
   int shard_count(int rows) const;  // threads a forward over `rows` rows uses (0: the serial path)
   void run_shards(int S, const std::function<void(Shard&)>& work);
@@ -196,15 +204,26 @@ class Transformer {
   uint64_t version_ = 0;
   std::unique_ptr<Activations> acts_;
   std::vector<Layer> layers_;  // offsets of each block's tensors; built by bind()
-  std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0;
+  std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0, score_q_ = 0;
   int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
   std::vector<int> last_lengths_;  // of the last score_forward's batch
+  bool score_with_logp_ = false;   // the last score_forward also wrote log-probs
+  std::vector<float> features_;    // (B,F) what the score head read in the last score_forward
+  std::vector<float> pool_alpha_;  // (B,T) the pooled readout's attention weights, same call
   std::vector<Shard> shards_;      // per-thread state of the data-parallel CPU path
   int shards_used_ = 0;            // shards of the last forward, 0 = serial (backward follows it)
   uint64_t weights_epoch_ = 0;     // bumped whenever the host weights may have changed
   std::unique_ptr<Device> device_; // null on the CPU path
   bool last_forward_on_device_ = false;  // which path backward() must follow
 };
+
+// A copy of `m` (a scalar-head model) whose score head reads `readout` ("last" or "pool"),
+// for continuing a trained verifier with another readout: the trunk carries over, and the
+// head's weights on the last token's state keep their values while those on the pooled mean
+// start at zero (last -> pool: the scores are unchanged until training moves them), or are
+// dropped (pool -> last). The copy keeps m's version. Errors: m has no score head, an
+// unknown readout.
+Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout);
 
 // Puts `model` where `device` says: "cpu" (stays), "cuda" (GPU `gpu`, the first when gpu < 0; an
 // error when it is not visible or placing fails), "auto" (that GPU when any is visible, else the

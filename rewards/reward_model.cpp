@@ -44,7 +44,8 @@ std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits) {
 }
 
 Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, float lr,
-                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels) {
+                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels,
+                                   float lm_weight) {
   if (m.config().head_outputs != 3 || texts.empty() || texts.size() != labels.size()) {
     return Status::invalid_argument("verifier_train_step: needs a 3-way head and one label per text");
   }
@@ -52,8 +53,9 @@ Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, flo
   for (const auto& t : texts) seqs.push_back(encode_text(t, m.config().context));
   auto batch = model::TokenBatch::from_sequences(seqs, m.config().context, m.config().vocab_size);
   if (!batch) return batch.status();
-  std::vector<float> logits;
-  TROUPE_RETURN_IF_ERROR(m.score_forward(*batch, &logits));
+  std::vector<float> logits, logp;
+  const bool lm = lm_weight > 0;
+  TROUPE_RETURN_IF_ERROR(m.score_forward(*batch, &logits, lm ? &logp : nullptr));
   auto p = softmax3(logits);
   std::vector<float> d(logits.size());
   double loss = 0;
@@ -63,8 +65,29 @@ Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, flo
     loss -= std::log(std::max(1e-12, double(p[b][size_t(y)])));  // 1e-12: keeps a confident miss finite
     for (int k = 0; k < 3; ++k) d[b * 3 + size_t(k)] = (p[b][size_t(k)] - (k == y ? 1.0f : 0.0f)) * inv;
   }
+  std::vector<float> dlogp;
+  if (lm) {
+    // The prediction at t is of token t+1: weighted where t+1 is a response byte of a right answer.
+    // The response starts after "\nC:", the second newline of verifier_text (kept even when the
+    // context cut the question's head: the tail is what encode_text keeps).
+    const int T = batch->seq_len;
+    dlogp.assign(logp.size(), 0.0f);
+    std::vector<size_t> at;
+    for (int b = 0; b < batch->batch; ++b) {
+      if (labels[size_t(b)] != VerifierLabel::kCorrect) continue;
+      const int* tok = batch->tokens.data() + size_t(b) * size_t(T);
+      int newlines = 0, start = -1;
+      for (int t = 0; t < batch->lengths[b] && start < 0; ++t) {
+        if (tok[t] == '\n' && ++newlines == 2) start = t + 3;  // past "\nC:"
+      }
+      for (int t = std::max(start, 1); start >= 0 && t < batch->lengths[b]; ++t) {
+        at.push_back(size_t(b) * size_t(T) + size_t(t) - 1);
+      }
+    }
+    for (size_t i : at) dlogp[i] = -lm_weight / float(at.size());
+  }
   m.zero_grad();
-  TROUPE_RETURN_IF_ERROR(m.score_backward(d));
+  TROUPE_RETURN_IF_ERROR(m.score_backward(d, lm ? &dlogp : nullptr));
   auto st = opt.step(m, lr);
   if (!st) return st.status();
   return loss / double(texts.size());

@@ -37,10 +37,16 @@ std::vector<int> encode_text(std::string_view text, int context);
 // Softmax probabilities (B,3) from verifier logits (B,3).
 std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits);
 
-// One cross-entropy step of the verifier on (text, label) pairs; returns the mean loss.
+// One cross-entropy step of the verifier on (text, label) pairs; returns the mean
+// classification loss. With lm_weight > 0 the step adds lm_weight x the mean next-byte
+// loss over the response bytes (after the second newline of verifier_text) of the rows
+// labelled correct: their answer is predictable by copying the reference before it, so
+// the loss asks on every byte for the copy-and-compare circuit the judgement needs.
+// (Wrong answers are left out: their changed byte cannot be predicted, only memorised.)
 // REQUIRES: model has head_outputs == 3; texts.size() == labels.size() > 0.
 Result<double> verifier_train_step(model::Transformer& model, model::AdamW& opt, float lr,
-                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels);
+                                   const std::vector<std::string>& texts, const std::vector<VerifierLabel>& labels,
+                                   float lm_weight = 0.0f);
 
 // One Bradley-Terry step on preference pairs: loss = mean -log sigmoid(s(chosen) - s(rejected)).
 // REQUIRES: model has head_outputs == 1; chosen.size() == rejected.size() > 0 (token sequences).

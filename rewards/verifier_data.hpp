@@ -77,7 +77,10 @@ extern const char* const kGenericTask;
 Result<std::vector<VerifierExample>> build_verifier_examples(const std::vector<std::string>& tasks,
                                                              const VerifierDataOptions& options);
 
-// The model's input text: "Q:<question tail>\nR:<reference>\nC:<response tail>".
+// The model's input text: "Q:<question tail>\nR:<reference>\nC:<response tail>". The
+// question tail has no newline (they become spaces) and the reference none, so the response
+// starts after the second newline; read left to right, each byte of the response can look
+// back at the short, undressed reference.
 std::string verifier_text(std::string_view question, std::string_view reference, std::string_view response);
 
 // Whether two answer cores mean the same: wrappers (\boxed{}, $, \text{}, [..])

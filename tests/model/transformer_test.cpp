@@ -228,36 +228,131 @@ TEST(Transformer, ScoreHeadGradientsMatchFiniteDifferences) {
   EXPECT_FALSE(plain->score_forward(*b, &scores).is_ok());
 }
 
+// A 3-way score head of config `c` on two rows, weights perturbed off the initialisation:
+// score_forward (with logp when `dl` is given), score_backward, then every tensor against
+// finite differences of loss = scores . ds (+ logp . dl). Returns the model for more checks.
+Result<Transformer> check_score_gradients(const ModelConfig& c, uint64_t seed, const std::vector<float>* dl,
+                                          const char* what) {
+  auto m = Transformer::create(c, seed);
+  if (!m) return m;
+  std::mt19937 rng(uint32_t(seed) + 1);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng) * 0.5f;  // the pool's query too: not the plain mean
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  EXPECT_TRUE(b.is_ok());
+  const std::vector<float> ds = {0.7f, -1.3f, 0.2f, 0.5f, -0.4f, 1.1f};
+  std::vector<float> scores, logp;
+  EXPECT_TRUE(m->score_forward(*b, &scores, dl ? &logp : nullptr).is_ok());
+  EXPECT_EQ(scores.size(), 6u);  // (B,K) = (2,3)
+  m->zero_grad();
+  EXPECT_TRUE(m->score_backward(ds, dl).is_ok());
+  EXPECT_FALSE(m->score_backward({1.0f, 2.0f}).is_ok());  // (B) is not (B,K)
+  auto loss = [&] {
+    std::vector<float> s, l;
+    EXPECT_TRUE(m->score_forward(*b, &s, dl ? &l : nullptr).is_ok());
+    double v = 0.0;
+    for (std::size_t i = 0; i < s.size(); ++i) v += double(s[i]) * ds[i];
+    for (std::size_t i = 0; dl && i < l.size(); ++i) v += double(l[i]) * (*dl)[i];
+    return v;
+  };
+  check_model_gradients(*m, loss, what);
+  return m;
+}
+
 TEST(Transformer, KWayHeadGradientsMatchFiniteDifferences) {
   ModelConfig c = tiny(true);
   c.head_outputs = 3;
-  auto m = Transformer::create(c, 21);
+  auto m = check_score_gradients(c, 21, nullptr, "score3");
   ASSERT_TRUE(m.is_ok());
-  std::mt19937 rng(7);
-  std::normal_distribution<float> d(0.0f, 0.3f);
-  for (float& p : m->parameters()) p += d(rng) * 0.5f;
-  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
-  ASSERT_TRUE(b.is_ok());
-  std::vector<float> scores, dscores = {0.7f, -1.3f, 0.2f, 0.5f, -0.4f, 1.1f};
-  ASSERT_TRUE(m->score_forward(*b, &scores).is_ok());
-  ASSERT_EQ(scores.size(), 6u);  // (B,K) = (2,3)
-  m->zero_grad();
-  ASSERT_TRUE(m->score_backward(dscores).is_ok());
-  EXPECT_FALSE(m->score_backward({1.0f, 2.0f}).is_ok());  // (B) is not (B,K)
-  auto loss = [&] {
-    std::vector<float> s;
-    EXPECT_TRUE(m->score_forward(*b, &s).is_ok());
-    double v = 0.0;
-    for (std::size_t i = 0; i < s.size(); ++i) v += double(s[i]) * dscores[i];
-    return v;
-  };
-  check_model_gradients(*m, loss, "score3");
   // The head's tensors are (K,d) and (K); K = 1 keeps the scalar shapes (d) and (1).
   EXPECT_EQ(m->tensors().back().shape, (std::vector<int64_t>{3}));
   EXPECT_EQ(m->tensors()[m->tensors().size() - 2].shape, (std::vector<int64_t>{3, c.d_model}));
   auto scalar = Transformer::create(tiny(true), 1);
   EXPECT_EQ(scalar->tensors().back().shape, (std::vector<int64_t>{1}));
   EXPECT_EQ(scalar->tensors()[scalar->tensors().size() - 2].shape, (std::vector<int64_t>{c.d_model}));
+}
+
+TEST(Transformer, PooledReadoutGradientsMatchFiniteDifferences) {
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  c.score_readout = "pool";
+  auto m = check_score_gradients(c, 23, nullptr, "pool3");
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(m->tensors().back().name, "score_pool.query");
+  EXPECT_EQ(m->tensors()[m->tensors().size() - 3].shape, (std::vector<int64_t>{3, 2 * c.d_model}));
+  EXPECT_EQ(long(m->parameters().size()), c.num_parameters());
+  // The padding of a shorter row does not enter its pool: alone or beside a longer row, same scores.
+  auto pair = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  auto alone = TokenBatch::from_sequences({{kBos, 'x', 'y'}}, 12, 260);
+  std::vector<float> s2, s1;
+  ASSERT_TRUE(m->score_forward(*pair, &s2).is_ok());
+  ASSERT_TRUE(m->score_forward(*alone, &s1).is_ok());
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(s1[k], s2[3 + k], 1e-4) << k;
+}
+
+TEST(Transformer, ChangingTheReadoutKeepsTheScores) {
+  // A trained last-token head continued with the pool: the pooled half starts at zero, so the
+  // scores are the same; and back again.
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto m = Transformer::create(c, 31);
+  ASSERT_TRUE(m.is_ok());
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng);
+  m->set_version(7);
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  std::vector<float> before, pooled, back;
+  ASSERT_TRUE(m->score_forward(*b, &before).is_ok());
+  auto p = with_score_readout(*m, "pool");
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(p->config().score_readout, "pool");
+  EXPECT_EQ(p->version(), 7u);
+  ASSERT_TRUE(p->score_forward(*b, &pooled).is_ok());
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(pooled[i], before[i], 1e-5) << i;
+  auto l = with_score_readout(*p, "last");
+  ASSERT_TRUE(l.is_ok());
+  ASSERT_TRUE(l->score_forward(*b, &back).is_ok());
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(back[i], before[i], 1e-5) << i;
+  EXPECT_FALSE(with_score_readout(*m, "max").is_ok());
+  EXPECT_FALSE(with_score_readout(*Transformer::create(tiny(false), 1), "pool").is_ok());
+}
+
+TEST(Transformer, ScoreWithLogprobGradientsMatchFiniteDifferences) {
+  // One trunk pass for both heads: loss = scores . ds + logp . dl, gradients through both.
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  c.score_readout = "pool";
+  std::vector<float> dl(2 * 5, 0.0f);  // (B,T) = (2,5)
+  dl[1] = -0.8f, dl[2] = 0.5f, dl[5 + 1] = -1.0f;  // row 0 at t=1,2; row 1 at t=1
+  auto m = check_score_gradients(c, 29, &dl, "score+logp");
+  ASSERT_TRUE(m.is_ok());
+  // The logp are forward()'s.
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  std::vector<float> scores, logp, plain;
+  ASSERT_TRUE(m->score_forward(*b, &scores, &logp).is_ok());
+  ASSERT_TRUE(m->forward(*b, &plain).is_ok());
+  ASSERT_EQ(logp.size(), plain.size());
+  for (std::size_t i = 0; i < logp.size(); ++i) EXPECT_NEAR(logp[i], plain[i], 1e-5) << i;
+  // dlogp without logp from the last score_forward is refused.
+  ASSERT_TRUE(m->score_forward(*b, &scores).is_ok());
+  EXPECT_FALSE(m->score_backward(std::vector<float>(6, 0.1f), &dl).is_ok());
+}
+
+TEST(ModelConfigJson, ScoreReadoutRoundTripsAndDefaultsToLast) {
+  ModelConfig c = tiny(true);
+  c.score_readout = "pool";
+  auto back = ModelConfig::from_json(c.to_json(), "test");
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->score_readout, "pool");
+  auto old = ModelConfig::from_json(
+      R"({"vocab_size":260,"d_model":16,"n_layers":1,"n_heads":4,"context":12,"scalar_head":true})", "old");
+  ASSERT_TRUE(old.is_ok());
+  EXPECT_EQ(old->score_readout, "last");
+  c.score_readout = "max";
+  auto bad = c.validate();
+  EXPECT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.message().find("max"), std::string::npos) << bad.message();
 }
 
 TEST(ModelConfigJson, HeadOutputsRoundTripsAndDefaultsToOne) {

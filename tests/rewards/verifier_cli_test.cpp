@@ -97,6 +97,19 @@ TEST(VerifierCli, AFewStepsWriteACheckpointAndAPerFamilyReport) {
   EXPECT_EQ(report["by_family"].size(), 2u);
   EXPECT_TRUE(report["by_family"]["reasoning"].contains("equivalence_accuracy"));
   EXPECT_TRUE(report["by_form"].contains("invalid/truncated")) << report["by_form"].dump();
+  // The verifier's default readout is the pool; continuing with another one carries the weights over.
+  auto readout = [](const std::string& path) {
+    std::ifstream cf(path + "/config.json");
+    return Json::parse(cf, nullptr, false).value("score_readout", std::string("?"));
+  };
+  EXPECT_EQ(readout(ckpt), "pool");
+  ASSERT_EQ(troupe_run({"train", "verifier", "--out", ckpt + "2", "--init", ckpt, "--readout", "last", "--steps", "1",
+                        "--cases", "10", "--eval-cases", "3", "--generic-cases", "10", "--heldout-families", "cipher"},
+                       &out),
+            0)
+      << out;
+  EXPECT_EQ(readout(ckpt + "2"), "last");
+  EXPECT_NE(out.find("continuing with the readout \"last\""), std::string::npos) << out;
 }
 
 TEST(VerifierCli, UnknownFamilyIsAnError) {
