@@ -88,6 +88,8 @@ constexpr size_t kHeaderFixed = 20;
 constexpr size_t kMaxNameBytes = 256;
 // The wait in epoll when idle: bounds how late handshake timeouts and shutdown are noticed.
 constexpr int kIdleWaitMs = 100;
+// How long a closing transport waits for the sends and receives UCX already carries.
+constexpr auto kShutdownFlush = std::chrono::seconds(2);
 // A handful of log lines per kind of drop, then silence: a flood must not flood the log too.
 constexpr uint64_t kMaxDropLogs = 5;
 
@@ -837,11 +839,21 @@ struct Transport::Impl {
       }
       last_active = std::chrono::steady_clock::now();
     }
-    // Shutting down: fail what is queued, close every endpoint, give the closes a moment.
+    // Shutting down: fail what is queued, let what UCX already carries finish (bounded), close every
+    // endpoint, give the closes a moment.
     std::lock_guard wl(wmu);
     size_t posted = 0;
     drain(&posted);
     bury(true);
+    // Force-closing an endpoint under a rendezvous send in flight left UCX (1.13) with operations
+    // queued on the shared-memory lane of the receiver's endpoint, and the receiver's
+    // ucp_worker_destroy aborted on them. A peer that still progresses completes them in
+    // milliseconds; a stalled or dead one costs at most kShutdownFlush.
+    const auto flush_deadline = std::chrono::steady_clock::now() + kShutdownFlush;
+    while ((sends_in_flight > 0 || !pending_recvs.empty()) && std::chrono::steady_clock::now() < flush_deadline) {
+      if (ucp_worker_progress(worker) == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (!dying.empty()) bury(true);
+    }
     for (auto& p : peers) {
       if (p->state != Peer::State::kDown) {
         set_state(p.get(), Peer::State::kDown);
