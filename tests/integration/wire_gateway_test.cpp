@@ -248,8 +248,8 @@ TEST(WireGateway, AStalledPeerHoldsUpOnlyItsOwnMessagesAndItsBacklogIsBounded) {
   EXPECT_TRUE(got) << "a message to n3 waited behind the stalled n2";
   (*g1)->unregister_local("client/0");
   caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
-  // n1 still has rendezvous sends in flight to n2: close n1 before n2 (UCX aborted once when n2's
-  // worker went first).
+  // n1 still has rendezvous sends in flight to the released n2: closing n1 first waits for them
+  // (the transport's bounded shutdown flush), so n2 then closes with nothing half-received.
   g1->reset();
   t2->reset();
 }
