@@ -48,8 +48,8 @@ using namespace troupe::wire;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// TROUPE_BENCH_BUSY_US / TROUPE_BENCH_IDLE_US override the transports' busy-poll windows while a
-// rendezvous is in flight / otherwise (for experiments); see also TROUPE_BENCH_CAF and
+// TROUPE_BENCH_BUSY_US / TROUPE_BENCH_IDLE_US / TROUPE_BENCH_ANSWER_US override the transports'
+// busy-poll windows while a rendezvous is in flight / after receiving / after only sending (for experiments); see also TROUPE_BENCH_CAF and
 // TROUPE_BENCH_PING_TIMEOUT_MS below.
 std::chrono::microseconds busy_poll() {
   const char* v = std::getenv("TROUPE_BENCH_BUSY_US");
@@ -58,6 +58,10 @@ std::chrono::microseconds busy_poll() {
 std::chrono::microseconds idle_busy_poll() {
   const char* v = std::getenv("TROUPE_BENCH_IDLE_US");
   return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.idle_busy_poll.count());
+}
+std::chrono::microseconds answer_busy_poll() {
+  const char* v = std::getenv("TROUPE_BENCH_ANSWER_US");
+  return std::chrono::microseconds(v ? std::atol(v) : TransportOptions{}.answer_busy_poll.count());
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -167,6 +171,7 @@ TransportOptions bench_transport(const std::string& name) {
   o.prefault_heap_bytes = 2 * o.max_queued_bytes;
   o.busy_poll = busy_poll();
   o.idle_busy_poll = idle_busy_poll();
+  o.answer_busy_poll = answer_busy_poll();
   return o;
 }
 
@@ -217,7 +222,19 @@ int exposed_child(TransportOptions o) {
   (*r)->accept_peer("bench").ignore();
   std::printf("READY\n");
   std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::hours(1));
+  // TROUPE_BENCH_CHILD_STATS=1: this side's gateway counters on stderr when they moved (experiments).
+  const bool stats = std::getenv("TROUPE_BENCH_CHILD_STATS") != nullptr;
+  uint64_t last = 0;
+  for (int i = 0; i < 3600 * 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!stats) continue;
+    auto gs = (*g)->stats();
+    if (gs.ran_inline + gs.to_scheduler == last) continue;
+    last = gs.ran_inline + gs.to_scheduler;
+    std::fprintf(stderr, "[exposed side] %llu runs on the progress thread, %llu to the scheduler, %llu slow\n",
+                 static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
+                 static_cast<unsigned long long>(gs.heavy));
+  }
   return 0;
 }
 

@@ -89,6 +89,11 @@ struct TransportOptions {
   // that only sent: the peer's answer wakes this thread on this CPU, where it would wait out the
   // spin (see the progress loop).
   std::chrono::microseconds idle_busy_poll{5};
+  // Default: 0 (sleep at once after a pass that only sent). A low-latency mode for hosts with a
+  // core to spare per process: keep polling this long after sending, so a call's answer is read
+  // without a sleep and a wake-up. When the peer's thread would be woken on this CPU, as on a
+  // loaded 2-core machine, the spin delays it instead (see idle_busy_poll).
+  std::chrono::microseconds answer_busy_poll{0};
   // Default: 5 s for a connecting peer to complete the handshake before it is dropped.
   std::chrono::milliseconds handshake_timeout{5000};
   // Default: 0. Heap to populate up front for message buffers (tune_allocator_for_large_messages);
