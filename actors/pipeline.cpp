@@ -76,6 +76,9 @@ Result<PipelineResult> run_pipeline(const configs::ExperimentConfig& config, con
       spdlog::info("the replay store holds prompts up to id {} issued after the checkpoint; continuing from {}",
                    *largest, *largest + 1);
       resume->controller.next_prompt_id = *largest + 1;
+    } else {
+      spdlog::info("the replay store holds no prompt issued after the checkpoint; continuing from {}",
+                   resume->controller.next_prompt_id);
     }
     ControllerState probe(config);
     std::string err = probe.restore(resume->version, resume->controller);

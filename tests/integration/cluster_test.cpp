@@ -29,6 +29,7 @@
 #include "model/checkpoint.hpp"
 #include "storage/replay_store.hpp"
 #include "tests/child_process.hpp"
+#include "tests/free_port.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace troupe {
@@ -38,6 +39,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::Child;
 using testing::TempDir;
+using testing::free_port;
 
 // The copy task (as in pipeline_test): a 2-layer model learns it in seconds from imperfect
 // demonstrations, and RL has a clear signal.
@@ -69,29 +71,6 @@ placement:
 
 constexpr int kGroup = 8;
 constexpr const char* kToken = "cluster-test-secret";
-
-// A port nobody listens on now and that this test has not handed out before: the kernel may give
-// the same ephemeral port to two binds in a row once the first socket is closed, and one config
-// then names one port twice (seen: metrics_port equal to a node's port).
-uint16_t free_port() {
-  static std::set<uint16_t> handed_out;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-      port = ntohs(a.sin_port);
-    }
-    ::close(fd);
-    if (port != 0 && handed_out.insert(port).second) return port;
-  }
-  return 0;
-}
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (size_t i = s.find(from); i != std::string::npos; i = s.find(from, i + to.size())) s.replace(i, from.size(), to);
@@ -271,10 +250,11 @@ TEST_F(ClusterTest, KilledHeadIsRestartedAndResumesFromItsOwnCheckpoint) {
   const StoreView v = read_store(replay());  // both incarnations' groups
   EXPECT_EQ(v.duplicates, 0u) << "a (prompt, index) stored twice";
   // The SIGKILL may cut the killed head's last appends short (rollouts are appended one by one; learners
-  // sample whole groups only), so its groups may be partial; every group the resumed head issued is whole.
-  uint64_t resumed_from_prompt = 0;
+  // sample whole groups only), so its groups may be partial; every group the resumed head issued (ids from
+  // the one it names on resuming) is whole.
   const std::string cont = run->wait_containing("; continuing from ", 1s);
-  if (!cont.empty()) resumed_from_prompt = std::stoull(cont.substr(cont.rfind(' ') + 1));
+  ASSERT_FALSE(cont.empty()) << "the resumed head did not say which prompt id it continues from\n" << run->dump();
+  const uint64_t resumed_from_prompt = std::stoull(cont.substr(cont.rfind(' ') + 1));
   for (const auto& [prompt, idx] : v.groups) {
     if (prompt < resumed_from_prompt) continue;
     EXPECT_EQ(idx.size(), static_cast<size_t>(kGroup)) << "prompt " << prompt << " has a partial group";

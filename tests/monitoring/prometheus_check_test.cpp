@@ -43,11 +43,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/free_port.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using troupe::testing::free_port;
 
 constexpr const char* kRun = "monitor_check";  // run.name in short_run.yaml
 // Bounds, generous for a 2-core machine under load: Prometheus answers /-/ready in
@@ -140,22 +143,6 @@ class Child {
   std::optional<int> status_;
   fs::path log_;
 };
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 struct HttpReply {
   int status = 0;  // 0: no answer
