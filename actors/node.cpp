@@ -423,11 +423,42 @@ struct BroadcasterState {
   wire::Transport* transport = nullptr;
   std::vector<std::string> worker_nodes;    // in plan order
   std::map<std::string, uint64_t> sent;     // node -> 1 + the version it holds (0: none; needs the current one)
+  // node -> the broadcast version last sent to it and when, until the node acknowledges it (or a newer
+  // one). A send succeeds once the chain's first hop took the version; a later hop may still miss it (it
+  // was not connected to the node before it, or it died and came back), and nothing but its ack says so.
+  std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> unacked;
+  std::map<std::string, uint64_t> acked;    // node -> the newest broadcast version it committed
   wire::BroadcastOptions options;
   monitoring::Metrics* metrics = nullptr;
   uint64_t acks = 0;
   uint64_t failures = 0;
+  uint64_t resends = 0;
 };
+
+// How long a node may take to acknowledge a version before it is sent the current one again. Versions
+// reach a connected node in milliseconds (a 100M-parameter set in about a second); a node that
+// missed one is otherwise left behind until the next version, and with the learner waiting for fresh
+// rollouts that node's stale ones cannot give, there may be no next version.
+constexpr auto kAckTimeout = std::chrono::seconds(5);
+
+// Nodes that did not acknowledge what they were sent in time need the current version again.
+void resend_unacknowledged(caf::stateful_actor<BroadcasterState>* self) {
+  auto& st = self->state;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = st.unacked.begin(); it != st.unacked.end();) {
+    if (now - it->second.second < kAckTimeout) {
+      ++it;
+      continue;
+    }
+    if (st.resends++ % 20 == 0) {
+      spdlog::warn("cluster: {} did not confirm weights v{} within {} s; sending it the current version ({} resends)",
+                   it->first, policy_version_of(it->second.first),
+                   std::chrono::duration_cast<std::chrono::seconds>(kAckTimeout).count(), st.resends);
+    }
+    st.sent[it->first] = 0;
+    it = st.unacked.erase(it);
+  }
+}
 
 // Pushes the board's newest version to every connected worker node that lacks it, one chain.
 void push(caf::stateful_actor<BroadcasterState>* self) {
@@ -452,7 +483,10 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
     }
     return;
   }
-  for (const auto& n : chain) st.sent[n] = snap.version + 1;
+  for (const auto& n : chain) {
+    st.sent[n] = snap.version + 1;
+    st.unacked[n] = {broadcast_version(snap.version), t0};
+  }
   if (st.metrics) {
     st.metrics->weight_sync_seconds.Add({{"backend", "ucx"}}, monitoring::Metrics::latency_buckets())
         .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -472,14 +506,25 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
   self->send(self, tick_atom_v);
   return {
       [self](tick_atom) {
+        resend_unacknowledged(self);
         push(self);
         // New versions come every learner step (a second or so); 20 ms keeps the delay small.
         self->delayed_send(self, std::chrono::milliseconds(20), tick_atom_v);
       },
       [self](peer_atom, const std::string& node, bool) {
         self->state.sent[node] = 0;  // (re)connected or gone: it needs the current version
+        self->state.unacked.erase(node);
       },
-      [self](const WireMessage&) { ++self->state.acks; },  // "weights/ack": a node committed a version
+      [self](const WireMessage& m) {  // "weights/ack": a node committed a version
+        auto& st = self->state;
+        ++st.acks;
+        auto h = wire::read<wire::Heartbeat>(m.payload);
+        if (!h) return;
+        uint64_t& a = st.acked[m.peer];  // the transport's authenticated name, not the payload's
+        a = std::max(a, (*h)->policy_version());
+        auto it = st.unacked.find(m.peer);
+        if (it != st.unacked.end() && it->second.first <= a) st.unacked.erase(it);
+      },
   };
 }
 

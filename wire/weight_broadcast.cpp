@@ -106,12 +106,16 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   if (!m) return m.status();
   const WeightManifest* wm = *m;
   uint64_t v = wm->version();
+  uint64_t committed_version = 0;
   {
     std::lock_guard lk(mu_);
-    if (v <= committed_.version) {
-      return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
-                                  " is not newer than the committed v" + std::to_string(committed_.version));
-    }
+    committed_version = committed_.version;
+  }
+  if (v <= committed_version) {
+    // A source sending again what this node holds did not see its acknowledgement: repeat it.
+    if (v == committed_version) acknowledge(wm->source() ? wm->source()->str() : e.peer, v);
+    return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
+                                " is not newer than the committed v" + std::to_string(committed_version));
   }
   uint64_t chunk = wm->chunk_bytes();
   uint64_t total = wm->total_bytes();
@@ -214,13 +218,17 @@ Result<bool> WeightReceiver::on_chunk(const Envelope& e) {
     std::atomic_thread_fence(std::memory_order_acquire);  // the last reader's release, before we write
     spare_ = std::move(*released);
   }
+  acknowledge(source, version);
+  return true;
+}
+
+void WeightReceiver::acknowledge(const std::string& source, uint64_t version) {
   HeartbeatT ack;
   ack.node = transport_.name();
   ack.policy_version = version;
   if (transport_.is_up(source)) {
     transport_.send(source, "weights/ack", kWeightsDst, MessageKind::kHeartbeat, pack(ack), send_wait_).ignore();
   }
-  return true;
 }
 
 CommittedWeights WeightReceiver::committed() const {

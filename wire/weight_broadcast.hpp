@@ -83,6 +83,8 @@ class WeightReceiver {
     uint32_t received = 0;
   };
   void abort(const std::string& why);
+  // Tells `source` (when connected) that this node committed `version`.
+  void acknowledge(const std::string& source, uint64_t version);
   Result<bool> on_manifest(const Envelope& e);
   Result<bool> on_chunk(const Envelope& e);
 

@@ -164,6 +164,46 @@ TEST(WeightBroadcast, HeldVersionsAreNeverOverwrittenAndReleasedBuffersAreReused
   EXPECT_EQ(0, std::memcmp(held.data->data(), v2.data(), v2.size())) << "a held version was overwritten";
 }
 
+// The source learns what each node committed only from its acknowledgements: a hop that cannot
+// forward (here mid is not connected to end) leaves end without the version and without an ack,
+// and a node sent again the version it holds acknowledges it again (its first ack may be lost).
+TEST(WeightBroadcast, CommitsAreAcknowledgedToTheSourceAndSoIsARepeatedVersion) {
+  Node src("src"), mid("mid"), end("end");
+  ASSERT_TRUE(src.t && mid.t && end.t);
+  ASSERT_TRUE(mid.t->connect("127.0.0.1", src.t->port()));
+  ASSERT_TRUE(end.t->connect("127.0.0.1", src.t->port()));
+  ASSERT_TRUE(wait_up(*src.t, "mid") && wait_up(*src.t, "end") && wait_up(*mid.t, "src"));
+  WeightReceiver rx(*mid.t);
+  auto acks_from = [&](const std::string& peer, uint64_t version) {  // src's inbox holds these
+    std::lock_guard lk(src.m);
+    size_t n = 0;
+    for (const auto& e : src.inbox) {
+      auto h = read<Heartbeat>(e.payload);
+      if (e.dst == "weights/ack" && e.peer == peer && h && (*h)->policy_version() == version) ++n;
+    }
+    return n;
+  };
+  // The acks reach src's inbox, which does not wake mid's pump: pump in short slices.
+  auto pump_until = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 400; ++i)
+      if (mid.pump(rx, done, milliseconds(50))) return true;
+    return false;
+  };
+  auto data = pattern(200000, 1);
+  ASSERT_TRUE(broadcast_weights(*src.t, {"mid", "end"}, 1, {whole(data.size())}, data));
+  ASSERT_TRUE(pump_until([&] { return acks_from("mid", 1) == 1; })) << "mid committed v1 and did not say so";
+  EXPECT_EQ(rx.committed().version, 1u);
+  {
+    std::lock_guard lk(end.m);
+    EXPECT_TRUE(end.inbox.empty()) << "end was never connected to mid and cannot have been sent anything";
+  }
+  // Sent v1 again: refused as not newer, acknowledged once more.
+  ASSERT_TRUE(broadcast_weights(*src.t, {"mid"}, 1, {whole(data.size())}, data));
+  EXPECT_TRUE(pump_until([&] { return acks_from("mid", 1) == 2; })) << "a repeated version was not acknowledged again";
+  EXPECT_EQ(rx.committed().version, 1u);
+  EXPECT_EQ(rx.aborted(), 0u);
+}
+
 TEST(WeightBroadcast, DamagedChunkLeavesTheCommittedVersion) {
   Node src("src"), dst("dst");
   ASSERT_TRUE(src.t && dst.t);
