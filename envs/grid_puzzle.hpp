@@ -335,6 +335,25 @@ std::optional<std::string> last_readable_block(std::string_view response, Read r
 // ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
 inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
 
+// The same reading, with a plain list of lists of integers (nearly every grid answer) read
+// flat into `rows` (py_plain_int_rows) and anything else into `tree`. Nullopt exactly where
+// literal_of_block is.
+struct BlockLiteral {
+  std::optional<PyIntRows> rows;  // set: the literal is a list of lists of ints, these
+  PyValue tree;                   // otherwise: the literal
+};
+inline std::optional<BlockLiteral> block_literal(std::string_view block) {
+  const std::string_view text = py_strip(block);
+  BlockLiteral out;
+  out.rows = py_plain_int_rows(text);
+  if (!out.rows) {
+    auto tree = py_literal_eval(text);
+    if (!tree) return std::nullopt;
+    out.tree = std::move(*tree);
+  }
+  return out;
+}
+
 // A reading of the block extract() accepted, kept for judge(). InternBootcampTask::score
 // calls judge(extracted) right after extract() returned that text, on the same thread, and
 // reading a grid block twice cost a third or more of a grid verify. One slot per reader and
