@@ -768,6 +768,16 @@ std::optional<PyIntRows> py_plain_int_rows(std::string_view text) {
   auto skip = [&] {
     while (p < text.size() && space(text[p])) ++p;
   };
+  // After an item: a comma (and the space after it), or the list's ']' next; false otherwise.
+  auto separator = [&] {
+    skip();
+    if (p < text.size() && text[p] == ',') {
+      ++p;
+      skip();
+      return true;
+    }
+    return p == text.size() || text[p] == ']';
+  };
   while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;  // as py_literal_eval strips
   if (p == text.size() || text[p] != '[') return std::nullopt;
   ++p;
@@ -793,26 +803,14 @@ std::optional<PyIntRows> py_plain_int_rows(std::string_view text) {
       }
       out.values.push_back(neg ? -v : v);
       ++row;
-      skip();
-      if (p < text.size() && text[p] == ',') {
-        ++p;
-        skip();
-      } else if (p < text.size() && text[p] != ']') {
-        return std::nullopt;
-      }
+      if (!separator()) return std::nullopt;
     }
     if (p == text.size()) return std::nullopt;
     ++p;  // the row's ']'
     out.row_sizes.push_back(row);
     nodes += 1 + row;
     if (nodes > kLiteralMaxValues) return std::nullopt;  // where the parser gives up
-    skip();
-    if (p < text.size() && text[p] == ',') {
-      ++p;
-      skip();
-    } else if (p < text.size() && text[p] != ']') {
-      return std::nullopt;
-    }
+    if (!separator()) return std::nullopt;
   }
   if (p == text.size()) return std::nullopt;
   ++p;  // the outer ']'
