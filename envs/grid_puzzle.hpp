@@ -326,8 +326,8 @@ inline std::optional<IntGrid> read_int_rows(std::string_view block, IntRowsRule 
 // extract_output of most grid bootcamps, which return None for an unreadable last block.
 template <class Read>
 std::optional<std::string> last_readable_block(std::string_view response, Read read,
-                                               std::string_view open = "[answer]", std::string_view close = "[/answer]") {
-  auto block = last_block(response, open, close);
+                                               const BlockTags& tags = {"[answer]", "[/answer]"}) {
+  auto block = last_block(response, tags);
   if (!block || !read(*block)) return std::nullopt;
   return std::string(*block);
 }

@@ -6,6 +6,8 @@
 // right when it is "no" and error_step is null, or the number equals error_step.
 // Our generator sets error_step to the step that really differs first (upstream's
 // can point at a step it left unchanged; see DEVIATIONS.md -- scoring follows the identity).
+#include <charconv>
+
 #include "envs/internbootcamp_task.hpp"
 #include "envs/registry.hpp"
 
@@ -149,14 +151,14 @@ class BbehDyckLanguages final : public InternBootcampTask {
         if (!iequal(response.substr(j, 2), "no")) continue;
         j += 2;
       }
-      std::string token(response.substr(start, j - start));
+      const std::string_view token = response.substr(start, j - start);
       while (j < response.size() && is_ws(response[j])) ++j;
       if (!iequal(response.substr(j, kCloseTag.size()), kCloseTag)) continue;
-      // Python's str.capitalize(): first letter upper, the rest lower.
-      for (size_t k = 0; k < token.size(); ++k) {
-        token[k] = k == 0 ? ascii_upper(token[k]) : ascii_lower(token[k]);
+      // Python's str.capitalize(): first letter upper, the rest lower (written in place).
+      std::string& kept = last.emplace(token);
+      for (size_t k = 0; k < kept.size(); ++k) {
+        kept[k] = k == 0 ? ascii_upper(kept[k]) : ascii_lower(kept[k]);
       }
-      last = std::move(token);
       i = j + kCloseTag.size() - 1;  // the next search starts after this match
     }
     return last;
@@ -165,7 +167,9 @@ class BbehDyckLanguages final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const Json& step = *identity_fields<1>(identity, {"error_step"})[0];
     if (step.is_null()) return iequal(extracted, "no") ? 1.0 : 0.0;
-    return extracted == std::to_string(identity_int(step)) ? 1.0 : 0.0;
+    char digits[24];  // the step number as str() writes it, without a std::string
+    const auto written = std::to_chars(digits, digits + sizeof digits, identity_int(step));
+    return extracted == std::string_view(digits, static_cast<size_t>(written.ptr - digits)) ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehDyckLanguages);

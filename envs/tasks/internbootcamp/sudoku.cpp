@@ -144,7 +144,7 @@ class Sudoku final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     // Trimming first changes no token or row (trim() strips the bytes that separate them).
     const std::string_view text = trim(*block);
