@@ -326,14 +326,33 @@ inline std::optional<IntGrid> read_int_rows(std::string_view block, IntRowsRule 
 // extract_output of most grid bootcamps, which return None for an unreadable last block.
 template <class Read>
 std::optional<std::string> last_readable_block(std::string_view response, Read read,
-                                               std::string_view open = "[answer]", std::string_view close = "[/answer]") {
-  auto block = last_block(response, open, close);
+                                               const BlockTags& tags = {"[answer]", "[/answer]"}) {
+  auto block = last_block(response, tags);
   if (!block || !read(*block)) return std::nullopt;
   return std::string(*block);
 }
 
 // ast.literal_eval(block.strip()), the reading of the bootcamps that take a Python literal.
 inline std::optional<PyValue> literal_of_block(std::string_view block) { return py_literal_eval(py_strip(block)); }
+
+// The same reading, with a plain list of lists of integers (nearly every grid answer) read
+// flat into `rows` (py_plain_int_rows) and anything else into `tree`. Nullopt exactly where
+// literal_of_block is.
+struct BlockLiteral {
+  std::optional<PyIntRows> rows;  // set: the literal is a list of lists of ints, these
+  PyValue tree;                   // otherwise: the literal
+};
+inline std::optional<BlockLiteral> block_literal(std::string_view block) {
+  const std::string_view text = py_strip(block);
+  BlockLiteral out;
+  out.rows = py_plain_int_rows(text);
+  if (!out.rows) {
+    auto tree = py_literal_eval(text);
+    if (!tree) return std::nullopt;
+    out.tree = std::move(*tree);
+  }
+  return out;
+}
 
 // A reading of the block extract() accepted, kept for judge(). InternBootcampTask::score
 // calls judge(extracted) right after extract() returned that text, on the same thread, and

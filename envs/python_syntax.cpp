@@ -760,6 +760,64 @@ std::optional<PyValue> py_literal_eval(std::string_view text) {
   return LiteralParser(text).parse();
 }
 
+std::optional<PyIntRows> py_plain_int_rows(std::string_view text) {
+  // The whitespace the literal parser skips inside brackets; a comment or a backslash
+  // continuation sends the text to it instead.
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; };
+  size_t p = 0;
+  auto skip = [&] {
+    while (p < text.size() && space(text[p])) ++p;
+  };
+  // After an item: a comma (and the space after it), or the list's ']' next; false otherwise.
+  auto separator = [&] {
+    skip();
+    if (p < text.size() && text[p] == ',') {
+      ++p;
+      skip();
+      return true;
+    }
+    return p == text.size() || text[p] == ']';
+  };
+  while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) ++p;  // as py_literal_eval strips
+  if (p == text.size() || text[p] != '[') return std::nullopt;
+  ++p;
+  PyIntRows out;
+  size_t nodes = 1;  // the literal parser's count: the outer list, each row, each number
+  skip();
+  while (p < text.size() && text[p] != ']') {
+    if (text[p] != '[') return std::nullopt;
+    ++p;
+    size_t row = 0;
+    skip();
+    while (p < text.size() && text[p] != ']') {
+      const bool neg = text[p] == '-';
+      if (neg) ++p;
+      const size_t start = p;
+      int64_t v = 0;
+      while (p < text.size() && is_digit(text[p]) && p - start < 18) v = v * 10 + (text[p++] - '0');
+      // The token must end here (not "12a", "1.5", "1_0", a 19th digit) and be 0 or start
+      // with 1-9 ("01" is a syntax error, "00" is not: both are the parser's to decide).
+      if (p == start || (p < text.size() && (is_ident_char(text[p]) || text[p] == '.')) ||
+          (text[start] == '0' && p - start > 1)) {
+        return std::nullopt;
+      }
+      out.values.push_back(neg ? -v : v);
+      ++row;
+      if (!separator()) return std::nullopt;
+    }
+    if (p == text.size()) return std::nullopt;
+    ++p;  // the row's ']'
+    out.row_sizes.push_back(row);
+    nodes += 1 + row;
+    if (nodes > kLiteralMaxValues) return std::nullopt;  // where the parser gives up
+    if (!separator()) return std::nullopt;
+  }
+  if (p == text.size()) return std::nullopt;
+  ++p;  // the outer ']'
+  if (p != text.size()) return std::nullopt;  // anything after it: the parser decides
+  return out;
+}
+
 std::optional<double> py_number(const PyValue& v) {
   if (v.kind == Kind::kBool || v.kind == Kind::kInt) return static_cast<double>(v.i);
   if (v.kind == Kind::kFloat) return v.f;

@@ -142,6 +142,19 @@ inline constexpr size_t kLiteralMaxValues = 1 << 16;  // far above any grid answ
 // those); a repeated key keeps its first position and its last value, as in Python.
 std::optional<PyValue> py_literal_eval(std::string_view text);
 
+// ast.literal_eval(text) of the plainest grid answer, a list of lists of decimal integers
+// ("[[1, 2], [3, -4]]"), read into one flat array: no PyValue per number, no vector per row.
+// Grid answers are nearly always of this form, and building the tree was a third of a grid
+// verify. Nullopt when text is not exactly of that form (a tuple, a float, a comment, "+1",
+// "01", a trailing text ...): that says nothing about literal_eval, so the caller then
+// reads text with py_literal_eval. When this returns rows, py_literal_eval(text) returns the
+// same numbers as a kList of kList of kInt (the differential and unit tests check that).
+struct PyIntRows {
+  std::vector<int64_t> values;   // row after row
+  std::vector<size_t> row_sizes;  // one per row, in order
+};
+std::optional<PyIntRows> py_plain_int_rows(std::string_view text);
+
 // Python's ==: numbers compare by value across bool/int/float; list != tuple;
 // dicts and sets compare as unordered collections.
 bool py_equal(const PyValue& a, const PyValue& b);

@@ -128,13 +128,20 @@ std::array<const Json*, N> identity_fields(const Json& obj, const std::array<std
   const auto* members = obj.get_ptr<const Json::object_t*>();
   if (members == nullptr) throw std::invalid_argument("expected an object");
   std::array<const Json*, N> out{};
+  size_t found = 0;
   for (const auto& [key, value] : *members) {
     for (size_t k = 0; k < N; ++k) {
-      if (out[k] == nullptr && key.size() == keys[k].size() && std::equal(key.begin(), key.end(), keys[k].begin())) {
+      if (out[k] != nullptr || key.size() != keys[k].size()) continue;
+      // A byte loop, not std::equal: that is a memcmp call, dearer than these few-byte keys.
+      size_t i = 0;
+      while (i < key.size() && key[i] == keys[k][i]) ++i;
+      if (i == key.size()) {
         out[k] = &value;
+        ++found;
         break;
       }
     }
+    if (found == N) return out;  // the members after the last one wanted are not walked
   }
   for (size_t k = 0; k < N; ++k) {
     if (out[k] == nullptr) throw std::invalid_argument("missing field " + std::string(keys[k]));

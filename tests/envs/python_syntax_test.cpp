@@ -139,6 +139,40 @@ TEST(PythonSyntax, LiteralEvalBoundsHostileInput) {
   EXPECT_EQ(lit("[\xff\xfe]"), "FAIL");
 }
 
+// The flat grid reader: where it reads, it reads what py_literal_eval reads (a list of lists
+// of ints); every other form it declines, leaving the text to py_literal_eval.
+TEST(PythonSyntax, PlainIntRowsAgreeWithLiteralEval) {
+  auto flat = [](std::string_view text) -> std::string {
+    auto rows = py_plain_int_rows(text);
+    if (!rows) return "DECLINED";
+    std::string out = "[";
+    size_t k = 0;
+    for (size_t r = 0; r < rows->row_sizes.size(); ++r) {
+      out += r ? ", [" : "[";
+      for (size_t c = 0; c < rows->row_sizes[r]; ++c) out += (c ? ", " : "") + std::to_string(rows->values[k++]);
+      out += "]";
+    }
+    return out + "]";
+  };
+  for (std::string_view text : {"[[1, 2], [3, -4]]", "[]", "[[]]", "[[0], []]", "  [[1,2,],[3,],]", "[\n [1,\t2],\r\n [3, 4]\n]",
+                                "[[123456789012345678, -5]]", "[[-0]]"}) {
+    EXPECT_NE(flat(text), "DECLINED") << text;
+    EXPECT_EQ(flat(text), lit(text)) << text;
+  }
+  // Declined: tuples, floats, bools, "+1", "01", "00", a 19th digit, "- 1", comments,
+  // continuations, text after the list, missing commas, empty items, unclosed lists.
+  for (std::string_view text : {"([1], [2])", "[(1, 2)]", "[[1.0]]", "[[True]]", "[[+1]]", "[[01]]", "[[00]]",
+                                "[[1234567890123456789]]", "[[- 1]]", "[[1] # c\n]", "[[1], \\\n[2]]", "[[1]] x",
+                                "[[1 2]]", "[[1,,2]]", "[,]", "[[1]", "[[1] [2]]", "[[1_0]]", "[[1e3]]", "[[0x1]]", "[1, 2]",
+                                "[[1]]\n", "\n[[1]]", "[[1\v]]"}) {
+    EXPECT_EQ(flat(text), "DECLINED") << text;
+  }
+  std::string many = "[[";
+  for (size_t k = 0; k < kLiteralMaxValues; ++k) many += "1,";
+  EXPECT_EQ(flat(many + "]]"), "DECLINED");  // past the parser's value bound, as py_literal_eval fails
+  EXPECT_EQ(lit(many + "]]"), "FAIL");
+}
+
 TEST(PythonSyntax, EqualityFollowsPython) {
   auto eq = [](std::string_view a, std::string_view b) { return py_equal(*py_literal_eval(a), *py_literal_eval(b)); };
   EXPECT_TRUE(eq("1", "1.0"));

@@ -89,7 +89,7 @@ class BbehBooleanExpressions final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     std::string_view t = trim(*block);
     if (t.empty()) return std::nullopt;

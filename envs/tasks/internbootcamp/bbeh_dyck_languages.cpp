@@ -6,6 +6,8 @@
 // right when it is "no" and error_step is null, or the number equals error_step.
 // Our generator sets error_step to the step that really differs first (upstream's
 // can point at a step it left unchanged; see DEVIATIONS.md -- scoring follows the identity).
+#include <charconv>
+
 #include "envs/internbootcamp_task.hpp"
 #include "envs/registry.hpp"
 
@@ -15,10 +17,12 @@ namespace {
 constexpr std::string_view kOpen = "([{<";
 constexpr std::string_view kClose = ")]}>";
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+// a equals `lower` ignoring ASCII case; `lower` is in lower case (every caller's literal),
+// so only a's bytes are mapped.
+inline bool iequal(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    if (ascii_lower(a[i]) != lower[i]) return false;
   }
   return true;
 }
@@ -149,14 +153,14 @@ class BbehDyckLanguages final : public InternBootcampTask {
         if (!iequal(response.substr(j, 2), "no")) continue;
         j += 2;
       }
-      std::string token(response.substr(start, j - start));
+      const std::string_view token = response.substr(start, j - start);
       while (j < response.size() && is_ws(response[j])) ++j;
       if (!iequal(response.substr(j, kCloseTag.size()), kCloseTag)) continue;
-      // Python's str.capitalize(): first letter upper, the rest lower.
-      for (size_t k = 0; k < token.size(); ++k) {
-        token[k] = k == 0 ? ascii_upper(token[k]) : ascii_lower(token[k]);
+      // Python's str.capitalize(): first letter upper, the rest lower (written in place).
+      std::string& kept = last.emplace(token);
+      for (size_t k = 0; k < kept.size(); ++k) {
+        kept[k] = k == 0 ? ascii_upper(kept[k]) : ascii_lower(kept[k]);
       }
-      last = std::move(token);
       i = j + kCloseTag.size() - 1;  // the next search starts after this match
     }
     return last;
@@ -165,7 +169,15 @@ class BbehDyckLanguages final : public InternBootcampTask {
   double judge(const std::string& extracted, const Json& identity) const override {
     const Json& step = *identity_fields<1>(identity, {"error_step"})[0];
     if (step.is_null()) return iequal(extracted, "no") ? 1.0 : 0.0;
-    return extracted == std::to_string(identity_int(step)) ? 1.0 : 0.0;
+    char digits[24];  // the step number as str() writes it, without a std::string
+    const auto written = std::to_chars(digits, digits + sizeof digits, identity_int(step));
+    // Byte by byte: a few digits, where operator== is a memcmp call.
+    const auto size = static_cast<size_t>(written.ptr - digits);
+    if (extracted.size() != size) return 0.0;
+    for (size_t k = 0; k < size; ++k) {
+      if (extracted[k] != digits[k]) return 0.0;
+    }
+    return 1.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehDyckLanguages);

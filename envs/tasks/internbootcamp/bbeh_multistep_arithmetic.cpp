@@ -177,7 +177,7 @@ class BbehMultistepArithmetic final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block || !parse_python_float(*block)) return std::nullopt;
     return std::string(trim(*block));
   }

@@ -84,7 +84,7 @@ class BbehObjectCounting final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     // The block without commas and spaces: a view of it when it holds none (no copy).
     std::string_view raw = trim(*block);

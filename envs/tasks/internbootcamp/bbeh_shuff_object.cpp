@@ -93,7 +93,7 @@ class BbehShuffObject final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "<answer>", "</answer>");
+    auto block = last_block(response, {"<answer>", "</answer>"});
     if (!block) return std::nullopt;
     return std::string(trim(*block));
   }

@@ -139,7 +139,7 @@ class Calcudoku final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); }, "[[", "]]");
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<read_rows>(b).has_value(); }, {"[[", "]]"});
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {

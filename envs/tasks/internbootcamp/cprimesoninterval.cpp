@@ -79,7 +79,7 @@ class Cprimesoninterval final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     auto v = parse_int(*block);
     if (!v) return std::nullopt;

@@ -33,6 +33,15 @@ std::optional<std::vector<double>> number_grid(const PyValue& v, size_t n) {
   }
   return out;
 }
+std::optional<std::vector<double>> number_grid(const BlockLiteral& literal, size_t n) {
+  if (!literal.rows) return number_grid(literal.tree, n);
+  const PyIntRows& rows = *literal.rows;
+  if (rows.row_sizes.size() != n) return std::nullopt;
+  for (size_t size : rows.row_sizes) {
+    if (size != n) return std::nullopt;
+  }
+  return std::vector<double>(rows.values.begin(), rows.values.end());
+}
 
 // Whether the n numbers at(0..n-1), in any order, are exactly 1..n (as sorted() == [1..n]
 // compares them: 2.0 counts as 2).
@@ -106,19 +115,23 @@ class Futoshiki final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    return last_readable_block(response, [](std::string_view b) { return read_and_keep<literal_of_block>(b).has_value(); });
+    return last_readable_block(response, [](std::string_view b) { return read_and_keep<block_literal>(b).has_value(); });
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
     const auto n = identity_index(identity.at("size"));
-    const auto grid = number_grid(*kept_reading<literal_of_block>(extracted), n);
+    const auto grid = number_grid(*kept_reading<block_literal>(extracted), n);
     if (!grid) return 0.0;
     auto cell = [&](size_t i, size_t j) { return (*grid)[i * n + j]; };
     const Json& initial = identity.at("initial");
     for (size_t i = 0; i < n; ++i) {
       const Json& row = initial.at(i);
       for (size_t j = 0; j < n; ++j) {
-        const double given = row.at(j).get<double>();
+        const Json& g = row.at(j);
+        // The stored integer read in place; get<double>() (which throws for a non-number) otherwise.
+        const auto* gi = g.get_ptr<const Json::number_integer_t*>();
+        const auto* gu = g.get_ptr<const Json::number_unsigned_t*>();
+        const double given = gi ? static_cast<double>(*gi) : gu ? static_cast<double>(*gu) : g.get<double>();
         if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }

@@ -126,7 +126,7 @@ class KorOperationUnicode25a0 final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[[", "]]");
+    auto block = last_block(response, {"[[", "]]"});
     if (!block) return std::nullopt;
     return std::string(py_strip(*block));
   }

@@ -164,7 +164,7 @@ class KorPuzzleLogicPuzzle final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[[", "]]");
+    auto block = last_block(response, {"[[", "]]"});
     if (!block) return std::nullopt;
     return std::string(*block);
   }

@@ -105,7 +105,7 @@ class Nonograms final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     return normalise(*block);
   }

@@ -144,7 +144,7 @@ class Sudoku final : public InternBootcampTask {
   }
 
   std::optional<std::string> extract(std::string_view response) const override {
-    auto block = last_block(response, "[answer]", "[/answer]");
+    auto block = last_block(response, {"[answer]", "[/answer]"});
     if (!block) return std::nullopt;
     // Trimming first changes no token or row (trim() strips the bytes that separate them).
     const std::string_view text = trim(*block);
@@ -167,8 +167,12 @@ class Sudoku final : public InternBootcampTask {
     auto cell = [&](size_t i, size_t j) { return got[i * un + j]; };
     for (size_t i = 0; i < un; ++i) {
       const Json& row = puzzle.at(i);
+      // A row of at least n entries read by index (at() checks the type and bound per cell);
+      // any other row through at(), which throws where upstream's indexing raises.
+      const auto* entries = row.get_ptr<const Json::array_t*>();
+      const bool whole = entries != nullptr && entries->size() >= un;
       for (size_t j = 0; j < un; ++j) {
-        const int64_t given = identity_int(row.at(j));
+        const int64_t given = identity_int(whole ? (*entries)[j] : row.at(j));
         if (given != 0 && cell(i, j) != given) return 0.0;
       }
     }
