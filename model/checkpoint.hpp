@@ -56,7 +56,10 @@ Result<Transformer> load_checkpoint(const std::string& dir);
 
 // Restores AdamW moments and step count from optimizer.safetensors.
 // Errors: file absent or not matching the model.
-[[nodiscard]] Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer);
+// With new_tensors_ok, tensors of `model` that the file lacks (a model that gained one since,
+// e.g. with_feature_vocab) start with zero moments; the others must still match.
+[[nodiscard]] Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer,
+                                          bool new_tensors_ok = false);
 
 // ---- the safetensors format itself ----------------------------------------
 

@@ -161,6 +161,53 @@ TEST(RewardTraining, AuxiliaryLossTrainsNextBytesOfRightResponsesOnly) {
   EXPECT_GT(r2, 0.8 * r0) << "without lm_weight the response NLL stays near " << r0 << ", got " << r2;
 }
 
+// The alignment ids of the response bytes of verifier_text(q, ref, resp), as a string of digits.
+std::string response_ids(const std::string& ref, const std::string& resp) {
+  const auto tokens = encode_text(verifier_text("What?", ref, resp), 128);
+  const auto ids = verifier_features(tokens);
+  EXPECT_EQ(ids.size(), tokens.size());
+  const size_t start = tokens.size() - resp.size();
+  std::string out;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (t < start) {
+      EXPECT_EQ(ids[t], 0) << "question or reference byte " << t;
+    } else {
+      out.push_back(char('0' + ids[t]));
+    }
+  }
+  return out;
+}
+
+TEST(RewardTraining, AlignmentFeaturesMarkCopiesOfTheReference) {
+  // id = 1 + 3 * (prefix run: none / partial / whole) + min(longest run, 2).
+  // "\boxed{abc}": the 'b' of boxed is ref[1] (run 1, no prefix: id 2), the other dress bytes are
+  // not in the reference (1); then a b c grow a prefix to the whole reference (5, 6, then 9 at c).
+  EXPECT_EQ(response_ids("abc", "\\boxed{abc}"), "1211111" "569" "1");
+  // A swap never completes a copy; a changed byte breaks the run.
+  EXPECT_EQ(response_ids("abc", "bac"), "252");
+  EXPECT_EQ(response_ids("abc", "abx"), "561");
+  // Only bytes up to t count: the whole copy is marked where it ends, not before.
+  EXPECT_EQ(response_ids("12", "x12"), "159");
+  // Not verifier_text's layout: no ids.
+  const auto other = encode_text("no markers here\nC:abc", 128);
+  for (int id : verifier_features(other)) EXPECT_EQ(id, 0);
+  // A batch for a model with the channel carries the ids; one with another size is refused.
+  model::ModelConfig c = tiny(3);
+  c.feature_vocab = kVerifierFeatureVocab;
+  auto m = model::Transformer::create(c, 1);
+  auto b = verifier_batch(*m, {verifier_text("Q", "7", "7"), verifier_text("Q", "abc", "The answer is abc")});
+  ASSERT_TRUE(b.is_ok());
+  EXPECT_EQ(b->features.size(), b->tokens.size());
+  EXPECT_EQ(b->features[size_t(b->seq_len) * 2 - 1], 9);  // row 1's last byte ends a whole copy
+  c.feature_vocab = 4;
+  auto wrong = model::Transformer::create(c, 1);
+  EXPECT_FALSE(verifier_batch(*wrong, {"x"}).is_ok());
+  auto plain = model::Transformer::create(tiny(3), 1);
+  auto pb = verifier_batch(*plain, {"x"});
+  ASSERT_TRUE(pb.is_ok());
+  EXPECT_TRUE(pb->features.empty());
+}
+
 TEST(RewardTraining, StepsRejectMismatchedHeads) {
   auto v = model::Transformer::create(tiny(3), 1);
   auto p = model::Transformer::create(tiny(1), 1);
