@@ -8,7 +8,9 @@
 //               families and, per family and per task, on families it never saw.
 //               Its defaults are the recipe of the README's figures: 3 layers,
 //               batch 32 at lr 3e-3, the pooled readout, generic answers, half
-//               the rows bare, and the auxiliary next-byte loss on right answers.
+//               the rows bare, the auxiliary next-byte loss on right answers, and
+//               the alignment channel (rewards::verifier_features: how each
+//               response byte lines up with the reference, as a model input).
 //   preference  Bradley-Terry reward model on JSON lines {prompt, chosen,
 //               rejected} (--data), or on pairs generated from the open-ended
 //               "describe" task; reports held-out pairwise accuracy.
@@ -183,6 +185,7 @@ struct VerifierArgs {
   int generic_cases = 3000;      // Default: 3000 generic-answer cases added to the training data
   double bare_fraction = 0.5;    // Default: 0.5; share of training rows shown without question or dress
   float lm_weight = 1;           // Default: 1; weight of the auxiliary next-byte loss on right responses
+  bool match_features = true;    // Default: on; the alignment channel (rewards::verifier_features)
   std::string dump;              // Default: none; write the examples as JSON lines here and stop
 };
 
@@ -247,6 +250,12 @@ int run_verifier(const VerifierArgs& va) {
     return 0;
   }
   auto m = make_model(a, rewards::kVerifierClasses);
+  if (m && va.match_features && m->config().feature_vocab == 0) {
+    // A new model, or a checkpoint from before the channel: its embedding starts at zero, so a
+    // continued model scores as before until training puts the channel to use.
+    if (!a.init.empty()) std::fprintf(stderr, "train verifier: adding the alignment channel to %s\n", a.init.c_str());
+    m = model::with_feature_vocab(*m, rewards::kVerifierFeatureVocab);
+  }
   if (!m) {
     std::cerr << m.status().message() << "\n";
     return 1;
@@ -256,7 +265,8 @@ int run_verifier(const VerifierArgs& va) {
                m->config().num_parameters(), train->size(), train_tasks.size(), va.train_families.c_str(),
                held->size(), held_tasks.size());
   model::AdamW opt(*m, model::AdamWConfig{});
-  if (!a.init.empty() && !model::load_optimizer_state(a.init, *m, &opt).is_ok()) {
+  // new_tensors_ok: the alignment channel added above starts with zero moments, the rest keep theirs.
+  if (!a.init.empty() && !model::load_optimizer_state(a.init, *m, &opt, true).is_ok()) {
     std::fprintf(stderr, "train verifier: no optimizer state in %s; fresh moments\n", a.init.c_str());
   }
   Budget budget{a};
@@ -503,6 +513,9 @@ void setup(CLI::App& root, int& exit_code) {
   v->add_option("--lm-weight", va->lm_weight,
                 "weight of an auxiliary loss: predict each byte of the responses labelled correct (their answer "
                 "copies the reference before it; default 1, 0 = off)");
+  v->add_option("--match-features", va->match_features,
+                "feed the model, beside each response byte, how it lines up with the reference (runs shared "
+                "with it, a whole copy ending there); added to a checkpoint without it (default true)");
   v->add_option("--dump", va->dump,
                 "write the training and held-out examples as JSON lines to this file and stop (no training)");
   v->callback([va, &exit_code] { exit_code = run_verifier(*va); });

@@ -57,8 +57,9 @@ std::vector<NamedTensor> model_tensors(const Transformer& m, std::span<const flo
 }
 
 // Copies every tensor of `m` (with `suffix`) from `file` into `dst` (laid out as m's parameters).
+// missing_ok: a tensor of m that the file lacks is zero-filled instead of an error.
 Status fill_from(const SafetensorsFile& file, const Transformer& m, const char* suffix, const std::string& path,
-                 float* dst) {
+                 float* dst, bool missing_ok = false) {
   if (file.tensors.size() != m.tensors().size()) {
     for (const NamedTensor& t : file.tensors) {
       bool known = false;
@@ -68,6 +69,10 @@ Status fill_from(const SafetensorsFile& file, const Transformer& m, const char* 
   }
   for (const ParamTensor& p : m.tensors()) {
     const NamedTensor* t = file.find(p.name + suffix);
+    if (t == nullptr && missing_ok) {
+      std::fill_n(dst + p.offset, p.numel, 0.0f);
+      continue;
+    }
     if (t == nullptr) return Status::invalid_argument(path + ": tensor \"" + p.name + suffix + "\" is missing");
     if (t->shape != p.shape) {
       return Status::invalid_argument(path + ": tensor \"" + t->name + "\" has shape " + shape_str(t->shape) +
@@ -237,7 +242,7 @@ Result<Transformer> load_checkpoint(const std::string& dir) {
   return m;
 }
 
-Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer) {
+Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer, bool new_tensors_ok) {
   const std::string path = dir + "/optimizer.safetensors";
   auto file = read_safetensors(path);
   if (!file) return file.status();
@@ -247,8 +252,8 @@ Status load_optimizer_state(const std::string& dir, const Transformer& model, Ad
     const bool sq = t.name.size() > 11 && t.name.compare(t.name.size() - 11, 11, ".exp_avg_sq") == 0;
     (sq ? second : first).tensors.push_back(t);
   }
-  TROUPE_RETURN_IF_ERROR(fill_from(first, model, ".exp_avg", path, optimizer->m().data()));
-  TROUPE_RETURN_IF_ERROR(fill_from(second, model, ".exp_avg_sq", path, optimizer->v().data()));
+  TROUPE_RETURN_IF_ERROR(fill_from(first, model, ".exp_avg", path, optimizer->m().data(), new_tensors_ok));
+  TROUPE_RETURN_IF_ERROR(fill_from(second, model, ".exp_avg_sq", path, optimizer->v().data(), new_tensors_ok));
   auto it = file->metadata.find("step");
   if (it == file->metadata.end()) return Status::corruption(path + ": metadata has no \"step\"");
   try {

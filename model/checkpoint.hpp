@@ -26,6 +26,7 @@
 //   score_head.weight (d), score_head.bias (1)   only with scalar_head, head_outputs K = 1
 //   score_head.weight (K, d), score_head.bias (K)  with scalar_head and K > 1 (e.g. the 3-way verifier)
 //   score_head.weight (K, 2d), score_head.bias (K), score_pool.query (d)   with score_readout "pool"
+//   wfe (F, d)   last, only with feature_vocab F > 0 (the per-token feature channel)
 // Metadata of model.safetensors: "format": "pt", "policy_version".
 //
 // Loading checks every byte count and shape: a truncated file, a header that
@@ -56,7 +57,10 @@ Result<Transformer> load_checkpoint(const std::string& dir);
 
 // Restores AdamW moments and step count from optimizer.safetensors.
 // Errors: file absent or not matching the model.
-[[nodiscard]] Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer);
+// With new_tensors_ok, tensors of `model` that the file lacks (a model that gained one since,
+// e.g. with_feature_vocab) start with zero moments; the others must still match.
+[[nodiscard]] Status load_optimizer_state(const std::string& dir, const Transformer& model, AdamW* optimizer,
+                                          bool new_tensors_ok = false);
 
 // ---- the safetensors format itself ----------------------------------------
 

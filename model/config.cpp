@@ -17,6 +17,9 @@ Status ModelConfig::validate() const {
   if (score_readout != "last" && score_readout != "pool") {
     return bad("score_readout \"" + score_readout + "\" is neither \"last\" nor \"pool\"");
   }
+  if (feature_vocab < 0 || feature_vocab > 4096) {  // 4096: a table of feature ids, not a vocabulary of words
+    return bad("feature_vocab " + std::to_string(feature_vocab) + " is outside [0, 4096]");
+  }
   if (d_model % n_heads != 0) {
     return bad("d_model " + std::to_string(d_model) + " is not divisible by n_heads " + std::to_string(n_heads));
   }
@@ -28,7 +31,7 @@ long ModelConfig::num_parameters() const {
   const long per_layer = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + 2 * C + (4 * C * C + 4 * C) + (4 * C * C + C);
   // The score head reads C features per row, or 2C (pooled beside last) plus the pool's query (C).
   const long head = !scalar_head ? 0 : pooled_readout() ? long(head_outputs) * (2 * C + 1) + C : long(head_outputs) * (C + 1);
-  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + head;
+  return long(vocab_size) * C + long(context) * C + n_layers * per_layer + 2 * C + head + long(feature_vocab) * C;
 }
 
 double ModelConfig::flops_per_token(int seq_len) const {
@@ -43,6 +46,7 @@ std::string ModelConfig::to_json() const {
                       {"n_heads", n_heads},       {"context", context},   {"scalar_head", scalar_head},
                       {"head_outputs", head_outputs}, {"architecture", "troupe-gpt2"}};
   if (scalar_head) j["score_readout"] = score_readout;
+  if (feature_vocab > 0) j["feature_vocab"] = feature_vocab;
   return j.dump(2);
 }
 
@@ -75,6 +79,9 @@ Result<ModelConfig> ModelConfig::from_json(const std::string& text, const std::s
       return Status::invalid_argument(origin + ": key \"score_readout\" must be a string (\"last\" or \"pool\")");
     }
     c.score_readout = j["score_readout"].get<std::string>();
+  }
+  if (j.contains("feature_vocab")) {  // absent in checkpoints written before the feature channel: none
+    TROUPE_RETURN_IF_ERROR(get_int("feature_vocab", &c.feature_vocab));
   }
   Status s = c.validate();
   if (!s) return s.with_context(origin);

@@ -24,9 +24,15 @@ struct ModelConfig {
   // an OR over positions ("is any byte of the answer off?") need not be gathered into one token.
   // Default: "last" (checkpoints written before the key existed have it).
   std::string score_readout = "last";
+  // A second input channel beside the bytes: a feature id per token in [0, feature_vocab), whose
+  // learned embedding (wfe, (feature_vocab, d), zero at initialisation) is added to the token's
+  // and position's. The verifier feeds it how each answer byte lines up with the reference
+  // (rewards/reward_model.hpp verifier_features). 0 = no channel. Default: 0 (checkpoints written
+  // before the key existed have none).
+  int feature_vocab = 0;
 
   // Errors: a non-positive size, d_model not divisible by n_heads, vocab below 260, head_outputs < 1,
-  // a score_readout other than "last" or "pool".
+  // a score_readout other than "last" or "pool", feature_vocab outside [0, 4096].
   Status validate() const;
   // Parameters, embeddings included (the tied output head counts once).
   long num_parameters() const;

@@ -80,6 +80,13 @@ TokenBatch rows_of(const TokenBatch& b, int row0, int rows) {
     std::copy_n(b.tokens.begin() + long(from), s.seq_len, s.tokens.begin() + long(to));
     std::copy_n(b.loss_weight.begin() + long(from), s.seq_len, s.loss_weight.begin() + long(to));
   }
+  if (!b.features.empty()) {
+    s.features.resize(s.tokens.size());
+    for (int r = 0; r < rows; ++r) {
+      std::copy_n(b.features.begin() + long(std::size_t(row0 + r) * b.seq_len), s.seq_len,
+                  s.features.begin() + long(std::size_t(r) * s.seq_len));
+    }
+  }
   return s;
 }
 
@@ -191,6 +198,8 @@ Result<Transformer> Transformer::create(const ModelConfig& config, uint64_t seed
       add("score_head.bias", {K}, false, kZeros);
     }
   }
+  // Last, so that the other tensors keep their offsets; zero: a new channel changes nothing until trained.
+  if (config.feature_vocab > 0) add("wfe", {config.feature_vocab, C}, false, kZeros);
   if (long(off) != config.num_parameters()) {
     return Status::internal("parameter count " + std::to_string(off) + " != config's " +
                             std::to_string(config.num_parameters()));
@@ -238,6 +247,7 @@ void Transformer::bind() {
     score_b_ = next();
     if (config_.pooled_readout()) score_q_ = next();
   }
+  if (config_.feature_vocab > 0) wfe_ = next();
 }
 
 Status Transformer::load_parameters(std::span<const float> params, uint64_t version) {
@@ -286,6 +296,30 @@ void Transformer::prepare_inputs(const TokenBatch& batch, Activations& a) const 
       a.targets[i] = t + 1 < batch.lengths[b] ? batch.tokens[i + 1] : -1;
     }
   }
+  if (config_.feature_vocab > 0) {
+    a.features = batch.features;  // checked by check_features
+    a.features.resize(N, 0);
+  } else {
+    a.features.clear();
+  }
+}
+
+Status Transformer::check_features(const TokenBatch& batch, const char* where) const {
+  if (batch.features.empty()) return Status::ok();
+  if (config_.feature_vocab == 0) {
+    return Status::invalid_argument(std::string(where) + ": the batch has feature ids but the model no feature channel");
+  }
+  if (batch.features.size() != batch.tokens.size()) {
+    return Status::invalid_argument(std::string(where) + ": " + std::to_string(batch.features.size()) +
+                                    " feature ids for " + std::to_string(batch.tokens.size()) + " tokens");
+  }
+  for (int f : batch.features) {
+    if (f < 0 || f >= config_.feature_vocab) {
+      return Status::out_of_range(std::string(where) + ": feature id " + std::to_string(f) + " outside [0, " +
+                                  std::to_string(config_.feature_vocab) + ")");
+    }
+  }
+  return Status::ok();
 }
 
 void Transformer::run_trunk(const TokenBatch& batch, Activations& a) const {
@@ -295,6 +329,11 @@ void Transformer::run_trunk(const TokenBatch& batch, Activations& a) const {
   prepare_inputs(batch, a);
   const float* P = params_.data();
   k::encoder_forward(a.encoded.data(), a.tokens.data(), a.positions.data(), P + wte_, P + wpe_, int(N), C);
+  for (std::size_t i = 0; i < a.features.size(); ++i) {
+    const float* e = P + wfe_ + std::size_t(a.features[i]) * C;
+    float* x = a.encoded.data() + i * C;
+    for (int c = 0; c < C; ++c) x[c] += e[c];
+  }
   const float* residual = a.encoded.data();
   for (int l = 0; l < config_.n_layers; ++l) {
     const Layer& y = layers_[l];
@@ -333,6 +372,7 @@ Status Transformer::forward(const TokenBatch& batch, std::vector<float>* logp) {
                                     std::to_string(batch.seq_len) + " does not fit context " +
                                     std::to_string(config_.context));
   }
+  TROUPE_RETURN_IF_ERROR(check_features(batch, "forward"));
   last_forward_on_device_ = device_ != nullptr;
   if (device_) return device_forward(batch, logp);
   cur_B_ = batch.batch;
@@ -478,6 +518,11 @@ void Transformer::backward_trunk(Activations& a, const float* dlnf, float* G) co
                           a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, int(N), C);
   }
   k::encoder_backward(G + wte_, G + wpe_, a.dres.data(), a.tokens.data(), a.positions.data(), int(N), C);
+  for (std::size_t i = 0; i < a.features.size(); ++i) {
+    float* g = G + wfe_ + std::size_t(a.features[i]) * C;
+    const float* d = a.dres.data() + i * C;
+    for (int c = 0; c < C; ++c) g[c] += d[c];
+  }
 }
 
 Status Transformer::backward(const std::vector<float>& dlogp) {
@@ -519,6 +564,7 @@ Status Transformer::score_forward(const TokenBatch& batch, std::vector<float>* s
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("score_forward: batch does not fit the context");
   }
+  TROUPE_RETURN_IF_ERROR(check_features(batch, "score_forward"));
   last_forward_on_device_ = false;  // the score head runs on the CPU
   shards_used_ = 0;
   cur_B_ = batch.batch;
@@ -637,6 +683,7 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   if (batch.seq_len > config_.context || batch.batch <= 0) {
     return Status::invalid_argument("last_logits: batch does not fit the context");
   }
+  TROUPE_RETURN_IF_ERROR(check_features(batch, "last_logits"));
   last_forward_on_device_ = false;
   shards_used_ = 0;
   cur_B_ = cur_T_ = 0;  // no backward follows
@@ -662,37 +709,60 @@ Status Transformer::last_logits(const TokenBatch& batch, std::vector<float>* log
   return Status::ok();
 }
 
-Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout) {
-  if (!m.config().scalar_head) return Status::invalid_argument("with_score_readout: the model has no score head");
-  ModelConfig c = m.config();
-  c.score_readout = readout;
+namespace {
+
+// A model of config `c` carrying m's weights over: `fill(t, from, src, dst)` writes tensor t of
+// the new model (from: m's tensor of that name, or null; src: m's parameters) into dst. Keeps
+// m's version.
+template <class Fill>
+Result<Transformer> remade(const Transformer& m, const ModelConfig& c, Fill fill) {
   auto out = Transformer::create(c, 1);
   if (!out) return out;
-  const int64_t C = c.d_model, K = c.head_outputs;
   auto src = m.parameters();
   auto dst = out->parameters();
   for (const ParamTensor& t : out->tensors()) {
     const ParamTensor* from = nullptr;
     for (const ParamTensor& f : m.tensors()) from = f.name == t.name ? &f : from;
-    float* d = dst.data() + t.offset;
+    fill(t, from, src.data(), dst.data() + t.offset);
+  }
+  out->set_version(m.version());
+  return out;
+}
+
+}  // namespace
+
+Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout) {
+  if (!m.config().scalar_head) return Status::invalid_argument("with_score_readout: the model has no score head");
+  ModelConfig c = m.config();
+  c.score_readout = readout;
+  const int64_t C = c.d_model, K = c.head_outputs;
+  return remade(m, c, [&](const ParamTensor& t, const ParamTensor* from, const float* src, float* d) {
     if (from && from->shape == t.shape) {
-      std::copy_n(src.data() + from->offset, t.numel, d);
+      std::copy_n(src + from->offset, t.numel, d);
     } else if (t.name == "score_head.weight") {
       // Rows of K: [pooled (C), last (C)] with the pool, [last (C)] without.
       const bool to_pool = c.pooled_readout();
       std::fill_n(d, t.numel, 0.0f);
       for (int64_t k = 0; k < K; ++k) {
-        const float* row = src.data() + from->offset + k * (to_pool ? C : 2 * C) + (to_pool ? 0 : C);
+        const float* row = src + from->offset + k * (to_pool ? C : 2 * C) + (to_pool ? 0 : C);
         std::copy_n(row, C, d + k * (to_pool ? 2 * C : C) + (to_pool ? C : 0));
       }
     } else if (t.name == "score_head.bias" && from) {
-      std::copy_n(src.data() + from->offset, std::min(t.numel, from->numel), d);
+      std::copy_n(src + from->offset, std::min(t.numel, from->numel), d);
     } else {
       std::fill_n(d, t.numel, 0.0f);  // score_pool.query: the plain mean
     }
-  }
-  out->set_version(m.version());
-  return out;
+  });
+}
+
+Result<Transformer> with_feature_vocab(const Transformer& m, int feature_vocab) {
+  ModelConfig c = m.config();
+  c.feature_vocab = feature_vocab;
+  return remade(m, c, [](const ParamTensor& t, const ParamTensor* from, const float* src, float* d) {
+    std::fill_n(d, t.numel, 0.0f);
+    // Every tensor has its old shape except wfe, whose rows (ids) may differ in number: keep the shared ones.
+    if (from) std::copy_n(src + from->offset, std::min(t.numel, from->numel), d);
+  });
 }
 
 KvCache Transformer::make_cache(int rows, int max_len) const {
@@ -735,6 +805,9 @@ Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
     int *len = c.len.data() + r0, *pos = c.pos.data() + r0;
     for (int r = 0; r < n; ++r) pos[r] = len[r]++;
     k::encoder_forward(x, tokens + r0, pos, P + wte_, P + wpe_, n, C);
+    for (int r = 0; config_.feature_vocab > 0 && r < n; ++r) {  // id 0: no features while sampling
+      for (int c = 0; c < C; ++c) x[std::size_t(r) * C + c] += P[wfe_ + std::size_t(c)];
+    }
     for (int l = 0; l < config_.n_layers; ++l) {
       const Layer& y = layers_[l];
       k::layernorm_forward(ln, mean, rstd, x, P + y.ln1w, P + y.ln1b, n, C);

@@ -35,6 +35,9 @@
 //   cfg.score_readout = "pool": the head reads [pooled, h] where pooled = sum_t a_t h_t over
 //   the row's real tokens, a = softmax(h_t . q) with a learned query q (score_pool.query (d),
 //   zero at init: the mean); then score_head.weight is (K,2d) for every K.
+//   cfg.feature_vocab = F > 0: the input of token t is wte[token] + wpe[t] + wfe[feature id]
+//   (batch.features), wfe (F,d) the last tensor, zero at init. The GPU path does not have it
+//   (use_device refuses such a model); decode() adds wfe[0] (no ids while sampling).
 //
 // Threads: on the CPU, forward() and backward() split a batch's rows between
 // kernels::cpu::cpu_threads() threads, each running the whole model on its
@@ -70,6 +73,9 @@ struct TokenBatch {
   std::vector<int> tokens;         // (B,T)
   std::vector<int> lengths;        // (B) real tokens per row
   std::vector<float> loss_weight;  // (B,T) weight of the prediction at t (of token t+1); 0 on prompts/padding
+  // (B,T) or empty: a feature id per token in [0, config.feature_vocab), for models with the feature
+  // channel (ModelConfig::feature_vocab; empty = id 0 everywhere). Set by the caller after building.
+  std::vector<int> features;
 
   // Sequences trained on in full (every next-token prediction weighted 1).
   // Errors: an empty batch, a sequence shorter than 2 or longer than context, a token out of range.
@@ -183,7 +189,8 @@ class Transformer {
   struct Shard;       // one thread's rows of a data-parallel forward/backward (transformer_state.hpp)
   void bind();
   void ensure_activations(Activations& a, int B, int T) const;
-  void prepare_inputs(const TokenBatch& batch, Activations& a) const;  // tokens, positions, targets
+  void prepare_inputs(const TokenBatch& batch, Activations& a) const;  // tokens, positions, targets, features
+  Status check_features(const TokenBatch& batch, const char* where) const;  // ids in range, one per token
   void run_trunk(const TokenBatch& batch, Activations& a) const;  // activations up to the final LayerNorm
   void head_forward(Activations& a, float* logp) const;  // logits and log-probs of a's batch
   // Gradients of a's batch += into G (laid out as grads_): from dlogp, or from d(final LayerNorm output).
@@ -204,7 +211,7 @@ class Transformer {
   uint64_t version_ = 0;
   std::unique_ptr<Activations> acts_;
   std::vector<Layer> layers_;  // offsets of each block's tensors; built by bind()
-  std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0, score_q_ = 0;
+  std::size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0, score_w_ = 0, score_b_ = 0, score_q_ = 0, wfe_ = 0;
   int cur_B_ = 0, cur_T_ = 0;       // shape of the last forward's batch
   std::vector<int> last_lengths_;  // of the last score_forward's batch
   bool score_with_logp_ = false;   // the last score_forward also wrote log-probs
@@ -224,6 +231,12 @@ class Transformer {
 // dropped (pool -> last). The copy keeps m's version. Errors: m has no score head, an
 // unknown readout.
 Result<Transformer> with_score_readout(const Transformer& m, const std::string& readout);
+
+// A copy of `m` with a feature channel of `feature_vocab` ids (0: none): every other tensor
+// carries over; the feature embedding starts at zero (or keeps the rows both have), so the
+// scores and log-probs are unchanged until training moves it. Keeps m's version.
+// Errors: feature_vocab outside [0, 4096].
+Result<Transformer> with_feature_vocab(const Transformer& m, int feature_vocab);
 
 // Puts `model` where `device` says: "cpu" (stays), "cuda" (GPU `gpu`, the first when gpu < 0; an
 // error when it is not visible or placing fails), "auto" (that GPU when any is visible, else the

@@ -40,6 +40,10 @@ Status Transformer::use_device(bool on, int ordinal) {
     return Status::ok();
   }
   if (device_ && device_->ordinal == ordinal) return Status::ok();
+  if (config_.feature_vocab > 0) {
+    return Status::invalid_argument("use_device: the feature channel (feature_vocab " +
+                                 std::to_string(config_.feature_vocab) + ") runs on the CPU only; the model stays there");
+  }
   if (kernels::cuda_device_count() == 0) {
     return Status::unavailable("use_device: no CUDA device visible (" + kernels::cuda_unavailable_reason() +
                                "); the model stays on the CPU");

@@ -29,6 +29,7 @@ struct Transformer::Layer {
 struct Transformer::Activations {
   int B = 0, T = 0;                             // batch shape; N = B·T
   std::vector<int> tokens, positions, targets;  // (N)
+  std::vector<int> features;                    // (N) feature ids; empty without the feature channel
   std::vector<float> encoded;                   // (N,C)
   // Per layer, L blocks each: ln1, res2, ln2, res3, atty (N,C); qkv (N,3C); fch, fch_gelu (N,4C);
   // att (B,NH,T,T); means and rstds (N).

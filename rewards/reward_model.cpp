@@ -31,6 +31,68 @@ std::vector<int> encode_preference(std::string_view prompt, std::string_view res
   return out;
 }
 
+std::vector<int> verifier_features(const std::vector<int>& tokens) {
+  std::vector<int> out(tokens.size(), 0);
+  // verifier_text: "Q:<no newline>\nR:<reference>\nC:<response>".
+  auto marker = [&](size_t at, int letter) {
+    return at + 2 < tokens.size() && tokens[at] == '\n' && tokens[at + 1] == letter && tokens[at + 2] == ':';
+  };
+  const auto nl = std::find(tokens.begin(), tokens.end(), int('\n'));
+  const size_t r0 = size_t(nl - tokens.begin()) + 3;
+  if (nl == tokens.end() || !marker(r0 - 3, 'R')) return out;
+  const size_t r1 = size_t(std::find(tokens.begin() + long(r0), tokens.end(), int('\n')) - tokens.begin());
+  if (!marker(r1, 'C') || r1 == r0) return out;
+  const int* ref = tokens.data() + r0;
+  const int n = int(r1 - r0);
+  // run[j] = length of the common run ending at the current response byte and at ref[j].
+  std::vector<int> run(size_t(n), 0), next(size_t(n), 0);
+  for (size_t t = r1 + 3; t < tokens.size(); ++t) {
+    int longest = 0, prefix = 0;
+    for (int j = 0; j < n; ++j) {
+      next[size_t(j)] = tokens[t] == ref[j] ? (j > 0 ? run[size_t(j - 1)] : 0) + 1 : 0;
+      longest = std::max(longest, next[size_t(j)]);
+      if (next[size_t(j)] == j + 1) prefix = j + 1;  // the run reaches back to ref[0]
+    }
+    run.swap(next);
+    out[t] = 1 + 3 * (prefix == 0 ? 0 : prefix < n ? 1 : 2) + std::min(longest, 2);
+  }
+  return out;
+}
+
+Result<model::TokenBatch> verifier_batch(const model::Transformer& m, const std::vector<std::string>& texts) {
+  const int fv = m.config().feature_vocab;
+  if (fv != 0 && fv != kVerifierFeatureVocab) {
+    return Status::invalid_argument("verifier_batch: the model's feature channel has " + std::to_string(fv) +
+                                    " ids; the verifier's alignment features need " +
+                                    std::to_string(kVerifierFeatureVocab));
+  }
+  std::vector<std::vector<int>> seqs;
+  seqs.reserve(texts.size());
+  for (const auto& t : texts) seqs.push_back(encode_text(t, m.config().context));
+  auto batch = model::TokenBatch::from_sequences(seqs, m.config().context, m.config().vocab_size);
+  if (!batch || fv == 0) return batch;
+  batch->features.assign(batch->tokens.size(), 0);
+  for (size_t r = 0; r < seqs.size(); ++r) {
+    const auto f = verifier_features(seqs[r]);
+    std::copy(f.begin(), f.end(), batch->features.begin() + long(r * size_t(batch->seq_len)));
+  }
+  return batch;
+}
+
+Result<std::vector<float>> verifier_logits(model::Transformer& m, const std::vector<std::string>& texts, int batch) {
+  std::vector<float> out;
+  for (size_t i = 0; i < texts.size(); i += size_t(batch)) {
+    std::vector<std::string> part(texts.begin() + long(i),
+                                  texts.begin() + long(std::min(texts.size(), i + size_t(batch))));
+    auto b = verifier_batch(m, part);
+    if (!b) return b.status();
+    std::vector<float> s;
+    TROUPE_RETURN_IF_ERROR(m.score_forward(*b, &s));
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
 std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits) {
   std::vector<std::array<float, 3>> out(logits.size() / 3);
   for (size_t b = 0; b < out.size(); ++b) {
@@ -49,9 +111,7 @@ Result<double> verifier_train_step(model::Transformer& m, model::AdamW& opt, flo
   if (m.config().head_outputs != 3 || texts.empty() || texts.size() != labels.size()) {
     return Status::invalid_argument("verifier_train_step: needs a 3-way head and one label per text");
   }
-  std::vector<std::vector<int>> seqs;
-  for (const auto& t : texts) seqs.push_back(encode_text(t, m.config().context));
-  auto batch = model::TokenBatch::from_sequences(seqs, m.config().context, m.config().vocab_size);
+  auto batch = verifier_batch(m, texts);
   if (!batch) return batch.status();
   std::vector<float> logits, logp;
   const bool lm = lm_weight > 0;
@@ -158,11 +218,10 @@ void VerifierReport::add(VerifierLabel truth, VerifierLabel predicted) {
 
 Result<std::vector<VerifierLabel>> predict_verifier(model::Transformer& m,
                                                     const std::vector<VerifierExample>& examples) {
-  std::vector<std::vector<int>> seqs;
-  for (const auto& e : examples) {
-    seqs.push_back(encode_text(verifier_text(e.question, e.reference, e.response), m.config().context));
-  }
-  auto logits = score_sequences(m, seqs);
+  std::vector<std::string> texts;
+  texts.reserve(examples.size());
+  for (const auto& e : examples) texts.push_back(verifier_text(e.question, e.reference, e.response));
+  auto logits = verifier_logits(m, texts);
   if (!logits) return logits.status();
   auto p = softmax3(*logits);
   std::vector<VerifierLabel> out;
@@ -192,13 +251,11 @@ Result<std::vector<std::array<float, 3>>> ScoringModel::judge(const std::vector<
   if (questions.size() != responses.size() || references.size() != responses.size()) {
     return Status::invalid_argument("judge: questions, references and responses differ in number");
   }
-  std::vector<std::vector<int>> seqs;
-  for (size_t i = 0; i < responses.size(); ++i) {
-    seqs.push_back(encode_text(verifier_text(questions[i], references[i], responses[i]), model_.config().context));
-  }
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < responses.size(); ++i) texts.push_back(verifier_text(questions[i], references[i], responses[i]));
   std::lock_guard lock(mu_);
-  if (seqs.empty()) return std::vector<std::array<float, 3>>{};
-  auto logits = score_sequences(model_, seqs);
+  if (texts.empty()) return std::vector<std::array<float, 3>>{};
+  auto logits = verifier_logits(model_, texts);
   if (!logits) return logits.status();
   return softmax3(*logits);
 }

@@ -34,6 +34,27 @@ std::vector<int> encode_preference(std::string_view prompt, std::string_view res
 // BOS + the text's bytes, keeping the tail when it does not fit.
 std::vector<int> encode_text(std::string_view text, int context);
 
+// The verifier's alignment channel (model::ModelConfig::feature_vocab = kVerifierFeatureVocab): a
+// feature id per token of an encoded verifier_text saying how the answer lines up with the
+// reference, so that a small model need not find a one-byte difference by attention alone. For
+// each byte t of the response (after "\nC:"), from the response's bytes up to t and the reference:
+//   L = the longest run ending at t that appears anywhere in the reference (0 = a byte it lacks),
+//   P = the longest run ending at t that is a prefix of the reference (P = |reference|: a whole
+//       copy of it ends at t);
+// id = 1 + 3 * (P == 0 ? 0 : P < |reference| ? 1 : 2) + min(L, 2); 0 on every other token.
+// Only bytes up to t enter t's id, as the model reads left to right: the ids tell nothing about
+// bytes yet to come. They are inputs: the model still judges dress, number forms and order.
+// A text that is not verifier_text's layout gets 0 everywhere. Pure.
+inline constexpr int kVerifierFeatureVocab = 10;
+std::vector<int> verifier_features(const std::vector<int>& tokens);
+
+// Verifier inputs as a batch: encode_text of each text, with verifier_features when the model
+// has the channel. Errors: no texts, a feature channel of another size than kVerifierFeatureVocab.
+Result<model::TokenBatch> verifier_batch(const model::Transformer& model, const std::vector<std::string>& texts);
+// The verifier's logits (B,3) for verifier texts, in batches of at most `batch` rows.
+Result<std::vector<float>> verifier_logits(model::Transformer& model, const std::vector<std::string>& texts,
+                                           int batch = 64);
+
 // Softmax probabilities (B,3) from verifier logits (B,3).
 std::vector<std::array<float, 3>> softmax3(const std::vector<float>& logits);
 

@@ -83,6 +83,33 @@ TEST_F(CheckpointTest, SaveLoadContinueIsBitIdentical) {
   EXPECT_EQ(b->version(), a->version());
 }
 
+TEST_F(CheckpointTest, OptimizerStateOfAModelThatGainedATensor) {
+  // A checkpoint continued with a feature channel added: the old tensors keep their moments and
+  // the new one starts at zero, but only when asked; anything else that differs still fails.
+  auto a = Transformer::create(small(), 33);
+  ASSERT_TRUE(a.is_ok());
+  AdamW opt_a(*a, AdamWConfig{});
+  train(*a, opt_a, 0, 3);
+  ASSERT_TRUE(save_checkpoint(dir(), *a, &opt_a).is_ok());
+  auto f = with_feature_vocab(*a, 4);
+  ASSERT_TRUE(f.is_ok());
+  AdamW opt_f(*f, AdamWConfig{});
+  auto strict = load_optimizer_state(dir(), *f, &opt_f);
+  EXPECT_FALSE(strict.is_ok());
+  EXPECT_NE(strict.message().find("wfe.exp_avg"), std::string::npos) << strict.message();
+  std::fill(opt_f.m().begin(), opt_f.m().end(), 1.0f);
+  ASSERT_TRUE(load_optimizer_state(dir(), *f, &opt_f, true).is_ok());
+  EXPECT_EQ(opt_f.steps(), 3);
+  const ParamTensor& wfe = f->tensors().back();
+  for (std::size_t i = 0; i < wfe.offset; ++i) ASSERT_EQ(opt_f.m()[i], opt_a.m()[i]) << i;
+  for (std::size_t i = 0; i < wfe.numel; ++i) ASSERT_EQ(opt_f.m()[wfe.offset + i], 0.0f) << i;
+  ModelConfig wider = small();
+  wider.d_model *= 2;
+  auto w = Transformer::create(wider, 1);
+  AdamW opt_w(*w, AdamWConfig{});
+  EXPECT_FALSE(load_optimizer_state(dir(), *w, &opt_w, true).is_ok());
+}
+
 TEST_F(CheckpointTest, TruncatedFileFailsClearly) {
   auto m = Transformer::create(small(), 32);
   ASSERT_TRUE(save_checkpoint(dir(), *m).is_ok());

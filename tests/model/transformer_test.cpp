@@ -232,7 +232,7 @@ TEST(Transformer, ScoreHeadGradientsMatchFiniteDifferences) {
 // score_forward (with logp when `dl` is given), score_backward, then every tensor against
 // finite differences of loss = scores . ds (+ logp . dl). Returns the model for more checks.
 Result<Transformer> check_score_gradients(const ModelConfig& c, uint64_t seed, const std::vector<float>* dl,
-                                          const char* what) {
+                                          const char* what, const std::vector<int>* features = nullptr) {
   auto m = Transformer::create(c, seed);
   if (!m) return m;
   std::mt19937 rng(uint32_t(seed) + 1);
@@ -240,6 +240,7 @@ Result<Transformer> check_score_gradients(const ModelConfig& c, uint64_t seed, c
   for (float& p : m->parameters()) p += d(rng) * 0.5f;  // the pool's query too: not the plain mean
   auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
   EXPECT_TRUE(b.is_ok());
+  if (features) b->features = *features;
   const std::vector<float> ds = {0.7f, -1.3f, 0.2f, 0.5f, -0.4f, 1.1f};
   std::vector<float> scores, logp;
   EXPECT_TRUE(m->score_forward(*b, &scores, dl ? &logp : nullptr).is_ok());
@@ -337,6 +338,105 @@ TEST(Transformer, ScoreWithLogprobGradientsMatchFiniteDifferences) {
   // dlogp without logp from the last score_forward is refused.
   ASSERT_TRUE(m->score_forward(*b, &scores).is_ok());
   EXPECT_FALSE(m->score_backward(std::vector<float>(6, 0.1f), &dl).is_ok());
+}
+
+TEST(Transformer, FeatureChannelGradientsMatchFiniteDifferences) {
+  // Ids per token of the (2,5) batch, every id used, some twice: wfe collects the gradient of
+  // each token that reads it, through both heads.
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  c.score_readout = "pool";
+  c.feature_vocab = 4;
+  const std::vector<int> ids = {0, 1, 2, 3, 1, 3, 2, 2, 0, 0};
+  std::vector<float> dl(2 * 5, 0.0f);
+  dl[1] = -0.8f, dl[3] = 0.5f, dl[5 + 1] = -1.0f;
+  auto m = check_score_gradients(c, 41, &dl, "features", &ids);
+  ASSERT_TRUE(m.is_ok());
+  EXPECT_EQ(m->tensors().back().name, "wfe");
+  EXPECT_EQ(m->tensors().back().shape, (std::vector<int64_t>{4, c.d_model}));
+  EXPECT_EQ(long(m->parameters().size()), c.num_parameters());
+  // The ids change the scores; out of range, missized, or given to a model without the channel: refused.
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
+  std::vector<float> with, without;
+  b->features = ids;
+  ASSERT_TRUE(m->score_forward(*b, &with).is_ok());
+  b->features.clear();
+  ASSERT_TRUE(m->score_forward(*b, &without).is_ok());
+  double diff = 0;
+  for (std::size_t i = 0; i < with.size(); ++i) diff += std::abs(with[i] - without[i]);
+  EXPECT_GT(diff, 1e-3);
+  b->features = ids;
+  b->features[2] = 4;
+  auto bad = m->score_forward(*b, &with);
+  EXPECT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.message().find("feature id 4"), std::string::npos) << bad.message();
+  b->features.resize(3);
+  EXPECT_FALSE(m->forward(*b, &with).is_ok());
+  b->features = ids;
+  auto plain = Transformer::create(tiny(true), 1);
+  EXPECT_FALSE(plain->score_forward(*b, &with).is_ok());
+  EXPECT_FALSE(m->use_device(true).is_ok());  // the channel is CPU-only
+}
+
+TEST(Transformer, FeatureChannelSplitsWithTheRowsAndStartsAtZero) {
+  // forward() on 1 and 3 threads (rows_of carries the ids) gives the same log-probs; a model
+  // given the channel by with_feature_vocab scores and predicts as before until it is trained.
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto m = Transformer::create(c, 43);
+  ASSERT_TRUE(m.is_ok());
+  std::mt19937 rng(8);
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng);
+  m->set_version(5);
+  auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}, {kBos, 'q'}}, 12, 260);
+  ASSERT_TRUE(b.is_ok());
+  std::vector<float> s0, lp0, s1, lp1;
+  ASSERT_TRUE(m->score_forward(*b, &s0, &lp0).is_ok());
+  auto f = with_feature_vocab(*m, 3);
+  ASSERT_TRUE(f.is_ok());
+  EXPECT_EQ(f->config().feature_vocab, 3);
+  EXPECT_EQ(f->version(), 5u);
+  b->features.assign(b->tokens.size(), 0);
+  for (std::size_t i = 0; i < b->features.size(); ++i) b->features[i] = int(i % 3);
+  ASSERT_TRUE(f->score_forward(*b, &s1, &lp1).is_ok());
+  for (std::size_t i = 0; i < s0.size(); ++i) EXPECT_NEAR(s1[i], s0[i], 1e-6) << i;
+  for (std::size_t i = 0; i < lp0.size(); ++i) EXPECT_NEAR(lp1[i], lp0[i], 1e-6) << i;
+  const std::size_t wfe = f->tensors().back().offset;
+  for (std::size_t i = 0; i < f->tensors().back().numel; ++i) f->parameters()[wfe + i] = d(rng);
+  const int saved = kernels::cpu::cpu_threads();
+  std::vector<std::vector<float>> logps;
+  for (int threads : {1, 3}) {
+    kernels::cpu::set_cpu_threads(threads);
+    std::vector<float> logp;
+    ASSERT_TRUE(f->forward(*b, &logp).is_ok());
+    logps.push_back(logp);
+  }
+  kernels::cpu::set_cpu_threads(saved);
+  double moved = 0;
+  for (std::size_t i = 0; i < logps[0].size(); ++i) {
+    ASSERT_NEAR(logps[1][i], logps[0][i], 1e-5) << i;
+    moved += std::abs(logps[0][i] - lp0[i]);
+  }
+  EXPECT_GT(moved, 1e-3);  // the trained channel does reach the output
+  auto back = with_feature_vocab(*f, 0);
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->tensors().size(), m->tensors().size());
+  EXPECT_FALSE(with_feature_vocab(*m, -1).is_ok());
+}
+
+TEST(ModelConfigJson, FeatureVocabRoundTripsAndDefaultsToNone) {
+  ModelConfig c = tiny(true);
+  c.feature_vocab = 10;
+  auto back = ModelConfig::from_json(c.to_json(), "test");
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->feature_vocab, 10);
+  auto old = ModelConfig::from_json(
+      R"({"vocab_size":260,"d_model":16,"n_layers":1,"n_heads":4,"context":12,"scalar_head":true})", "old");
+  ASSERT_TRUE(old.is_ok());
+  EXPECT_EQ(old->feature_vocab, 0);
+  c.feature_vocab = -1;
+  EXPECT_FALSE(c.validate().is_ok());
 }
 
 TEST(ModelConfigJson, ScoreReadoutRoundTripsAndDefaultsToLast) {

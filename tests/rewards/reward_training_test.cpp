@@ -27,7 +27,9 @@ model::ModelConfig tiny(int head_outputs) {
   return c;
 }
 
-TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
+// 300 steps of a tiny verifier (with the alignment channel or without) on arithmetic and text
+// tasks; returns its report on the "reasoning" family, and the untrained one in *before.
+VerifierReport tiny_verifier_on_unseen_family(bool alignment, VerifierReport* before) {
   kernels::cpu::set_cpu_threads(1);
   VerifierDataOptions o;
   o.cases_per_task = 100;
@@ -37,11 +39,12 @@ TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
   o.cases_per_task = 40;
   o.seed = 12;
   auto held = build_verifier_examples({"word_problem", "program_trace"}, o);  // family "reasoning"
-  ASSERT_TRUE(train.is_ok() && held.is_ok());
-  auto m = model::Transformer::create(tiny(3), 5);
-  ASSERT_TRUE(m.is_ok());
-  auto before = evaluate_verifier(*m, *held);
-  ASSERT_TRUE(before.is_ok());
+  EXPECT_TRUE(train.is_ok() && held.is_ok());
+  model::ModelConfig c = tiny(3);
+  c.feature_vocab = alignment ? kVerifierFeatureVocab : 0;
+  auto m = model::Transformer::create(c, 5);
+  EXPECT_TRUE(m.is_ok());
+  *before = *evaluate_verifier(*m, *held);
   model::AdamW opt(*m, model::AdamWConfig{});
   std::mt19937_64 rng(1);
   constexpr int kSteps = 300, kBatch = 32;
@@ -54,21 +57,35 @@ TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
       labels.push_back(e.label);
     }
     auto loss = verifier_train_step(*m, opt, 3e-3f, texts, labels);
-    ASSERT_TRUE(loss.is_ok()) << loss.status().message();
+    EXPECT_TRUE(loss.is_ok()) << loss.status().message();
   }
-  auto after = evaluate_verifier(*m, *held);
-  ASSERT_TRUE(after.is_ok());
+  return *evaluate_verifier(*m, *held);
+}
+
+TEST(RewardTraining, TinyVerifierBeatsChanceOnAnUnseenFamily) {
+  VerifierReport before;
+  const auto after = tiny_verifier_on_unseen_family(false, &before);
   int64_t majority = 0;
-  for (const auto& c : after->classes) majority = std::max(majority, c.support);
-  const double baseline = double(majority) / double(after->n);
+  for (const auto& c : after.classes) majority = std::max(majority, c.support);
+  const double baseline = double(majority) / double(after.n);
   // 0.1 above always answering the most common class (and above a third): clearly better than chance.
   // (Measured: 0.518 against ~0.40 after these 300 steps, almost all of it from telling invalid responses
   // apart: with the dress drawn alike for right and wrong answers, equivalence itself is at chance (0.48)
   // at this size and budget. The full-size figures come from `troupe train verifier`, see README.)
-  EXPECT_GT(after->accuracy(), std::max(baseline, 1.0 / 3) + 0.1)
-      << "held-out accuracy " << after->accuracy() << " vs majority rate " << baseline << " (untrained "
-      << before->accuracy() << ")";
-  EXPECT_GT(after->classes[2].f1(), 0.65) << "invalid responses are the easiest class (measured 0.735)";
+  EXPECT_GT(after.accuracy(), std::max(baseline, 1.0 / 3) + 0.1)
+      << "held-out accuracy " << after.accuracy() << " vs majority rate " << baseline << " (untrained "
+      << before.accuracy() << ")";
+  EXPECT_GT(after.classes[2].f1(), 0.65) << "invalid responses are the easiest class (measured 0.735)";
+}
+
+TEST(RewardTraining, TinyVerifierWithTheAlignmentChannelJudgesEquivalence) {
+  VerifierReport before;
+  const auto after = tiny_verifier_on_unseen_family(true, &before);
+  std::printf("with the alignment channel: equivalence %.3f (untrained %.3f), accuracy %.3f\n",
+              after.equivalence_accuracy(), before.equivalence_accuracy(), after.accuracy());
+  // Measured 0.758 (untrained 0.39); without the channel the same 300 steps leave equivalence
+  // at chance (~0.48, the test above): the ids make the comparison learnable at this size.
+  EXPECT_GT(after.equivalence_accuracy(), 0.65) << "untrained " << before.equivalence_accuracy();
 }
 
 TEST(RewardTraining, TinyPreferenceModelBeatsACoinOnHeldOutPairs) {
@@ -159,6 +176,53 @@ TEST(RewardTraining, AuxiliaryLossTrainsNextBytesOfRightResponsesOnly) {
                           << "; without the loss: response " << r2 << ", question " << q2 << ")";
   EXPECT_LT(r1, q1 - 0.5) << "the question bytes are not trained: " << q1 << " vs response " << r1;
   EXPECT_GT(r2, 0.8 * r0) << "without lm_weight the response NLL stays near " << r0 << ", got " << r2;
+}
+
+// The alignment ids of the response bytes of verifier_text(q, ref, resp), as a string of digits.
+std::string response_ids(const std::string& ref, const std::string& resp) {
+  const auto tokens = encode_text(verifier_text("What?", ref, resp), 128);
+  const auto ids = verifier_features(tokens);
+  EXPECT_EQ(ids.size(), tokens.size());
+  const size_t start = tokens.size() - resp.size();
+  std::string out;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (t < start) {
+      EXPECT_EQ(ids[t], 0) << "question or reference byte " << t;
+    } else {
+      out.push_back(char('0' + ids[t]));
+    }
+  }
+  return out;
+}
+
+TEST(RewardTraining, AlignmentFeaturesMarkCopiesOfTheReference) {
+  // id = 1 + 3 * (prefix run: none / partial / whole) + min(longest run, 2).
+  // "\boxed{abc}": the 'b' of boxed is ref[1] (run 1, no prefix: id 2), the other dress bytes are
+  // not in the reference (1); then a b c grow a prefix to the whole reference (5, 6, then 9 at c).
+  EXPECT_EQ(response_ids("abc", "\\boxed{abc}"), "1211111" "569" "1");
+  // A swap never completes a copy; a changed byte breaks the run.
+  EXPECT_EQ(response_ids("abc", "bac"), "252");
+  EXPECT_EQ(response_ids("abc", "abx"), "561");
+  // Only bytes up to t count: the whole copy is marked where it ends, not before.
+  EXPECT_EQ(response_ids("12", "x12"), "159");
+  // Not verifier_text's layout: no ids.
+  const auto other = encode_text("no markers here\nC:abc", 128);
+  for (int id : verifier_features(other)) EXPECT_EQ(id, 0);
+  // A batch for a model with the channel carries the ids; one with another size is refused.
+  model::ModelConfig c = tiny(3);
+  c.feature_vocab = kVerifierFeatureVocab;
+  auto m = model::Transformer::create(c, 1);
+  auto b = verifier_batch(*m, {verifier_text("Q", "7", "7"), verifier_text("Q", "abc", "The answer is abc")});
+  ASSERT_TRUE(b.is_ok());
+  EXPECT_EQ(b->features.size(), b->tokens.size());
+  EXPECT_EQ(b->features[size_t(b->seq_len) * 2 - 1], 9);  // row 1's last byte ends a whole copy
+  c.feature_vocab = 4;
+  auto wrong = model::Transformer::create(c, 1);
+  EXPECT_FALSE(verifier_batch(*wrong, {"x"}).is_ok());
+  auto plain = model::Transformer::create(tiny(3), 1);
+  auto pb = verifier_batch(*plain, {"x"});
+  ASSERT_TRUE(pb.is_ok());
+  EXPECT_TRUE(pb->features.empty());
 }
 
 TEST(RewardTraining, StepsRejectMismatchedHeads) {
