@@ -516,14 +516,14 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
         self->state.unacked.erase(node);
       },
       [self](const WireMessage& m) {  // "weights/ack": a node committed a version
-        auto& st = self->state;
-        ++st.acks;
+        auto& s = self->state;
+        ++s.acks;
         auto h = wire::read<wire::Heartbeat>(m.payload);
         if (!h) return;
-        uint64_t& a = st.acked[m.peer];  // the transport's authenticated name, not the payload's
+        uint64_t& a = s.acked[m.peer];  // the transport's authenticated name, not the payload's
         a = std::max(a, (*h)->policy_version());
-        auto it = st.unacked.find(m.peer);
-        if (it != st.unacked.end() && it->second.first <= a) st.unacked.erase(it);
+        auto it = s.unacked.find(m.peer);
+        if (it != s.unacked.end() && it->second.first <= a) s.unacked.erase(it);
       },
   };
 }

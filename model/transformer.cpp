@@ -806,7 +806,7 @@ Status Transformer::decode(KvCache& c, const int* tokens, float* logits) const {
     for (int r = 0; r < n; ++r) pos[r] = len[r]++;
     k::encoder_forward(x, tokens + r0, pos, P + wte_, P + wpe_, n, C);
     for (int r = 0; config_.feature_vocab > 0 && r < n; ++r) {  // id 0: no features while sampling
-      for (int c = 0; c < C; ++c) x[std::size_t(r) * C + c] += P[wfe_ + std::size_t(c)];
+      for (int j = 0; j < C; ++j) x[std::size_t(r) * C + j] += P[wfe_ + std::size_t(j)];
     }
     for (int l = 0; l < config_.n_layers; ++l) {
       const Layer& y = layers_[l];
