@@ -5,6 +5,7 @@
 // The answer: the LAST [answer]...[/answer] block, commas and spaces removed, the
 // part after its last '=', then the last integer in it (-?\d+).
 #include <algorithm>
+#include <limits>
 
 #include "envs/internbootcamp_task.hpp"
 #include "envs/registry.hpp"
@@ -104,12 +105,25 @@ class BbehObjectCounting final : public InternBootcampTask {
     size_t start = end;
     while (start > 0 && raw[start - 1] >= '0' && raw[start - 1] <= '9') --start;
     if (start > 0 && raw[start - 1] == '-') --start;
-    return std::string(raw.substr(start, end - start));
+    // Built inside the optional (a std::string returned here would be moved into it).
+    return std::optional<std::string>(std::in_place, raw.substr(start, end - start));
   }
 
   double judge(const std::string& extracted, const Json& identity) const override {
-    auto got = parse_int(extracted);
-    return got && *got == identity_int(*identity_fields<1>(identity, {"correct_answer"})[0]) ? 1.0 : 0.0;
+    const int64_t want = identity_int(*identity_fields<1>(identity, {"correct_answer"})[0]);
+    // `extracted` is extract()'s -?\d+ match: its value read here as parse_int reads it (no
+    // trimming or '+' to handle; more than 19 digits or past int64 is no number), without a call.
+    std::string_view digits = extracted;
+    const bool neg = !digits.empty() && digits[0] == '-';
+    if (neg) digits.remove_prefix(1);
+    if (digits.empty() || digits.size() > 19) return 0.0;
+    uint64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return 0.0;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return 0.0;
+    return (neg ? -static_cast<int64_t>(v) : static_cast<int64_t>(v)) == want ? 1.0 : 0.0;
   }
 };
 TROUPE_REGISTER_TASK(BbehObjectCounting);
