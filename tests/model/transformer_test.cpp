@@ -291,16 +291,24 @@ TEST(Transformer, PooledReadoutGradientsMatchFiniteDifferences) {
   for (int k = 0; k < 3; ++k) EXPECT_NEAR(s1[k], s2[3 + k], 1e-4) << k;
 }
 
+// A tiny 3-way scoring model made to look trained: every parameter, the zero-initialised ones
+// too, moved by N(0, 0.3) noise from `rng`.
+Result<Transformer> perturbed_scorer(uint64_t seed, std::mt19937& rng) {
+  ModelConfig c = tiny(true);
+  c.head_outputs = 3;
+  auto m = Transformer::create(c, seed);
+  if (!m.is_ok()) return m;
+  std::normal_distribution<float> d(0.0f, 0.3f);
+  for (float& p : m->parameters()) p += d(rng);
+  return m;
+}
+
 TEST(Transformer, ChangingTheReadoutKeepsTheScores) {
   // A trained last-token head continued with the pool: the pooled half starts at zero, so the
   // scores are the same; and back again.
-  ModelConfig c = tiny(true);
-  c.head_outputs = 3;
-  auto m = Transformer::create(c, 31);
-  ASSERT_TRUE(m.is_ok());
   std::mt19937 rng(4);
-  std::normal_distribution<float> d(0.0f, 0.3f);
-  for (float& p : m->parameters()) p += d(rng);
+  auto m = perturbed_scorer(31, rng);
+  ASSERT_TRUE(m.is_ok());
   m->set_version(7);
   auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}}, 12, 260);
   std::vector<float> before, pooled, back;
@@ -381,13 +389,9 @@ TEST(Transformer, FeatureChannelGradientsMatchFiniteDifferences) {
 TEST(Transformer, FeatureChannelSplitsWithTheRowsAndStartsAtZero) {
   // forward() on 1 and 3 threads (rows_of carries the ids) gives the same log-probs; a model
   // given the channel by with_feature_vocab scores and predicts as before until it is trained.
-  ModelConfig c = tiny(true);
-  c.head_outputs = 3;
-  auto m = Transformer::create(c, 43);
-  ASSERT_TRUE(m.is_ok());
   std::mt19937 rng(8);
-  std::normal_distribution<float> d(0.0f, 0.3f);
-  for (float& p : m->parameters()) p += d(rng);
+  auto m = perturbed_scorer(43, rng);
+  ASSERT_TRUE(m.is_ok());
   m->set_version(5);
   auto b = TokenBatch::from_sequences({{kBos, 'a', 'b', 'c', kEos}, {kBos, 'x', 'y'}, {kBos, 'q'}}, 12, 260);
   ASSERT_TRUE(b.is_ok());
@@ -403,6 +407,7 @@ TEST(Transformer, FeatureChannelSplitsWithTheRowsAndStartsAtZero) {
   for (std::size_t i = 0; i < s0.size(); ++i) EXPECT_NEAR(s1[i], s0[i], 1e-6) << i;
   for (std::size_t i = 0; i < lp0.size(); ++i) EXPECT_NEAR(lp1[i], lp0[i], 1e-6) << i;
   const std::size_t wfe = f->tensors().back().offset;
+  std::normal_distribution<float> d(0.0f, 0.3f);
   for (std::size_t i = 0; i < f->tensors().back().numel; ++i) f->parameters()[wfe + i] = d(rng);
   const int saved = kernels::cpu::cpu_threads();
   std::vector<std::vector<float>> logps;
