@@ -42,6 +42,19 @@ inline size_t identity_index(const Json& v) {
   return static_cast<size_t>(x);
 }
 
+// Calls f on each element of an identity list, as `for (const Json& x : v)` does (which also
+// walks an object's values, or a scalar as itself), but an array is walked as the vector it is:
+// nlohmann's generic iterator switches on the value's type at every step and, at -O3, GCC
+// stopped inlining it (Killer Sudoku's cage loop was 13% slower).
+template <class F>
+void for_each_element(const Json& v, F&& f) {
+  if (const auto* items = v.get_ptr<const Json::array_t*>()) {
+    for (const Json& x : *items) f(x);
+  } else {
+    for (const Json& x : v) f(x);
+  }
+}
+
 inline IntGrid make_grid(int64_t rows, int64_t cols, int64_t fill = 0) {
   return IntGrid(static_cast<size_t>(rows), std::vector<int64_t>(static_cast<size_t>(cols), fill));
 }

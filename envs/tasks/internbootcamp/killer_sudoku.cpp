@@ -112,18 +112,19 @@ class KillerSudoku final : public InternBootcampTask {
       uint64_t seen = 0;            // values 1..63 as bits: no allocation per cage
       std::vector<int64_t> larger;  // values past 63 (only in grids larger than 63x63)
       int64_t sum = 0;
-      for (const Json& cell : cells) {
+      bool repeated = false;
+      for_each_element(cells, [&](const Json& cell) {
+        if (repeated) return;
         const int64_t v = got.at(identity_index(cell.at(0))).at(identity_index(cell.at(1)));  // 1..n: is_latin held
-        const bool repeated = v < 64 ? (seen >> v & 1) : std::find(larger.begin(), larger.end(), v) != larger.end();
-        if (repeated) return 0.0;
+        repeated = v < 64 ? (seen >> v & 1) : std::find(larger.begin(), larger.end(), v) != larger.end();
         if (v < 64) {
           seen |= uint64_t{1} << v;
         } else {
           larger.push_back(v);
         }
         sum += v;
-      }
-      if (*sum_field != sum) return 0.0;
+      });
+      if (repeated || *sum_field != sum) return 0.0;
     }
     return 1.0;
   }
