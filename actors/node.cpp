@@ -23,6 +23,7 @@
 #include "actors/weight_board.hpp"
 #include "model/transformer.hpp"
 #include "monitoring/metrics.hpp"
+#include "wire/shared_weights.hpp"
 #include "wire/weight_broadcast.hpp"
 
 namespace troupe::actors {
@@ -429,6 +430,8 @@ struct BroadcasterState {
   std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> unacked;
   std::map<std::string, uint64_t> acked;    // node -> the newest broadcast version it committed
   wire::BroadcastOptions options;
+  std::set<std::string> shared_nodes;                 // take weights through shared memory
+  std::unique_ptr<wire::SharedWeightPublisher> publisher;  // set when shared_nodes is not empty
   monitoring::Metrics* metrics = nullptr;
   uint64_t acks = 0;
   uint64_t failures = 0;
@@ -460,48 +463,69 @@ void resend_unacknowledged(caf::stateful_actor<BroadcasterState>* self) {
   }
 }
 
-// Pushes the board's newest version to every connected worker node that lacks it, one chain.
+// Pushes the board's newest version to every connected worker node that lacks it: through shared
+// memory to the nodes on this machine (one write for all of them), down one chain to the others.
 void push(caf::stateful_actor<BroadcasterState>* self) {
   auto& st = self->state;
   const uint64_t v = st.board->version();
-  std::vector<std::string> chain;
+  std::vector<std::string> chain, shared;
   for (const auto& n : st.worker_nodes) {
-    if (st.transport->is_up(n) && st.sent[n] < v + 1) chain.push_back(n);
+    if (st.transport->is_up(n) && st.sent[n] < v + 1) (st.shared_nodes.count(n) ? shared : chain).push_back(n);
   }
-  if (chain.empty()) return;
+  if (chain.empty() && shared.empty()) return;
   auto snap = st.board->latest();
   if (!snap.params) return;
-  const auto t0 = std::chrono::steady_clock::now();
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(snap.params->data()),
                                  snap.params->size() * sizeof(float));
-  Status s = wire::broadcast_weights(*st.transport, chain, broadcast_version(snap.version),
-                                     parameter_manifest(snap.params->size()), bytes, st.options);
-  if (!s) {
-    if (st.failures++ % 50 == 0) {
-      spdlog::warn("cluster: weights v{} to {} node(s): {} ({} failures)", snap.version, chain.size(), s.message(),
-                   st.failures);
+  auto send = [&](const std::vector<std::string>& to, const char* backend) {
+    if (to.empty()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t bv = broadcast_version(snap.version);
+    Status s = std::string_view(backend) == "shm"
+                   ? st.publisher->publish(to, bv, parameter_manifest(snap.params->size()), bytes)
+                   : wire::broadcast_weights(*st.transport, to, bv, parameter_manifest(snap.params->size()), bytes,
+                                             st.options);
+    if (!s) {
+      if (st.failures++ % 50 == 0) {
+        spdlog::warn("cluster: weights v{} to {} node(s) by {}: {} ({} failures)", snap.version, to.size(), backend,
+                     s.message(), st.failures);
+      }
+      return;  // tried again next tick; nodes that did take it answer the repeat with an ack
     }
-    return;
-  }
-  for (const auto& n : chain) {
-    st.sent[n] = snap.version + 1;
-    st.unacked[n] = {broadcast_version(snap.version), t0};
-  }
-  if (st.metrics) {
-    st.metrics->weight_sync_seconds.Add({{"backend", "ucx"}}, monitoring::Metrics::latency_buckets())
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    st.metrics->weight_sync_bytes.Add({{"backend", "ucx"}}).Increment(static_cast<double>(bytes.size()));
-  }
+    for (const auto& n : to) {
+      st.sent[n] = snap.version + 1;
+      st.unacked[n] = {bv, t0};
+    }
+    if (st.metrics) {
+      st.metrics->weight_sync_seconds.Add({{"backend", backend}}, monitoring::Metrics::latency_buckets())
+          .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      st.metrics->weight_sync_bytes.Add({{"backend", backend}}).Increment(static_cast<double>(bytes.size()));
+    }
+  };
+  send(shared, "shm");
+  send(chain, "ucx");
 }
 
 caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, std::shared_ptr<WeightBoard> board,
                                    wire::Transport* transport, std::vector<std::string> worker_nodes,
-                                   size_t chunk_bytes, monitoring::Metrics* metrics) {
+                                   std::vector<std::string> shared_nodes, size_t chunk_bytes,
+                                   monitoring::Metrics* metrics) {
   auto& st = self->state;
   st.board = std::move(board);
   st.transport = transport;
   st.worker_nodes = std::move(worker_nodes);
   st.options.chunk_bytes = chunk_bytes;
+  st.shared_nodes.insert(shared_nodes.begin(), shared_nodes.end());
+  if (!st.shared_nodes.empty()) {
+    wire::SharedPublishOptions so;
+    so.chunk_bytes = chunk_bytes;
+    // A node that holds every slot (it stopped reading) is dropped when it goes down; until then the
+    // other nodes wait at most this long per tick.
+    so.slot_wait = std::chrono::milliseconds(2000);
+    st.publisher = std::make_unique<wire::SharedWeightPublisher>(*transport, so);
+    spdlog::info("cluster: weights reach {} through shared memory{}", fmt::join(shared_nodes, ", "),
+                 st.shared_nodes.size() < st.worker_nodes.size() ? ", the other worker nodes by the UCX chain" : "");
+  }
   st.metrics = metrics;
   self->send(self, tick_atom_v);
   return {
@@ -511,9 +535,10 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
         // New versions come every learner step (a second or so); 20 ms keeps the delay small.
         self->delayed_send(self, std::chrono::milliseconds(20), tick_atom_v);
       },
-      [self](peer_atom, const std::string& node, bool) {
+      [self](peer_atom, const std::string& node, bool up) {
         self->state.sent[node] = 0;  // (re)connected or gone: it needs the current version
         self->state.unacked.erase(node);
+        if (!up && self->state.publisher) self->state.publisher->on_peer_down(node);  // it holds no slot now
       },
       [self](const WireMessage& m) {  // "weights/ack": a node committed a version
         auto& s = self->state;
@@ -541,7 +566,8 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
   net.gateway().subscribe(head->supervisor_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local(kClusterName, head->supervisor_));
   head->broadcaster_ = system.spawn<caf::detached>(broadcaster_behavior, std::move(board), &net.gateway().transport(),
-                                                   plan.worker_nodes(net.node()), net.weight_chunk_bytes(), metrics);
+                                                   plan.worker_nodes(net.node()), plan.shared_weight_nodes(), net.weight_chunk_bytes(),
+                                                   metrics);
   net.gateway().subscribe(head->broadcaster_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local("weights/ack", head->broadcaster_));
   return head;

@@ -43,6 +43,23 @@ std::vector<std::string> ClusterPlan::worker_nodes(const std::string& except) co
   return out;
 }
 
+bool ClusterPlan::on_head_machine(const std::string& node) const {
+  const NodePlan* n = find(node);
+  const NodePlan* h = find(head);
+  if (n == nullptr || h == nullptr) return false;
+  if (n->host.via == "local" && h->host.via == "local") return true;
+  return n->host.via == "ssh" && h->host.via == "ssh" && n->host.address == h->host.address;
+}
+
+std::vector<std::string> ClusterPlan::shared_weight_nodes() const {
+  std::vector<std::string> out;
+  if (weight_broadcast == "ucx") return out;
+  for (const auto& n : worker_nodes(head)) {
+    if (on_head_machine(n)) out.push_back(n);
+  }
+  return out;
+}
+
 Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
   const auto& p = config.placement;
   if (p.hosts.empty()) {
@@ -128,6 +145,15 @@ Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
     return Status::invalid_argument("placement: the controller, the replay store and the learners share one host "
                                     "(the head); controller on " + plan.head + ", replay on " +
                                     plan.node_of["replay"] + ", learners on " + *learner_hosts.begin());
+  }
+  plan.weight_broadcast = p.weight_broadcast;
+  if (p.weight_broadcast == "shm") {
+    for (const auto& n : plan.worker_nodes(plan.head)) {
+      if (!plan.on_head_machine(n)) {
+        return Status::invalid_argument("placement.weight_broadcast: shm needs every policy-worker node on the head's "
+                                        "machine (" + plan.head + "), and " + n + " is not; use auto or ucx");
+      }
+    }
   }
   plan.policy_workers = counts["policy_worker"];
   plan.rewards = counts["reward"];

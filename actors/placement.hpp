@@ -56,6 +56,13 @@ struct ClusterPlan {
   int gpu_of(const std::string& actor) const;
   // The nodes that host policy workers, other than `except`.
   std::vector<std::string> worker_nodes(const std::string& except = {}) const;
+  // Whether `node` runs on the head's machine: both started locally by the launcher, or both over
+  // ssh to the same address. Same-machine nodes can take weights through shared memory.
+  bool on_head_machine(const std::string& node) const;
+  // The worker nodes (other than the head) that take weights through shared memory, per
+  // placement.weight_broadcast; the rest take the chunked UCX chain.
+  std::vector<std::string> shared_weight_nodes() const;
+  std::string weight_broadcast = "auto";  // placement.weight_broadcast
 };
 
 // Errors (invalid_argument) name what is wrong: a role placed twice or not at all, a task with no

@@ -6,7 +6,7 @@
 //   - message rate (one-way stream of small messages) against ucx_perftest tag_bw message rate;
 //   - 64 MiB bandwidth against ucx_perftest tag_bw -s 64 MiB;
 //   - weight broadcast of a 100M-parameter fp32 model (400 MB) to 1, 2 and 4 receivers, beside a
-//     memcpy of the same bytes;
+//     memcpy of the same bytes: down a chain of UCX transfers, and through same-host shared memory;
 //   - peak RSS of this process and of its children.
 // Usage: wire_bench [--quick]   (--quick: fewer iterations, 10M parameters)
 #include <signal.h>
@@ -37,6 +37,7 @@
 #include "actors/remote.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/ucx_transport.hpp"
+#include "wire/shared_weights.hpp"
 #include "wire/weight_broadcast.hpp"
 
 extern char** environ;
@@ -819,6 +820,40 @@ int parent(bool quick) {
       if (n > 1) {
         std::snprintf(what, sizeof what, "  time to %d / time to 1 (target <= 1.5)", n);
         std::printf("%-44s %12.3f\n", what, secs / t1);
+      }
+    }
+    // 5b. The same weights through same-host shared memory (wire/shared_weights.hpp): written once,
+    // mapped and checked by every receiver; the same receivers, the source sends each a manifest.
+    SharedWeightPublisher publisher(t);
+    double s1 = 0;
+    for (int n : {1, 2, 4}) {
+      std::vector<std::string> to(chain.begin(), chain.begin() + n);
+      // Untimed rounds first, as above: the publisher's slots are created and populated once, and a
+      // receiver maps each slot once (its page tables are filled then).
+      double secs = 0, cpu_src = 0, cpu_rx = 0;
+      for (int round = 0; round < 4; ++round) {
+        ++version;
+        acks = 0;
+        cpu_src = -cpu_seconds(getpid());
+        cpu_rx = 0;
+        for (int i = 0; i < n; ++i) cpu_rx -= cpu_seconds(receivers[i]->pid);
+        start = Clock::now();
+        Status s = publisher.publish(to, version, {tensor}, data->span());
+        if (!s) std::printf("shared broadcast failed: %s\n", s.to_string().c_str());
+        for (int i = 0; i < 1200000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(100us);
+        secs = seconds_since(start);
+        cpu_src += cpu_seconds(getpid());
+        for (int i = 0; i < n; ++i) cpu_rx += cpu_seconds(receivers[i]->pid);
+      }
+      if (n == 1) s1 = secs;
+      char what[96];
+      std::snprintf(what, sizeof what, "shared-memory broadcast %zuM fp32 to %d", params / 1000000, n);
+      print_row(what, secs, "s", memcpy_s, "memcpy of the same bytes, s");
+      std::printf("  CPU s: source %.2f, receivers %.2f (%.2f each); slots %d\n", cpu_src, cpu_rx, cpu_rx / n,
+                  publisher.slots_allocated());
+      if (n > 1) {
+        std::snprintf(what, sizeof what, "  time to %d / time to 1 (target <= 1.5)", n);
+        std::printf("%-44s %12.3f\n", what, secs / s1);
       }
     }
     (void)committed;

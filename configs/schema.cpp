@@ -685,6 +685,10 @@ const Schema<PlacementConfig>& placement_schema() {
   using P = PlacementConfig;
   static const Schema<P> s = Schema<P>()
       .scalar("token_env", &P::token_env, {.doc = "environment variable holding the cluster's shared secret"})
+      .scalar("weight_broadcast", &P::weight_broadcast,
+              {.doc = "how weights reach worker nodes: shm (shared memory, the head's machine only), ucx "
+                      "(chunked chain), auto (shm where possible)",
+               .one_of = {"auto", "shm", "ucx"}})
       .list("hosts", &P::hosts, host_schema(), {.doc = "machines or processes; empty = everything in one process"})
       .list("roles", &P::roles, role_schema(), {.doc = "which actors run where"});
   return s;

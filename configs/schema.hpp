@@ -184,6 +184,10 @@ struct RolePlacement {
 
 struct PlacementConfig {
   std::string token_env = "TROUPE_CLUSTER_TOKEN";
+  // How weights reach the policy-worker nodes: shm (a shared-memory segment written once, for nodes on
+  // the head's machine), ucx (a chunked chain of UCX transfers), auto (shm where the node shares the
+  // head's machine, ucx for the rest).
+  std::string weight_broadcast = "auto";
   std::vector<HostConfig> hosts;
   std::vector<RolePlacement> roles;
   bool operator==(const PlacementConfig&) const = default;

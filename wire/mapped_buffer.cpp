@@ -32,8 +32,15 @@ Result<MappedBuffer> MappedBuffer::allocate(size_t bytes) {
   return b;
 }
 
+MappedBuffer MappedBuffer::borrow(const uint8_t* data, size_t bytes) {
+  MappedBuffer b;
+  b.data_ = const_cast<uint8_t*>(data);  // never written through: borrowed views are handed out const
+  b.size_ = bytes;
+  return b;
+}
+
 MappedBuffer::~MappedBuffer() {
-  if (data_ != nullptr) ::munmap(data_, mapped_);
+  if (data_ != nullptr && mapped_ != 0) ::munmap(data_, mapped_);
 }
 
 MappedBuffer::MappedBuffer(MappedBuffer&& o) noexcept
@@ -41,7 +48,7 @@ MappedBuffer::MappedBuffer(MappedBuffer&& o) noexcept
 
 MappedBuffer& MappedBuffer::operator=(MappedBuffer&& o) noexcept {
   if (this != &o) {
-    if (data_ != nullptr) ::munmap(data_, mapped_);
+    if (data_ != nullptr && mapped_ != 0) ::munmap(data_, mapped_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
     mapped_ = std::exchange(o.mapped_, 0);

@@ -17,6 +17,9 @@ class MappedBuffer {
  public:
   MappedBuffer() = default;
   static Result<MappedBuffer> allocate(size_t bytes);
+  // A view of memory owned elsewhere (a shared weight segment): never unmapped or written by this
+  // object; hand it out only as const.
+  static MappedBuffer borrow(const uint8_t* data, size_t bytes);
   ~MappedBuffer();
   MappedBuffer(MappedBuffer&& o) noexcept;
   MappedBuffer& operator=(MappedBuffer&& o) noexcept;
@@ -26,6 +29,7 @@ class MappedBuffer {
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  bool owns_memory() const { return mapped_ != 0; }  // false for borrow()ed and empty buffers
   std::span<uint8_t> span() { return {data_, size_}; }
   std::span<const uint8_t> span() const { return {data_, size_}; }
 

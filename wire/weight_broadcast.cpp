@@ -105,6 +105,7 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   auto m = read<WeightManifest>(e.payload);
   if (!m) return m.status();
   const WeightManifest* wm = *m;
+  if (wm->shared() != nullptr) return on_shared_manifest(e, wm);
   uint64_t v = wm->version();
   uint64_t committed_version = 0;
   {
@@ -205,20 +206,94 @@ Result<bool> WeightReceiver::on_chunk(const Envelope& e) {
   next.data = staging_.data;
   for (const auto& t : m.tensors) next.tensors.push_back(*t);
   std::string source = staging_.source;
-  std::shared_ptr<MappedBuffer> released = std::move(committed_buffer_);
-  committed_buffer_ = std::move(staging_.data);
+  std::shared_ptr<MappedBuffer> buffer = std::move(staging_.data);
   staging_ = Staging{};
+  switch_to(std::move(next), std::move(buffer), source);
+  return true;
+}
+
+void WeightReceiver::switch_to(CommittedWeights next, std::shared_ptr<MappedBuffer> buffer, const std::string& source) {
+  const uint64_t version = next.version;
+  std::shared_ptr<MappedBuffer> released = std::move(committed_buffer_);
+  committed_buffer_ = std::move(buffer);
   {
     std::lock_guard lk(mu_);
     committed_ = std::move(next);
   }
   // The version just replaced: when nobody else holds it (committed_ no longer hands it out, so the
-  // count cannot grow again), its buffer carries the next version.
-  if (released && released.use_count() == 1) {
+  // count cannot grow again), its buffer carries the next version. A view of a shared segment is
+  // not ours to write: dropping it releases the segment to its source.
+  if (released && released.use_count() == 1 && released->owns_memory()) {
     std::atomic_thread_fence(std::memory_order_acquire);  // the last reader's release, before we write
     spare_ = std::move(*released);
   }
+  released.reset();
   acknowledge(source, version);
+}
+
+Result<bool> WeightReceiver::on_shared_manifest(const Envelope& e, const WeightManifest* wm) {
+  const SharedSegment* sh = wm->shared();
+  const uint64_t v = wm->version();
+  const uint64_t total = wm->total_bytes();
+  const uint8_t bit = sh->holder_bit();
+  const std::string source = wm->source() ? wm->source()->str() : e.peer;
+  if (bit >= kMaxSharedReceivers || sh->fd() < 0) {
+    return Status::corruption("shared weight manifest v" + std::to_string(v) + " from " + e.peer + ": holder bit " +
+                              std::to_string(bit) + " or fd " + std::to_string(sh->fd()) + " is out of range");
+  }
+  std::shared_ptr<SharedMapping> mapping;
+  for (const auto& m : mappings_) {
+    if (m->same(sh->pid(), sh->fd(), sh->id()) && m->capacity() >= total) mapping = m;
+  }
+  if (!mapping) {
+    auto opened = SharedMapping::open(sh->pid(), sh->fd(), sh->id(), total);
+    if (!opened) return opened.status().with_context("weights v" + std::to_string(v) + " from " + e.peer);
+    mapping = std::move(*opened);
+    // Beyond the bound, forget segments nobody uses, the oldest first (a committed view keeps its
+    // own mapping alive either way).
+    for (auto it = mappings_.begin(); it != mappings_.end() && mappings_.size() >= kMaxMappings;) {
+      it = it->use_count() == 1 ? mappings_.erase(it) : it + 1;
+    }
+    if (mappings_.size() < kMaxMappings) mappings_.push_back(mapping);
+  }
+  uint64_t committed_version = 0;
+  {
+    std::lock_guard lk(mu_);
+    committed_version = committed_.version;
+  }
+  if (v <= committed_version) {
+    mapping->release(bit);  // the source reserved the slot for us; we do not take it up
+    if (v == committed_version) acknowledge(source, v);
+    return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
+                                " is not newer than the committed v" + std::to_string(committed_version));
+  }
+  if (staging_.version != 0) abort("overtaken by v" + std::to_string(v));
+  if (crc32c({mapping->data(), total}) != wm->checksum()) {
+    mapping->release(bit);
+    {
+      std::lock_guard lk(mu_);
+      ++aborted_;
+    }
+    return Status::corruption("shared weights v" + std::to_string(v) + " from " + e.peer +
+                              " fail the manifest's CRC-32C");
+  }
+  // The committed view holds the segment (and our bit in it) until its last reader lets go.
+  std::shared_ptr<MappedBuffer> view(new MappedBuffer(MappedBuffer::borrow(mapping->data(), total)),
+                                     [mapping, bit](MappedBuffer* p) {
+                                       delete p;
+                                       mapping->release(bit);
+                                     });
+  CommittedWeights next;
+  next.version = v;
+  next.data = view;
+  if (wm->tensors()) {
+    for (const auto* t : *wm->tensors()) {
+      TensorInfoT info;
+      t->UnPackTo(&info);
+      next.tensors.push_back(std::move(info));
+    }
+  }
+  switch_to(std::move(next), std::move(view), source);
   return true;
 }
 

@@ -16,6 +16,10 @@
 // staging buffer is reused when nobody holds the version it last carried any more (steady state:
 // two buffers, no page faults per version).
 //
+// A manifest may instead name a same-host shared-memory segment (wire/shared_weights.hpp): the
+// receiver then maps it, checks the whole set's checksum and commits a read-only view of it at once
+// (no chunks, no copy); the same fence and acknowledgement apply.
+//
 // Thread-safety: `broadcast_weights` and WeightReceiver's handlers block on send back-pressure, so
 // call them from one owner thread, never from the transport's callbacks. committed(),
 // chunks_received() and aborted() are safe from any thread; staging_version() only on the owner's.
@@ -32,6 +36,7 @@
 #include "base/status.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/messages.hpp"
+#include "wire/shared_weights.hpp"
 #include "wire/ucx_transport.hpp"
 
 namespace troupe::wire {
@@ -87,6 +92,9 @@ class WeightReceiver {
   void acknowledge(const std::string& source, uint64_t version);
   Result<bool> on_manifest(const Envelope& e);
   Result<bool> on_chunk(const Envelope& e);
+  Result<bool> on_shared_manifest(const Envelope& e, const WeightManifest* wm);
+  // Makes `next` (whose bytes `buffer` holds) the committed version and acknowledges it to `source`.
+  void switch_to(CommittedWeights next, std::shared_ptr<MappedBuffer> buffer, const std::string& source);
 
   Transport& transport_;
   std::chrono::milliseconds send_wait_;
@@ -95,6 +103,10 @@ class WeightReceiver {
   std::shared_ptr<MappedBuffer> committed_buffer_;  // committed_.data, writable once nobody else holds it
   MappedBuffer spare_;  // a released buffer, reused by the next version of the same size
   Staging staging_;
+  // Shared segments this receiver has mapped, newest last; at most kMaxMappings are kept open
+  // beyond those a committed view still uses.
+  static constexpr size_t kMaxMappings = 8;
+  std::vector<std::shared_ptr<SharedMapping>> mappings_;
   uint64_t chunks_received_ = 0;
   uint64_t aborted_ = 0;
 };

@@ -121,6 +121,55 @@ TEST(Placement, RefusesWhatCannotRun) {
 )", "exactly one controller");
 }
 
+// Weights reach worker nodes on the head's machine through shared memory under auto (and shm); a
+// node started over ssh elsewhere takes the UCX chain; shm with such a node is refused; ucx uses none.
+TEST(Placement, SharedMemoryWeightsOnlyForNodesOnTheHeadsMachine) {
+  auto with = [](const std::string& mode, const std::string& c_host) {
+    std::string text = R"(
+tasks:
+  - {name: copy, weight: 1.0}
+placement:
+  weight_broadcast: )" + mode + R"(
+  hosts:
+    - {name: a, port: 13370, metrics_port: 9470}
+    - {name: b, port: 13371, metrics_port: 9471}
+    - )" + c_host + R"(
+  roles:
+    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a}
+    - {role: reward, host: a}
+    - {role: env, host: a}
+    - {role: policy_worker, host: b}
+    - {role: policy_worker, host: c}
+)";
+    auto c = configs::parse_config(text, "shm.yaml");
+    EXPECT_TRUE(c) << c.status().message();
+    return make_plan(c ? *c : configs::ExperimentConfig{});
+  };
+  const std::string local_c = "{name: c, port: 13372, metrics_port: 9472}";
+  const std::string remote_c =
+      "{name: c, address: 10.0.0.7, via: ssh, ssh_target: me@10.0.0.7, port: 13372, metrics_port: 9472}";
+  auto all_local = with("auto", local_c);
+  ASSERT_TRUE(all_local) << all_local.status().message();
+  EXPECT_EQ(all_local->shared_weight_nodes(), (std::vector<std::string>{"b", "c"}));
+  auto mixed = with("auto", remote_c);
+  ASSERT_TRUE(mixed) << mixed.status().message();
+  EXPECT_TRUE(mixed->on_head_machine("b"));
+  EXPECT_FALSE(mixed->on_head_machine("c"));
+  EXPECT_EQ(mixed->shared_weight_nodes(), (std::vector<std::string>{"b"}));
+  auto chain = with("ucx", local_c);
+  ASSERT_TRUE(chain);
+  EXPECT_TRUE(chain->shared_weight_nodes().empty());
+  auto forced = with("shm", remote_c);
+  ASSERT_FALSE(forced);
+  EXPECT_NE(forced.status().message().find("c is not"), std::string::npos) << forced.status().message();
+  auto bad = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\nplacement:\n  weight_broadcast: nccl\n",
+                                   "bad.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.status().message().find("weight_broadcast"), std::string::npos) << bad.status().message();
+}
+
 TEST(Placement, AnEmptyPlacementIsTheOneProcessRun) {
   auto c = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\n", "one.yaml");
   ASSERT_TRUE(c);

@@ -92,12 +92,14 @@ TEST(WireMultiProcess, WrongTokenIsRefused) {
 // Receivers r1 -> r2 -> r3 in a chain from source s; every node connects to every earlier one.
 struct Broadcast {
   std::unique_ptr<Child> s, r1, r2, r3;
-  void start(const std::string& bytes, const std::string& versions, const std::string& r2_stall) {
+  // `source_extra`: more source flags (--backend shm, --slots N); `r2_extra`: r2's own flags.
+  void start(const std::string& bytes, const std::string& versions, const std::string& r2_stall,
+             std::vector<std::string> source_extra = {}, std::vector<std::string> r2_extra = {}) {
     std::vector<std::string> rx = {"--role", "receiver", "--versions", versions, "--deadline-ms", "60000"};
-    s = std::make_unique<Child>(std::vector<std::string>{"--name", "s", "--role", "source", "--chain", "r1,r2,r3",
-                                                         "--bytes", bytes, "--versions", versions, "--deadline-ms",
-                                                         "60000"},
-                                kToken);
+    std::vector<std::string> sx = {"--name", "s", "--role", "source", "--chain", "r1,r2,r3", "--bytes", bytes,
+                                   "--versions", versions, "--deadline-ms", "60000"};
+    sx.insert(sx.end(), source_extra.begin(), source_extra.end());
+    s = std::make_unique<Child>(sx, kToken);
     uint16_t ps = port_of(*s);
     auto with = [&](const std::string& name, std::vector<std::string> extra) {
       std::vector<std::string> v = {"--name", name};
@@ -112,6 +114,7 @@ struct Broadcast {
     // asked to forward to an r3 it has not registered yet: "peer r3 is not connected").
     std::vector<std::string> r2x = {"--connect", at(p1), "--connect", at(ps)};
     if (!r2_stall.empty()) r2x.insert(r2x.end(), {"--stall-after", r2_stall});
+    r2x.insert(r2x.end(), r2_extra.begin(), r2_extra.end());
     r2 = std::make_unique<Child>(with("r2", r2x), kToken);
     uint16_t p2 = port_of(*r2);
     r3 = std::make_unique<Child>(with("r3", {"--connect", at(p1), "--connect", at(p2), "--connect", at(ps)}), kToken);
@@ -146,6 +149,50 @@ TEST(WireMultiProcess, ReceiverKilledMidBroadcastLeavesOthersConsistent) {
   EXPECT_EQ(b.r3->wait_line("STAGING", 10s), "STAGING 0 COMMITTED 1") << b.r3->dump();
   EXPECT_EQ(b.r3->wait_line("COMMIT", 2s, 1), "") << b.r3->dump();
   EXPECT_FALSE(b.s->wait_line("DOWN r2", 30s).empty()) << b.s->dump();
+}
+
+// The same-host backend (wire/shared_weights.hpp): the source writes each version once into shared
+// memory and every receiver maps it; no chunks travel.
+TEST(WireMultiProcess, SharedMemoryBroadcast256MiBArrivesBitIdenticalAtThreeReceivers) {
+  Broadcast b;
+  b.start(std::to_string(size_t{256} << 20), "1", "", {"--backend", "shm"});
+  for (Child* r : {b.r1.get(), b.r2.get(), b.r3.get()}) {
+    EXPECT_EQ(r->wait_line("COMMIT", 60s), "COMMIT 1 1") << r->dump();
+  }
+  EXPECT_FALSE(b.s->wait_line("DONE", 30s).empty()) << b.s->dump();
+  for (auto* name : {"r1", "r2", "r3"}) {
+    EXPECT_FALSE(b.s->wait_line(std::string("ACK ") + name, 1s).empty()) << b.s->dump();
+  }
+  EXPECT_EQ(b.s->wait_line("BCAST_FAILED", 1s), "") << b.s->dump();
+}
+
+TEST(WireMultiProcess, SharedMemoryReceiverKilledWhileHoldingFreesItsSlots) {
+  // Two slots, four versions. r2 commits v1 and then stops reading, holding v1's slot and never
+  // taking up v2's: the source can place v3 only once r2 is known down (SIGKILL). r1 and r3 take
+  // every version, bit-identical, and the source never needed a third segment.
+  Broadcast b;
+  b.start(std::to_string(size_t{8} << 20), "4", "", {"--backend", "shm", "--slots", "2"},
+          {"--stall-at-version", "1"});
+  ASSERT_FALSE(b.r2->wait_line("STALLED", 60s).empty()) << b.r2->dump();
+  EXPECT_EQ(b.r2->wait_line("COMMIT", 1s), "COMMIT 1 1") << b.r2->dump();
+  b.r2->kill();
+  b.r2->reap(5s);
+  for (Child* r : {b.r1.get(), b.r3.get()}) {
+    for (int v = 1; v <= 4; ++v) {
+      EXPECT_EQ(r->wait_line("COMMIT", 60s, v - 1), "COMMIT " + std::to_string(v) + " 1") << r->dump();
+    }
+  }
+  EXPECT_FALSE(b.s->wait_line("DOWN r2", 30s).empty()) << b.s->dump();
+  EXPECT_FALSE(b.s->wait_line("DONE", 30s).empty()) << b.s->dump();
+  EXPECT_EQ(b.s->wait_line("SLOTS", 1s), "SLOTS 2") << b.s->dump();
+  // v2 may leave before or after the kill; if after, it names r2 and nobody else.
+  for (int i = 0; i < 3; ++i) {
+    std::string failed = b.s->wait_line("BCAST_FAILED", 100ms, i);
+    if (failed.empty()) break;
+    EXPECT_NE(failed.find("did not reach r2: not connected"), std::string::npos) << failed;
+    EXPECT_EQ(failed.find("r1"), std::string::npos) << failed;
+    EXPECT_EQ(failed.find("r3"), std::string::npos) << failed;
+  }
 }
 
 TEST(WireMultiProcess, RingAllReduceGivesIdenticalSums) {

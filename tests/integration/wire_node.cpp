@@ -4,9 +4,12 @@
 //   chat       send --count Heartbeats to every --expect peer, check what arrives is in order,
 //              carry on when a peer goes down; prints "RECV <peer> <n> <in-order 0/1>", "DONE".
 //   source     broadcast weight versions 1..--versions (deterministic bytes) down --chain and wait
-//              for the acknowledgements; prints "ACK <node> <v>", "DONE".
+//              for the acknowledgements; prints "ACK <node> <v>", "DONE". With --backend shm the
+//              versions go through same-host shared memory (--slots segments) to every node of
+//              --chain directly.
 //   receiver   take broadcasts; prints "COMMIT <v> <bit-identical 0/1>"; with --stall-after K it
-//              stops reading after K chunks of the last version (the test kills it there).
+//              stops reading after K chunks of the last version, with --stall-at-version V once it
+//              committed V, holding it (the test kills it there).
 //   allreduce  sum a deterministic vector over the ring --expect (in order); prints "SUM <crc>
 //              <exact 0/1>".
 // Every line goes to stdout, flushed; "UP <peer>", "DOWN <peer>", "REFUSED <who>" report events.
@@ -32,6 +35,7 @@
 #include "wire/crc32c.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/ring_allreduce.hpp"
+#include "wire/shared_weights.hpp"
 #include "wire/ucx_transport.hpp"
 #include "wire/weight_broadcast.hpp"
 
@@ -49,6 +53,8 @@ struct Args {
   int count = 100, interval_us = 1000, versions = 1, deadline_ms = 60000;
   size_t bytes = size_t{1} << 20, chunk = size_t{4} << 20, floats = 1 << 20;
   long stall_after = -1;
+  int stall_at_version = -1, slots = 3;
+  std::string backend = "ucx";
   int busy_poll_us = 200, linger_ms = 0;
 };
 
@@ -245,6 +251,9 @@ int run(const Args& a) {
     auto buffer = MappedBuffer::allocate(a.bytes);
     if (!buffer) return say("ERROR %s", buffer.status().to_string().c_str()), 2;
     std::span<uint8_t> data = buffer->span();
+    SharedPublishOptions so;
+    so.slots = a.slots;
+    SharedWeightPublisher publisher(tr, so);
     for (int v = 1; v <= a.versions; ++v) {
       for (size_t i = 0; i < data.size(); ++i) data[i] = weight_byte(v, i);
       TensorInfoT tensor;
@@ -256,7 +265,12 @@ int run(const Args& a) {
       auto start = Clock::now();
       BroadcastOptions bo;
       bo.chunk_bytes = a.chunk;
-      Status s = broadcast_weights(tr, a.chain, v, {tensor}, data, bo);
+      std::vector<std::string> alive;
+      for (auto& r : a.chain) {
+        if (!down.count(r)) alive.push_back(r);
+      }
+      Status s = a.backend == "shm" ? publisher.publish(alive, v, {tensor}, data)
+                                    : broadcast_weights(tr, a.chain, v, {tensor}, data, bo);
       if (!s) say("BCAST_FAILED %d %s", v, s.to_string().c_str());
       // Collect acknowledgements from every receiver still alive.
       std::set<std::string> acked;
@@ -268,6 +282,7 @@ int run(const Args& a) {
         if (!next(&item, std::chrono::milliseconds(20))) continue;
         if (auto* e = std::get_if<PeerEvent>(&item)) {
           handle_event(*e);
+          if (e->kind == PeerEvent::Kind::kDown) publisher.on_peer_down(e->peer);
           continue;
         }
         auto& env = std::get<Envelope>(item);
@@ -280,6 +295,7 @@ int run(const Args& a) {
       double secs = std::chrono::duration<double>(Clock::now() - start).count();
       say("BCAST_TIME %d %.6f", v, secs);
     }
+    if (a.backend == "shm") say("SLOTS %d", publisher.slots_allocated());
     say("DONE");
     // Receivers may still be forwarding our last chunks: stay until told to go or the deadline.
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -323,6 +339,11 @@ int run(const Args& a) {
         const uint8_t* d = w.data->data();
         for (size_t i = 0; i < w.data->size(); ++i) same &= d[i] == weight_byte(w.version, i);
         say("COMMIT %llu %d", (unsigned long long)w.version, same ? 1 : 0);
+        if (static_cast<int>(w.version) == a.stall_at_version) {
+          say("STALLED");
+          std::this_thread::sleep_until(deadline);  // the test kills us here, holding this version
+          return 4;
+        }
         if (w.version == static_cast<uint64_t>(a.versions)) {
           // Give the next hop time to drain what we forwarded before we exit.
           tr.flush({}, std::chrono::milliseconds(10000)).ignore();
@@ -385,6 +406,9 @@ int main(int argc, char** argv) {
     else if (k == "--chunk") a.chunk = std::stoull(v);
     else if (k == "--floats") a.floats = std::stoull(v);
     else if (k == "--stall-after") a.stall_after = std::stol(v);
+    else if (k == "--stall-at-version") a.stall_at_version = std::stoi(v);
+    else if (k == "--backend") a.backend = v;
+    else if (k == "--slots") a.slots = std::stoi(v);
     else if (k == "--deadline-ms") a.deadline_ms = std::stoi(v);
     else if (k == "--busy-poll-us") a.busy_poll_us = std::stoi(v);
     else if (k == "--linger-ms") a.linger_ms = std::stoi(v);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "wire/crc32c.hpp"
+#include "wire/shared_weights.hpp"
 
 namespace troupe::wire {
 namespace {
@@ -248,6 +249,151 @@ TEST(WeightBroadcast, DeadUpstreamAbortsTheStagedVersion) {
   ASSERT_TRUE(dst.pump(rx, [&] { return rx.aborted() == 1; }));
   EXPECT_EQ(rx.committed().version, 0u);
   EXPECT_EQ(rx.staging_version(), 0u);
+}
+
+// ---- same-host shared memory (wire/shared_weights.hpp) ------------------------------------------
+
+struct SharedFixture {
+  Node src{"src"};
+  std::vector<std::unique_ptr<Node>> dst;
+  std::vector<std::unique_ptr<WeightReceiver>> rx;
+  explicit SharedFixture(int n) {
+    for (int i = 0; i < n; ++i) {
+      dst.push_back(std::make_unique<Node>("dst" + std::to_string(i)));
+      if (!dst.back()->t || !src.t) continue;
+      EXPECT_TRUE(dst.back()->t->connect("127.0.0.1", src.t->port()));
+      EXPECT_TRUE(wait_up(*src.t, "dst" + std::to_string(i)));
+      rx.push_back(std::make_unique<WeightReceiver>(*dst.back()->t));
+    }
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < dst.size(); ++i) v.push_back("dst" + std::to_string(i));
+    return v;
+  }
+  bool take(size_t i, uint64_t version) {
+    return dst[i]->pump(*rx[i], [&] { return rx[i]->committed().version == version; });
+  }
+};
+
+TEST(SharedWeights, EveryReceiverCommitsTheSameBytesAndNoChunkTravels) {
+  SharedFixture f(3);
+  ASSERT_EQ(f.rx.size(), 3u);
+  SharedWeightPublisher pub(*f.src.t);
+  for (uint64_t v = 1; v <= 4; ++v) {
+    auto data = pattern((size_t{3} << 20) + 12345, static_cast<uint8_t>(v));
+    TensorInfoT a = whole(1000), b = whole(data.size() - 1000);
+    a.name = "a";
+    b.name = "b";
+    b.offset = 1000;
+    ASSERT_TRUE(pub.publish(f.names(), v, {a, b}, data));
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_TRUE(f.take(i, v)) << "dst" << i << " v" << v;
+      auto w = f.rx[i]->committed();
+      ASSERT_EQ(w.data->size(), data.size());
+      EXPECT_EQ(0, std::memcmp(w.data->data(), data.data(), data.size())) << "dst" << i << " v" << v;
+      ASSERT_EQ(w.tensors.size(), 2u);
+      EXPECT_EQ(w.tensors[1].name, "b");
+      EXPECT_EQ(w.tensors[1].offset, 1000u);
+      EXPECT_EQ(f.rx[i]->chunks_received(), 0u);
+    }
+  }
+  // Each receiver holds only its newest version, so slots are reused: never more than three exist.
+  EXPECT_LE(pub.slots_allocated(), 3);
+  EXPECT_EQ(pub.slots_held(), 1);  // the newest version, held by all three
+}
+
+TEST(SharedWeights, AHeldVersionIsNeverOverwrittenAndPublishWaitsThenNamesTheHolder) {
+  SharedFixture f(1);
+  ASSERT_EQ(f.rx.size(), 1u);
+  SharedPublishOptions o;
+  o.slots = 2;
+  o.slot_wait = milliseconds(200);
+  SharedWeightPublisher pub(*f.src.t, o);
+  auto v1 = pattern(1 << 20, 1), v2 = pattern(1 << 20, 2), v3 = pattern(1 << 20, 3);
+  ASSERT_TRUE(pub.publish(f.names(), 1, {whole(v1.size())}, v1));
+  ASSERT_TRUE(f.take(0, 1));
+  CommittedWeights held = f.rx[0]->committed();  // a reader that keeps v1
+  ASSERT_TRUE(pub.publish(f.names(), 2, {whole(v2.size())}, v2));
+  ASSERT_TRUE(f.take(0, 2));
+  // v1's slot is still read through `held`, v2's is the receiver's: no slot is free.
+  Status s = pub.publish(f.names(), 3, {whole(v3.size())}, v3);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("held by dst0"), std::string::npos) << s.message();
+  EXPECT_EQ(0, std::memcmp(held.data->data(), v1.data(), v1.size())) << "a held version changed";
+  held = {};  // the reader lets go: v1's slot carries v3
+  ASSERT_TRUE(pub.publish(f.names(), 3, {whole(v3.size())}, v3));
+  ASSERT_TRUE(f.take(0, 3));
+  EXPECT_EQ(0, std::memcmp(f.rx[0]->committed().data->data(), v3.data(), v3.size()));
+  EXPECT_EQ(pub.slots_allocated(), 2);
+}
+
+TEST(SharedWeights, AForgedChecksumIsRefusedAndTheSlotReleased) {
+  SharedFixture f(1);
+  ASSERT_EQ(f.rx.size(), 1u);
+  SharedPublishOptions o;
+  o.slots = 2;
+  o.slot_wait = milliseconds(200);
+  SharedWeightPublisher pub(*f.src.t, o);
+  auto v1 = pattern(100000, 1), v2 = pattern(100000, 2);
+  ASSERT_TRUE(pub.publish(f.names(), 1, {whole(v1.size())}, v1));
+  ASSERT_TRUE(f.take(0, 1));
+  ASSERT_TRUE(pub.publish(f.names(), 2, {whole(v2.size())}, v2));
+  // Take v2's manifest off the wire and hand the receiver a copy whose checksum is off by one bit.
+  Node& d = *f.dst[0];
+  Envelope e;
+  {
+    std::unique_lock lk(d.m);
+    ASSERT_TRUE(d.cv.wait_for(lk, milliseconds(20000), [&] { return !d.inbox.empty(); }));
+    e = std::move(d.inbox.front());
+    d.inbox.pop_front();
+  }
+  auto m = read<WeightManifest>(e.payload);
+  ASSERT_TRUE(m);
+  WeightManifestT forged;
+  (*m)->UnPackTo(&forged);
+  ASSERT_TRUE(forged.shared);
+  forged.checksum ^= 1;
+  Envelope bad = e;
+  bad.payload = pack(forged);
+  auto r = f.rx[0]->on_message(bad);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("CRC-32C"), std::string::npos) << r.status().message();
+  EXPECT_EQ(f.rx[0]->committed().version, 1u);
+  EXPECT_EQ(0, std::memcmp(f.rx[0]->committed().data->data(), v1.data(), v1.size()));
+  // Refusing released the slot: one slot is held (v1), so a third version still finds room.
+  EXPECT_EQ(pub.slots_held(), 1);
+  auto v3 = pattern(100000, 3);
+  ASSERT_TRUE(pub.publish(f.names(), 3, {whole(v3.size())}, v3));
+  ASSERT_TRUE(f.take(0, 3));
+  EXPECT_EQ(0, std::memcmp(f.rx[0]->committed().data->data(), v3.data(), v3.size()));
+}
+
+TEST(SharedWeights, ADownReceiverHoldsNothing) {
+  SharedFixture f(2);
+  ASSERT_EQ(f.rx.size(), 2u);
+  SharedPublishOptions o;
+  o.slots = 2;
+  o.slot_wait = milliseconds(200);
+  SharedWeightPublisher pub(*f.src.t, o);
+  auto v1 = pattern(100000, 1);
+  ASSERT_TRUE(pub.publish(f.names(), 1, {whole(v1.size())}, v1));
+  ASSERT_TRUE(f.take(0, 1));
+  ASSERT_TRUE(f.take(1, 1));
+  // dst1 stops taking versions (as if hung): v2 is published to both, only dst0 takes it.
+  ASSERT_TRUE(pub.publish(f.names(), 2, {whole(v1.size())}, v1));
+  ASSERT_TRUE(f.take(0, 2));
+  Status s = pub.publish({"dst0"}, 3, {whole(v1.size())}, v1);
+  ASSERT_FALSE(s) << "both slots are dst1's: v3 must wait";
+  EXPECT_NE(s.message().find("dst1"), std::string::npos) << s.message();
+  // dst1's process dies: it releases nothing (its receiver, which still holds v1, is kept here), but
+  // its transport goes and the publisher learns it is down: its slots are free.
+  f.dst[1]->t.reset();
+  for (int i = 0; i < 500 && f.src.t->is_up("dst1"); ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_FALSE(f.src.t->is_up("dst1"));
+  pub.on_peer_down("dst1");
+  ASSERT_TRUE(pub.publish({"dst0"}, 3, {whole(v1.size())}, v1));
+  ASSERT_TRUE(f.take(0, 3));
 }
 
 double cpu_seconds() {
