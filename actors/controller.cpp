@@ -15,7 +15,11 @@ namespace {
 
 using namespace troupe::atoms;
 
-// Generating a prompt takes microseconds; an env actor silent this long is gone.
+// Generating a prompt takes microseconds; an env actor silent this long is gone. Enforced by the
+// tick (`generating`), not by a CAF request timeout: each of those arms and cancels a timer on
+// CAF's clock thread, two wake-ups of another thread per call (on a remote env actor that was
+// 2-5 us of a ~6 us call, and whole runs at ~60 us when the clock thread had to preempt a busy
+// core; wire_bench). A remote env actor's proxy fails calls to a node that went down at once.
 constexpr auto kGenerateTimeout = std::chrono::seconds(30);
 // A heartbeat tick re-runs admission even when no message arrives.
 constexpr auto kTickPeriod = std::chrono::milliseconds(200);
@@ -28,6 +32,9 @@ struct ControllerActorState {
   // after which an unanswered one counts as lost.
   std::map<uint64_t, std::chrono::steady_clock::time_point> handed_at;
   std::chrono::milliseconds prompt_timeout{120000};
+  // prompt id -> when its generate call counts as failed (entries leave with the answer). Bounded
+  // by the prompts in flight.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> generating;
   size_t next_worker = 0;
   bool stopping = false;
   std::vector<bool> available;           // per worker: takes prompts now
@@ -86,13 +93,33 @@ void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicke
   auto& st = self->state;
   auto env = st.setup.env_actors.find(t.task_name);
   if (env == st.setup.env_actors.end()) return;
-  self->request(env->second, kGenerateTimeout, generate_atom_v, t)
+  st.generating[t.prompt_id] = std::chrono::steady_clock::now() + kGenerateTimeout;
+  self->request(env->second, caf::infinite, generate_atom_v, t)
       .then(
           [self, id = t.prompt_id](const wire::Bytes& prompt) {
+            if (self->state.generating.erase(id) == 0) return;  // late: already counted as lost
             if (self->state.setup.workers.empty()) return;
             hand_out(self, id, prompt);
           },
-          [self, id = t.prompt_id](caf::error&) { self->send(self, lost_atom_v, id); });
+          [self, id = t.prompt_id](caf::error&) {
+            if (self->state.generating.erase(id) != 0) self->send(self, lost_atom_v, id);
+          });
+}
+
+// Generate calls unanswered past their deadline: the prompt is lost (re-issued once).
+void expire_generating(caf::stateful_actor<ControllerActorState>* self) {
+  auto& s = self->state;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = s.generating.begin(); it != s.generating.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    spdlog::warn("controller: the env actor did not make prompt {} within {} s", it->first,
+                 std::chrono::duration_cast<std::chrono::seconds>(kGenerateTimeout).count());
+    self->send(self, lost_atom_v, it->first);
+    it = s.generating.erase(it);
+  }
 }
 
 void issue(caf::stateful_actor<ControllerActorState>* self) {
@@ -156,6 +183,7 @@ caf::behavior controller_behavior(caf::stateful_actor<ControllerActorState>* sel
         auto& s = self->state;
         if (s.setup.status) s.setup.status->set_controller(s.core->snapshot());  // the curriculum moves on
         if (!s.stopping) expire_overdue(self);
+        if (!s.stopping) expire_generating(self);
         issue(self);
         if (!self->state.stopping) self->delayed_send(self, kTickPeriod, tick_atom_v);
       },

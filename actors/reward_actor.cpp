@@ -18,7 +18,9 @@ namespace {
 using namespace troupe::atoms;
 
 // A verifier slower than this is treated as failed for the group; the recipe's
-// fallback decides. Generous: rule verifiers answer in microseconds.
+// fallback decides. Generous: rule verifiers answer in microseconds. Enforced by a tick over the
+// calls in flight (`verifying`), not by a CAF request timeout per call: those arm and cancel a timer
+// on CAF's clock thread, two wake-ups of another thread per call (see actors/controller.cpp).
 constexpr auto kVerifyTimeout = std::chrono::seconds(30);
 
 struct RewardState {
@@ -47,6 +49,15 @@ struct RewardState {
     return true;
   }
   std::shared_ptr<ModelRewards> models;  // null: rule-only recipes (actors/model_reward.hpp)
+  // Verify calls in flight: call id -> its group and deadline. Bounded by the groups in flight.
+  struct Verifying {
+    std::chrono::steady_clock::time_point deadline;
+    wire::Bytes prompt;
+    BytesList rollouts;
+  };
+  std::map<uint64_t, Verifying> verifying;
+  uint64_t next_call = 1;
+  bool ticking = false;
 
   const rl::Recipe& recipe(const std::string& task) const {
     auto it = recipes.find(task);
@@ -93,6 +104,17 @@ void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& pro
   if (st.controller) self->send(st.controller, done_atom_v, (*prompt)->prompt_id(), std::move(passed));
 }
 
+// A verify call that failed or timed out: the group is finished with every verdict failed (the
+// recipe's fallback decides).
+void fail_verify(caf::stateful_actor<RewardState>* self, uint64_t call) {
+  auto it = self->state.verifying.find(call);
+  if (it == self->state.verifying.end()) return;
+  auto v = std::move(it->second);
+  self->state.verifying.erase(it);
+  const size_t n = v.rollouts.size();
+  finish_group(self, v.prompt, v.rollouts, std::vector<RuleVerdict>(n, RuleVerdict{.ok = false}));
+}
+
 caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<std::string, caf::actor> envs,
                               std::map<std::string, rl::Recipe> recipes, rl::Recipe default_recipe, caf::actor replay,
                               monitoring::Metrics* metrics, std::shared_ptr<ModelRewards> models, double window,
@@ -128,15 +150,35 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
           auto r = wire::read<wire::Rollout>(b);
           texts.push_back(r && (*r)->response_text() ? (*r)->response_text()->str() : std::string());
         }
-        const size_t n = texts.size();
-        self->request(env->second, kVerifyTimeout, verify_atom_v, (*prompt)->identity_json()->str(), std::move(texts))
+        auto& rs = self->state;
+        const uint64_t call = rs.next_call++;
+        rs.verifying.emplace(call, RewardState::Verifying{std::chrono::steady_clock::now() + kVerifyTimeout,
+                                                          prompt_bytes, rollouts});
+        if (!rs.ticking) {
+          rs.ticking = true;
+          self->delayed_send(self, std::chrono::seconds(1), tick_atom_v);
+        }
+        self->request(env->second, caf::infinite, verify_atom_v, (*prompt)->identity_json()->str(), std::move(texts))
             .then(
-                [self, prompt_bytes, rollouts](const std::vector<RuleVerdict>& verdicts) {
-                  finish_group(self, prompt_bytes, rollouts, verdicts);
+                [self, call](const std::vector<RuleVerdict>& verdicts) {
+                  auto it = self->state.verifying.find(call);
+                  if (it == self->state.verifying.end()) return;  // late: the group was finished as failed
+                  auto v = std::move(it->second);
+                  self->state.verifying.erase(it);
+                  finish_group(self, v.prompt, v.rollouts, verdicts);
                 },
-                [self, prompt_bytes, rollouts, n](caf::error&) {
-                  finish_group(self, prompt_bytes, rollouts, std::vector<RuleVerdict>(n, RuleVerdict{.ok = false}));
-                });
+                [self, call](caf::error&) { fail_verify(self, call); });
+      },
+      [self](tick_atom) {
+        auto& rs = self->state;
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<uint64_t> overdue;
+        for (const auto& [call, v] : rs.verifying) {
+          if (v.deadline <= now) overdue.push_back(call);
+        }
+        for (uint64_t call : overdue) fail_verify(self, call);
+        rs.ticking = !rs.verifying.empty();
+        if (rs.ticking) self->delayed_send(self, std::chrono::seconds(1), tick_atom_v);
       },
   };
 }

@@ -264,12 +264,13 @@ struct RoundTrips {
   bool done = false;
 };
 
-// The callers' request timeout: 10 s, as actor code calls (controller, reward actors), or none
-// with TROUPE_BENCH_PING_TIMEOUT_MS=0. Each request with a timeout arms and cancels a timer on
-// CAF's clock thread: two futex wake-ups of another thread per call, on both paths alike.
+// The callers' request timeout: none, as troupe's callers call (the controller and the reward actors
+// keep their deadlines in a tick, and a proxy fails calls itself); TROUPE_BENCH_PING_TIMEOUT_MS=N
+// gives every call a CAF request timeout of N ms instead, which arms and cancels a timer on CAF's
+// clock thread: two futex wake-ups of another thread per call, on both paths alike.
 std::optional<std::chrono::milliseconds> ping_timeout() {
   const char* v = std::getenv("TROUPE_BENCH_PING_TIMEOUT_MS");
-  long ms = v ? std::atol(v) : 10000;
+  long ms = v ? std::atol(v) : 0;
   if (ms <= 0) return std::nullopt;
   return std::chrono::milliseconds(ms);
 }
@@ -565,7 +566,9 @@ int parent(bool quick) {
     if (std::fgets(b, sizeof b, f)) std::printf("%s", b);
     std::fclose(f);
   }
-  const int lat_iters = quick ? 2000 : 20000;
+  // TROUPE_BENCH_LAT_ITERS: more round trips per latency figure (e.g. to profile a steady state).
+  const char* lat_env = std::getenv("TROUPE_BENCH_LAT_ITERS");
+  const int lat_iters = lat_env ? std::max(10, std::atoi(lat_env)) : quick ? 2000 : 20000;
   const int rate_msgs = quick ? 20000 : 200000;
   const int bw_msgs = quick ? 4 : 16;
   const size_t params = quick ? size_t{10'000'000} : size_t{100'000'000};
