@@ -15,6 +15,9 @@
 // host (same hostname + kernel boot id) with error handling off, so UCX picks shared memory + CMA;
 // across hosts with peer error handling (TCP). A control-endpoint error marks the peer down and
 // force-closes both endpoints, which completes whatever was in flight to it with an error.
+// The two endpoints live on two UCP workers (control and data, see Impl::dworker): the progress
+// loop polls the data worker every pass and the control worker's TCP sockets every 32nd pass and
+// whenever they wake it, so a TCP epoll_wait does not delay every shared-memory message.
 // TransportMode::kTcpOnly keeps everything on the control endpoint.
 //
 // Threading: the UCP worker is created UCS_THREAD_MODE_SERIALIZED and every call into it holds
@@ -217,12 +220,20 @@ struct PendingRecv {
 struct Transport::Impl {
   TransportOptions opt;
   ucp_context_h context = nullptr;
+  // Two workers: `worker` holds the listener and the control endpoints (TCP, with peer error
+  // handling), `dworker` the data endpoints. Why apart: UCX progresses every transport a worker's
+  // endpoints use on every ucp_worker_progress, and TCP's progress is an epoll_wait system call
+  // (~40% of a spinning progress thread's time when both were on one worker: it delayed every
+  // message the shared-memory lane carried). The data worker is progressed on every pass; the
+  // control worker every kControlEvery passes and whenever its event fd fires while asleep.
+  // With TransportMode::kTcpOnly the data travels on the control endpoints: both every pass.
   ucp_worker_h worker = nullptr;
+  ucp_worker_h dworker = nullptr;
   ucp_listener_h listener = nullptr;
-  std::vector<uint8_t> worker_address;
+  std::vector<uint8_t> worker_address;  // dworker's: the handshake carries it
   std::string host_id;  // hostname + boot id: equal only for processes sharing a kernel (and /dev/shm)
   uint16_t port = 0;
-  int worker_fd = -1, wake_fd = -1, epoll_fd = -1;
+  int worker_fd = -1, dworker_fd = -1, wake_fd = -1, epoll_fd = -1;
   std::thread thread;
   std::atomic<std::thread::id> thread_id;
   std::atomic<bool> stop{false};
@@ -523,7 +534,7 @@ struct Transport::Impl {
     if (same_host) p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
     p.field_mask |= UCP_EP_PARAM_FIELD_REMOTE_ADDRESS;
     p.address = reinterpret_cast<const ucp_address_t*>(hs->worker_address()->data());
-    ucs_status_t s = ucp_ep_create(worker, &p, &peer->data_ep);
+    ucs_status_t s = ucp_ep_create(dworker, &p, &peer->data_ep);
     if (s != UCS_OK) return Status::unavailable(ucx_error("creating the data endpoint from the worker address", s));
     return Status::ok();
   }
@@ -617,12 +628,20 @@ struct Transport::Impl {
     return up.count(node) > 0;
   }
 
+  // Data arrives on either worker (see `dworker`); a rendezvous is received on the one it came to.
+  struct DataAmArg {
+    Impl* impl;
+    ucp_worker_h* worker;
+  };
+  DataAmArg data_am_args[2] = {{this, &worker}, {this, &dworker}};
+
   static ucs_status_t on_data_am(void* arg, const void* header, size_t header_length, void* data, size_t length,
                                  const ucp_am_recv_param_t* param) {
-    return static_cast<Impl*>(arg)->handle_data(header, header_length, data, length, param);
+    auto* a = static_cast<DataAmArg*>(arg);
+    return a->impl->handle_data(*a->worker, header, header_length, data, length, param);
   }
 
-  ucs_status_t handle_data(const void* header, size_t header_length, void* data, size_t length,
+  ucs_status_t handle_data(ucp_worker_h on, const void* header, size_t header_length, void* data, size_t length,
                            const ucp_am_recv_param_t* param) {
     ++received;
     bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
@@ -656,7 +675,7 @@ struct Transport::Impl {
     p.cb.recv_am = &Impl::on_recv_done;
     p.user_data = pr;
     pending_recvs[pr] = true;
-    ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker, data, pr->into, length, &p);
+    ucs_status_ptr_t r = ucp_am_recv_data_nbx(on, data, pr->into, length, &p);
     if (r == nullptr) {
       finish_recv(pr, UCS_OK);
     } else if (UCS_PTR_IS_ERR(r)) {
@@ -773,8 +792,19 @@ struct Transport::Impl {
     return n > 0 || !cmds.empty();
   }
 
+  // REQUIRES: wmu held. Progresses the data worker, and the control worker on pass 0 and every
+  // kControlEvery passes (every pass in TCP-only mode). Returns what UCX says it did.
+  static constexpr uint64_t kControlEvery = 32;
+  unsigned progress(uint64_t pass) {
+    unsigned n = ucp_worker_progress(dworker);
+    if (opt.mode == TransportMode::kTcpOnly || pass % kControlEvery == 0) n += ucp_worker_progress(worker);
+    return n;
+  }
+  unsigned progress_both() { return ucp_worker_progress(dworker) + ucp_worker_progress(worker); }
+
   void loop() {
     thread_id.store(std::this_thread::get_id());
+    uint64_t pass = 0;
     auto last_active = std::chrono::steady_clock::now();
     auto last_timeout_check = last_active;
     // The last busy pass posted messages and received none: this side just answered (or called)
@@ -787,7 +817,7 @@ struct Transport::Impl {
       auto now = std::chrono::steady_clock::now();
       {
         std::lock_guard wl(wmu);
-        busy = ucp_worker_progress(worker) != 0;
+        busy = progress(pass++) != 0;
         busy |= drain(&posted);
         if (!dying.empty()) bury(!busy);
         if (!to_close.empty() || !close_requests.empty()) reap_closes();
@@ -797,11 +827,25 @@ struct Transport::Impl {
         }
         in_flight = sends_in_flight > 0 || !pending_recvs.empty();
       }
-      // Outside the worker lock: what runs here may send (posted on the next pass).
-      if (opt.on_progress) busy |= opt.on_progress(in_flight);
+      // Outside the worker lock: what runs here may send. It goes out at once, not after the next
+      // pass's ucp_worker_progress (an answer reaches its caller a whole progress call sooner).
+      size_t answers = 0;
+      if (opt.on_progress) {
+        busy |= opt.on_progress(in_flight);
+        bool queued;
+        {
+          std::lock_guard lk(mu);
+          queued = !outbox.empty();
+        }
+        if (queued) {
+          std::lock_guard wl(wmu);
+          answers = post_outbox(nullptr);
+          busy = true;
+        }
+      }
       if (busy || kicked.exchange(false)) {
         last_active = now;
-        answered = posted > 0 && received == received_before;
+        answered = answers > 0 || (posted > 0 && received == received_before);
         continue;
       }
       // After a pass that only sent, the spin (answer_busy_poll) has a cost and a gain. The cost:
@@ -824,13 +868,15 @@ struct Transport::Impl {
       if (!pending) {
         std::lock_guard wl(wmu);
         armed = ucp_worker_arm(worker);
+        if (armed == UCS_OK) armed = ucp_worker_arm(dworker);
       }
       if (armed == UCS_ERR_BUSY) {
         sleeping.store(false);
         continue;
       }
-      epoll_event ev[2];
-      int n = epoll_wait(epoll_fd, ev, 2, kIdleWaitMs);
+      epoll_event ev[3];
+      int n = epoll_wait(epoll_fd, ev, 3, kIdleWaitMs);
+      pass = 0;  // the first pass after a sleep progresses the control worker too
       sleeping.store(false);
       for (int i = 0; i < n; ++i) {
         if (ev[i].data.fd == wake_fd) {
@@ -853,7 +899,7 @@ struct Transport::Impl {
     // milliseconds; a stalled or dead one costs at most kShutdownFlush.
     const auto flush_deadline = std::chrono::steady_clock::now() + kShutdownFlush;
     while ((sends_in_flight > 0 || !pending_recvs.empty()) && std::chrono::steady_clock::now() < flush_deadline) {
-      if (ucp_worker_progress(worker) == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (progress_both() == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
       if (!dying.empty()) bury(true);
     }
     for (auto& p : peers) {
@@ -866,7 +912,7 @@ struct Transport::Impl {
     reap_closes();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!close_requests.empty() && std::chrono::steady_clock::now() < deadline) {
-      ucp_worker_progress(worker);
+      progress_both();
       reap_closes();
     }
   }
@@ -880,12 +926,13 @@ struct Transport::Impl {
       thread.join();
     }
     if (listener) ucp_listener_destroy(listener);
+    if (dworker) ucp_worker_destroy(dworker);
     if (worker) ucp_worker_destroy(worker);
     for (auto& [pr, _] : pending_recvs) delete pr;
     pending_recvs.clear();
     if (context) ucp_cleanup(context);
     listener = nullptr;
-    worker = nullptr;
+    worker = dworker = nullptr;
     context = nullptr;
     if (epoll_fd >= 0) ::close(epoll_fd);
     if (wake_fd >= 0) ::close(wake_fd);
@@ -917,13 +964,15 @@ struct Transport::Impl {
     wp.thread_mode = UCS_THREAD_MODE_SERIALIZED;  // callers serialise on wmu
     s = ucp_worker_create(context, &wp, &worker);
     if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_create", s));
+    s = ucp_worker_create(context, &wp, &dworker);
+    if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_create (data)", s));
 
     ucp_address_t* addr = nullptr;
     size_t addr_len = 0;
-    s = ucp_worker_get_address(worker, &addr, &addr_len);
+    s = ucp_worker_get_address(dworker, &addr, &addr_len);
     if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_get_address", s));
     worker_address.assign(reinterpret_cast<uint8_t*>(addr), reinterpret_cast<uint8_t*>(addr) + addr_len);
-    ucp_worker_release_address(worker, addr);
+    ucp_worker_release_address(dworker, addr);
 
     for (auto [id, cb] : {std::pair<uint16_t, ucp_am_recv_callback_t>{kAmHandshake, &Impl::on_handshake_am},
                           std::pair<uint16_t, ucp_am_recv_callback_t>{kAmData, &Impl::on_data_am}}) {
@@ -931,9 +980,11 @@ struct Transport::Impl {
       hp.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB | UCP_AM_HANDLER_PARAM_FIELD_ARG;
       hp.id = id;
       hp.cb = cb;
-      hp.arg = this;
-      s = ucp_worker_set_am_recv_handler(worker, &hp);
-      if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_set_am_recv_handler", s));
+      for (int k = 0; k < 2; ++k) {
+        hp.arg = id == kAmData ? static_cast<void*>(&data_am_args[k]) : static_cast<void*>(this);
+        s = ucp_worker_set_am_recv_handler(k == 0 ? worker : dworker, &hp);
+        if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_set_am_recv_handler", s));
+      }
     }
 
     sockaddr_in sin{};
@@ -961,10 +1012,12 @@ struct Transport::Impl {
 
     s = ucp_worker_get_efd(worker, &worker_fd);
     if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_get_efd", s));
+    s = ucp_worker_get_efd(dworker, &dworker_fd);
+    if (s != UCS_OK) return Status::io_error(ucx_error("ucp_worker_get_efd (data)", s));
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
     if (wake_fd < 0 || epoll_fd < 0) return Status::io_error(std::string("eventfd/epoll: ") + std::strerror(errno));
-    for (int fd : {worker_fd, wake_fd}) {
+    for (int fd : {worker_fd, dworker_fd, wake_fd}) {
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.fd = fd;
