@@ -508,7 +508,7 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
 
 caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, std::shared_ptr<WeightBoard> board,
                                    wire::Transport* transport, std::vector<std::string> worker_nodes,
-                                   std::vector<std::string> shared_nodes, size_t chunk_bytes,
+                                   std::vector<std::string> shared_nodes, int shm_slots, size_t chunk_bytes,
                                    monitoring::Metrics* metrics) {
   auto& st = self->state;
   st.board = std::move(board);
@@ -519,6 +519,7 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
   if (!st.shared_nodes.empty()) {
     wire::SharedPublishOptions so;
     so.chunk_bytes = chunk_bytes;
+    so.slots = shm_slots;
     // A node that holds every slot (it stopped reading) is dropped when it goes down; until then the
     // other nodes wait at most this long per tick.
     so.slot_wait = std::chrono::milliseconds(2000);
@@ -566,7 +567,8 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
   net.gateway().subscribe(head->supervisor_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local(kClusterName, head->supervisor_));
   head->broadcaster_ = system.spawn<caf::detached>(broadcaster_behavior, std::move(board), &net.gateway().transport(),
-                                                   plan.worker_nodes(net.node()), plan.shared_weight_nodes(), net.weight_chunk_bytes(),
+                                                   plan.worker_nodes(net.node()), plan.shared_weight_nodes(), plan.weight_shm_slots,
+                                                   net.weight_chunk_bytes(),
                                                    metrics);
   net.gateway().subscribe(head->broadcaster_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local("weights/ack", head->broadcaster_));

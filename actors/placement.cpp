@@ -147,6 +147,7 @@ Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
                                     plan.node_of["replay"] + ", learners on " + *learner_hosts.begin());
   }
   plan.weight_broadcast = p.weight_broadcast;
+  plan.weight_shm_slots = static_cast<int>(p.weight_shm_slots);
   if (p.weight_broadcast == "shm") {
     for (const auto& n : plan.worker_nodes(plan.head)) {
       if (!plan.on_head_machine(n)) {

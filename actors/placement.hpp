@@ -63,6 +63,7 @@ struct ClusterPlan {
   // placement.weight_broadcast; the rest take the chunked UCX chain.
   std::vector<std::string> shared_weight_nodes() const;
   std::string weight_broadcast = "auto";  // placement.weight_broadcast
+  int weight_shm_slots = 3;               // placement.weight_shm_slots
 };
 
 // Errors (invalid_argument) name what is wrong: a role placed twice or not at all, a task with no

@@ -689,6 +689,10 @@ const Schema<PlacementConfig>& placement_schema() {
               {.doc = "how weights reach worker nodes: shm (shared memory, the head's machine only), ucx "
                       "(chunked chain), auto (shm where possible)",
                .one_of = {"auto", "shm", "ucx"}})
+      .scalar("weight_shm_slots", &P::weight_shm_slots,
+              {.doc = "shared-memory weight segments kept (each one version; 3 x the model's bytes at most)",
+               .min = 2,
+               .max = 8})
       .list("hosts", &P::hosts, host_schema(), {.doc = "machines or processes; empty = everything in one process"})
       .list("roles", &P::roles, role_schema(), {.doc = "which actors run where"});
   return s;

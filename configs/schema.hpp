@@ -188,6 +188,9 @@ struct PlacementConfig {
   // the head's machine), ucx (a chunked chain of UCX transfers), auto (shm where the node shares the
   // head's machine, ucx for the rest).
   std::string weight_broadcast = "auto";
+  // Shared-memory segments the head keeps for weights (each holds one version: 3 x the model's bytes
+  // at most). Three never wait in steady state: one held, one being taken up, one being written.
+  int64_t weight_shm_slots = 3;
   std::vector<HostConfig> hosts;
   std::vector<RolePlacement> roles;
   bool operator==(const PlacementConfig&) const = default;

@@ -153,6 +153,7 @@ placement:
   auto all_local = with("auto", local_c);
   ASSERT_TRUE(all_local) << all_local.status().message();
   EXPECT_EQ(all_local->shared_weight_nodes(), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(all_local->weight_shm_slots, 3);
   auto mixed = with("auto", remote_c);
   ASSERT_TRUE(mixed) << mixed.status().message();
   EXPECT_TRUE(mixed->on_head_machine("b"));
@@ -168,6 +169,10 @@ placement:
                                    "bad.yaml");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.status().message().find("weight_broadcast"), std::string::npos) << bad.status().message();
+  auto one_slot = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\nplacement:\n  weight_shm_slots: 1\n",
+                                        "slots.yaml");
+  ASSERT_FALSE(one_slot) << "one slot cannot hold a version while the next is written";
+  EXPECT_NE(one_slot.status().message().find("weight_shm_slots"), std::string::npos) << one_slot.status().message();
 }
 
 TEST(Placement, AnEmptyPlacementIsTheOneProcessRun) {

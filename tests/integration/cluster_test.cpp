@@ -233,7 +233,11 @@ TEST_F(ClusterTest, KilledHeadIsRestartedAndResumesFromItsOwnCheckpoint) {
   // The head is SIGKILLed once it has written a checkpoint: the launcher restarts it, the head finds the
   // checkpoint on its own disk and resumes, and prompt ids issued after that checkpoint (whose groups
   // are already in the store) are not issued again.
-  auto run = launch(write_config(40, 200));
+  // 200 steps: the kill must land mid-run. Checkpoints come every 10 versions and the kill 1 s after the
+  // first; with 40 steps the whole run could end inside that second (it did once weights went through
+  // shared memory: 40 steps in ~1.5 s), and then the nodes had already stopped for good and the
+  // restarted head waited out max_seconds alone.
+  auto run = launch(write_config(200, 200));
   const fs::path run_state = fs::path(run_dir()) / "checkpoint" / "run_state.json";
   for (int i = 0; i < 1800 && !fs::exists(run_state); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(fs::exists(run_state)) << "no checkpoint within 180 s\n" << run->dump();
