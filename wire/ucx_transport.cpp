@@ -247,6 +247,10 @@ struct Transport::Impl {
   std::condition_variable cv;  // room in a queue, a peer down, a flush
   std::deque<Outgoing*> outbox;
   std::deque<std::function<void()>> commands;
+  // What post_outbox and drain take out of the two queues, kept between passes (guarded by wmu): a
+  // std::deque allocates when constructed, and the loop drains on every pass.
+  std::deque<Outgoing*> outbox_taken;
+  std::deque<std::function<void()>> commands_taken;
   std::unordered_map<std::string, Peer*> up;  // name -> peer, while up
   TransportStats stats;
 
@@ -764,11 +768,13 @@ struct Transport::Impl {
   // Posts every queued message to UCX, in order. REQUIRES: wmu held. Returns how many were
   // posted and sets *pending when one of them is still in flight (the progress thread must drive it).
   size_t post_outbox(bool* pending) {
-    std::deque<Outgoing*> out;
+    std::deque<Outgoing*>& out = outbox_taken;
     {
       std::lock_guard lk(mu);
+      if (outbox.empty()) return 0;
       out.swap(outbox);
     }
+    const size_t n = out.size();
     for (Outgoing* o : out) {
       if (o->peer->state != Peer::State::kUp) {
         complete(o, UCS_ERR_NOT_CONNECTED);
@@ -776,20 +782,23 @@ struct Transport::Impl {
         *pending = true;
       }
     }
-    return out.size();
+    out.clear();  // keeps its memory for the next pass
+    return n;
   }
 
   // REQUIRES: wmu held; the progress thread. Adds how many messages it posted to *posted.
   bool drain(size_t* posted) {
-    std::deque<std::function<void()>> cmds;
+    std::deque<std::function<void()>>& cmds = commands_taken;
     {
       std::lock_guard lk(mu);
-      cmds.swap(commands);
+      if (!commands.empty()) cmds.swap(commands);
     }
+    const bool ran = !cmds.empty();
     for (auto& c : cmds) c();
+    cmds.clear();
     const size_t n = post_outbox(nullptr);
     *posted += n;
-    return n > 0 || !cmds.empty();
+    return n > 0 || ran;
   }
 
   // REQUIRES: wmu held. Progresses the data worker, and the control worker on pass 0 and every

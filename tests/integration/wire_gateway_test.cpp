@@ -126,25 +126,26 @@ TEST(WireGateway, SlowActorsMoveOffTheProgressThreadInOrder) {
     std::vector<std::thread::id> threads;
   };
   auto slow_seen = std::make_shared<Seen>(), fast_seen = std::make_shared<Seen>();
-  auto recorder = [](std::shared_ptr<Seen> seen, std::chrono::microseconds work) {
-    return [seen, work](caf::event_based_actor*) -> caf::behavior {
-      return {[seen, work](const WireMessage& m) {
-        // Busy, not asleep: work an actor does (a sleep would be the same to the progress thread).
-        const auto until = std::chrono::steady_clock::now() + work;
-        while (std::chrono::steady_clock::now() < until) {
-        }
-        auto h = wire::read<wire::Heartbeat>(m.payload);
-        std::lock_guard lk(seen->m);
-        seen->seq.push_back(h ? (*h)->sequence() : ~uint64_t{0});
-        seen->threads.push_back(std::this_thread::get_id());
-        seen->cv.notify_all();
-      }};
-    };
+  // The state comes in as spawn arguments: CAF 0.17 spawns a function without arguments by
+  // dereferencing a null tuple pointer (UBSan reports it in caf/detail/init_fun_factory.hpp).
+  auto recorder = [](caf::event_based_actor*, std::shared_ptr<Seen> seen,
+                     std::chrono::microseconds work) -> caf::behavior {
+    return {[seen, work](const WireMessage& m) {
+      // Busy, not asleep: work an actor does (a sleep would be the same to the progress thread).
+      const auto until = std::chrono::steady_clock::now() + work;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      auto h = wire::read<wire::Heartbeat>(m.payload);
+      std::lock_guard lk(seen->m);
+      seen->seq.push_back(h ? (*h)->sequence() : ~uint64_t{0});
+      seen->threads.push_back(std::this_thread::get_id());
+      seen->cv.notify_all();
+    }};
   };
   // lazy_init: nothing runs them before their first message (a fresh actor is otherwise started on
   // a CAF worker, where an early message would find it).
-  auto slow = sys.spawn<caf::lazy_init>(recorder(slow_seen, std::chrono::microseconds(1000)));
-  auto fast = sys.spawn<caf::lazy_init>(recorder(fast_seen, std::chrono::microseconds(0)));
+  auto slow = sys.spawn<caf::lazy_init>(recorder, slow_seen, std::chrono::microseconds(1000));
+  auto fast = sys.spawn<caf::lazy_init>(recorder, fast_seen, std::chrono::microseconds(0));
   ASSERT_TRUE((*g2)->register_local("slow/0", slow));
   ASSERT_TRUE((*g2)->register_local("fast/0", fast));
   ASSERT_TRUE((*g1)->add_route("slow/*", "n2"));
