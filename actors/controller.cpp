@@ -110,15 +110,17 @@ void dispatch(caf::stateful_actor<ControllerActorState>* self, const PromptTicke
 void expire_generating(caf::stateful_actor<ControllerActorState>* self) {
   auto& s = self->state;
   const auto now = std::chrono::steady_clock::now();
-  for (auto it = s.generating.begin(); it != s.generating.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    spdlog::warn("controller: the env actor did not make prompt {} within {} s", it->first,
-                 std::chrono::duration_cast<std::chrono::seconds>(kGenerateTimeout).count());
-    self->send(self, lost_atom_v, it->first);
-    it = s.generating.erase(it);
+  std::vector<uint64_t> overdue;
+  for (const auto& [id, deadline] : s.generating) {
+    if (deadline <= now) overdue.push_back(id);
+  }
+  if (overdue.empty()) return;
+  spdlog::warn("controller: {} prompts not made by their env actor within {} s count as lost (first: {})",
+               overdue.size(), std::chrono::duration_cast<std::chrono::seconds>(kGenerateTimeout).count(),
+               overdue.front());
+  for (auto id : overdue) {
+    s.generating.erase(id);
+    self->send(self, lost_atom_v, id);
   }
 }
 

@@ -477,14 +477,14 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
   if (!snap.params) return;
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(snap.params->data()),
                                  snap.params->size() * sizeof(float));
-  auto send = [&](const std::vector<std::string>& to, const char* backend) {
+  auto send = [&](const std::vector<std::string>& to, bool through_shm) {
     if (to.empty()) return;
+    const char* backend = through_shm ? "shm" : "ucx";
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t bv = broadcast_version(snap.version);
-    Status s = std::string_view(backend) == "shm"
-                   ? st.publisher->publish(to, bv, parameter_manifest(snap.params->size()), bytes)
-                   : wire::broadcast_weights(*st.transport, to, bv, parameter_manifest(snap.params->size()), bytes,
-                                             st.options);
+    const auto manifest = parameter_manifest(snap.params->size());
+    Status s = through_shm ? st.publisher->publish(to, bv, manifest, bytes)
+                           : wire::broadcast_weights(*st.transport, to, bv, manifest, bytes, st.options);
     if (!s) {
       if (st.failures++ % 50 == 0) {
         spdlog::warn("cluster: weights v{} to {} node(s) by {}: {} ({} failures)", snap.version, to.size(), backend,
@@ -502,8 +502,8 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
       st.metrics->weight_sync_bytes.Add({{"backend", backend}}).Increment(static_cast<double>(bytes.size()));
     }
   };
-  send(shared, "shm");
-  send(chain, "ucx");
+  send(shared, true);
+  send(chain, false);
 }
 
 caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, std::shared_ptr<WeightBoard> board,
@@ -518,7 +518,6 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
   st.shared_nodes.insert(shared_nodes.begin(), shared_nodes.end());
   if (!st.shared_nodes.empty()) {
     wire::SharedPublishOptions so;
-    so.chunk_bytes = chunk_bytes;
     so.slots = shm_slots;
     // A node that holds every slot (it stopped reading) is dropped when it goes down; until then the
     // other nodes wait at most this long per tick.
@@ -567,9 +566,8 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
   net.gateway().subscribe(head->supervisor_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local(kClusterName, head->supervisor_));
   head->broadcaster_ = system.spawn<caf::detached>(broadcaster_behavior, std::move(board), &net.gateway().transport(),
-                                                   plan.worker_nodes(net.node()), plan.shared_weight_nodes(), plan.weight_shm_slots,
-                                                   net.weight_chunk_bytes(),
-                                                   metrics);
+                                                   plan.worker_nodes(net.node()), plan.shared_weight_nodes(),
+                                                   plan.weight_shm_slots, net.weight_chunk_bytes(), metrics);
   net.gateway().subscribe(head->broadcaster_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local("weights/ack", head->broadcaster_));
   return head;

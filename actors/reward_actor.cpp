@@ -104,15 +104,16 @@ void finish_group(caf::stateful_actor<RewardState>* self, const wire::Bytes& pro
   if (st.controller) self->send(st.controller, done_atom_v, (*prompt)->prompt_id(), std::move(passed));
 }
 
-// A verify call that failed or timed out: the group is finished with every verdict failed (the
-// recipe's fallback decides).
-void fail_verify(caf::stateful_actor<RewardState>* self, uint64_t call) {
+// Finishes the group of verify call `call` with `verdicts`, or with every verdict failed when null (the
+// call failed or timed out: the recipe's fallback decides). A call already finished is ignored (an
+// answer that came after its deadline).
+void finish_verify(caf::stateful_actor<RewardState>* self, uint64_t call, const std::vector<RuleVerdict>* verdicts) {
   auto it = self->state.verifying.find(call);
   if (it == self->state.verifying.end()) return;
   auto v = std::move(it->second);
   self->state.verifying.erase(it);
-  const size_t n = v.rollouts.size();
-  finish_group(self, v.prompt, v.rollouts, std::vector<RuleVerdict>(n, RuleVerdict{.ok = false}));
+  if (verdicts != nullptr) return finish_group(self, v.prompt, v.rollouts, *verdicts);
+  finish_group(self, v.prompt, v.rollouts, std::vector<RuleVerdict>(v.rollouts.size(), RuleVerdict{.ok = false}));
 }
 
 caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<std::string, caf::actor> envs,
@@ -160,14 +161,8 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
         }
         self->request(env->second, caf::infinite, verify_atom_v, (*prompt)->identity_json()->str(), std::move(texts))
             .then(
-                [self, call](const std::vector<RuleVerdict>& verdicts) {
-                  auto it = self->state.verifying.find(call);
-                  if (it == self->state.verifying.end()) return;  // late: the group was finished as failed
-                  auto v = std::move(it->second);
-                  self->state.verifying.erase(it);
-                  finish_group(self, v.prompt, v.rollouts, verdicts);
-                },
-                [self, call](caf::error&) { fail_verify(self, call); });
+                [self, call](const std::vector<RuleVerdict>& verdicts) { finish_verify(self, call, &verdicts); },
+                [self, call](caf::error&) { finish_verify(self, call, nullptr); });
       },
       [self](tick_atom) {
         auto& rs = self->state;
@@ -176,7 +171,7 @@ caf::behavior reward_behavior(caf::stateful_actor<RewardState>* self, std::map<s
         for (const auto& [call, v] : rs.verifying) {
           if (v.deadline <= now) overdue.push_back(call);
         }
-        for (uint64_t call : overdue) fail_verify(self, call);
+        for (uint64_t call : overdue) finish_verify(self, call, nullptr);
         rs.ticking = !rs.verifying.empty();
         if (rs.ticking) self->delayed_send(self, std::chrono::seconds(1), tick_atom_v);
       },

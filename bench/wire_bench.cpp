@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -786,6 +787,29 @@ int parent(bool quick) {
     std::vector<std::string> chain;
     uint16_t last_port = 0;
     uint64_t version = 0;
+    // Sends `rounds` versions to the first n receivers with `send` and times the last one (until all n
+    // acknowledged), with the CPU seconds the source and those receivers spent on it.
+    struct Timed {
+      double secs = 0, cpu_src = 0, cpu_rx = 0;
+    };
+    auto timed = [&](int n, int rounds, const std::function<Status()>& send) {
+      Timed r;
+      for (int round = 0; round < rounds; ++round) {
+        ++version;
+        acks = 0;
+        r.cpu_src = -cpu_seconds(getpid());
+        r.cpu_rx = 0;
+        for (int i = 0; i < n; ++i) r.cpu_rx -= cpu_seconds(receivers[i]->pid);
+        start = Clock::now();
+        Status s = send();
+        if (!s) std::printf("broadcast failed: %s\n", s.to_string().c_str());
+        for (int i = 0; i < 1200000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(100us);
+        r.secs = seconds_since(start);
+        r.cpu_src += cpu_seconds(getpid());
+        for (int i = 0; i < n; ++i) r.cpu_rx += cpu_seconds(receivers[i]->pid);
+      }
+      return r;
+    };
     double t1 = 0;
     for (int n : {1, 2, 4}) {
       while (static_cast<int>(receivers.size()) < n) {
@@ -802,21 +826,8 @@ int parent(bool quick) {
       // reuse the one of the version before last (weight_broadcast.hpp), and fresh memory costs a
       // page-zeroing pass (slow in this VM: see the wire notes). Training broadcasts every step, so
       // the steady state is what the third version shows.
-      double secs = 0, cpu_src = 0, cpu_rx = 0;
-      for (int round = 0; round < 3; ++round) {
-        ++version;
-        acks = 0;
-        cpu_src = -cpu_seconds(getpid());
-        cpu_rx = 0;
-        for (auto& r : receivers) cpu_rx -= cpu_seconds(r->pid);
-        start = Clock::now();
-        Status s = broadcast_weights(t, chain, version, {tensor}, data->span());
-        if (!s) std::printf("broadcast failed: %s\n", s.to_string().c_str());
-        for (int i = 0; i < 120000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(1ms);
-        secs = seconds_since(start);
-        cpu_src += cpu_seconds(getpid());
-        for (auto& r : receivers) cpu_rx += cpu_seconds(r->pid);
-      }
+      const auto [secs, cpu_src, cpu_rx] =
+          timed(n, 3, [&] { return broadcast_weights(t, chain, version, {tensor}, data->span()); });
       if (n == 1) t1 = secs;
       char what[96];
       std::snprintf(what, sizeof what, "broadcast %zuM fp32 params to %d receiver(s)", params / 1000000, n);
@@ -839,21 +850,8 @@ int parent(bool quick) {
       std::vector<std::string> to(chain.begin(), chain.begin() + n);
       // Untimed rounds first, as above: the publisher's slots are created and populated once, and a
       // receiver maps each slot once (its page tables are filled then).
-      double secs = 0, cpu_src = 0, cpu_rx = 0;
-      for (int round = 0; round < 4; ++round) {
-        ++version;
-        acks = 0;
-        cpu_src = -cpu_seconds(getpid());
-        cpu_rx = 0;
-        for (int i = 0; i < n; ++i) cpu_rx -= cpu_seconds(receivers[i]->pid);
-        start = Clock::now();
-        Status s = publisher.publish(to, version, {tensor}, data->span());
-        if (!s) std::printf("shared broadcast failed: %s\n", s.to_string().c_str());
-        for (int i = 0; i < 1200000 && acks.load() < static_cast<uint64_t>(n); ++i) std::this_thread::sleep_for(100us);
-        secs = seconds_since(start);
-        cpu_src += cpu_seconds(getpid());
-        for (int i = 0; i < n; ++i) cpu_rx += cpu_seconds(receivers[i]->pid);
-      }
+      const auto [secs, cpu_src, cpu_rx] =
+          timed(n, 4, [&] { return publisher.publish(to, version, {tensor}, data->span()); });
       if (n == 1) s1 = secs;
       char what[96];
       std::snprintf(what, sizeof what, "shared-memory broadcast %zuM fp32 to %d", params / 1000000, n);

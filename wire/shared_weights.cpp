@@ -108,9 +108,7 @@ Result<SharedWeightPublisher::Slot*> SharedWeightPublisher::free_slot(size_t byt
     // A holder that went down while we wait (its peer-down event waits behind this call) holds
     // nothing: it was sent a manifest, so it was up then.
     for (const auto& [name, bit] : bits_) {
-      if (!transport_.is_up(name)) {
-        for (auto& s : slots_) s.header()->holders.fetch_and(~(uint64_t{1} << bit), std::memory_order_acq_rel);
-      }
+      if (!transport_.is_up(name)) clear_bit(bit);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -137,7 +135,6 @@ Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers,
                                       const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
   if (receivers.empty()) return Status::invalid_argument("shared weight broadcast: no receivers");
   if (version == 0) return Status::invalid_argument("shared weight broadcast: version 0 means \"none\"; start at 1");
-  if (options_.chunk_bytes == 0) return Status::invalid_argument("shared weight broadcast: chunk_bytes is 0");
   for (const auto& t : tensors) {
     if (t.offset > data.size() || t.bytes > data.size() - t.offset) {
       return Status::invalid_argument("shared weight broadcast: tensor \"" + t.name + "\" lies outside the data");
@@ -155,15 +152,8 @@ Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers,
   if (!slot) return slot.status().with_context("weights v" + std::to_string(version));
   Slot& s = **slot;
   SharedSegmentHeader* h = s.header();
-  // One pass: copy into the segment and checksum each chunk; the whole set's CRC is joined.
-  uint8_t* dst = s.base + kSharedDataOffset;
-  uint32_t whole = 0;
-  for (size_t off = 0; off < data.size(); off += options_.chunk_bytes) {
-    const size_t len = std::min(options_.chunk_bytes, data.size() - off);
-    uint32_t crc = crc32c_copy(0, data.subspan(off, len), dst + off);
-    whole = off == 0 ? crc : crc32c_combine(whole, crc, len);
-  }
-  if (data.empty()) whole = crc32c({});
+  // One pass: copy into the segment and checksum.
+  const uint32_t whole = crc32c_copy(0, data, s.base + kSharedDataOffset);
   h->version = version;
   // Set before any manifest leaves: a receiver that is slow to read its manifest still holds the slot.
   h->holders.store(mask, std::memory_order_release);
@@ -188,7 +178,7 @@ Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers,
                                       options_.send_wait)
                     : Status::unavailable("not connected");
     if (!st) {
-      h->holders.fetch_and(~(uint64_t{1} << bits[i]), std::memory_order_acq_rel);
+      h->holders.fetch_and(~(uint64_t{1} << bits[i]), std::memory_order_acq_rel);  // this slot only
       failed += (failed.empty() ? "" : "; ") + receivers[i] + ": " + st.message();
     }
   }
@@ -198,10 +188,13 @@ Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers,
   return Status::ok();
 }
 
+void SharedWeightPublisher::clear_bit(uint8_t bit) {
+  for (auto& s : slots_) s.header()->holders.fetch_and(~(uint64_t{1} << bit), std::memory_order_acq_rel);
+}
+
 void SharedWeightPublisher::on_peer_down(const std::string& peer) {
   auto it = bits_.find(peer);
-  if (it == bits_.end()) return;
-  for (auto& s : slots_) s.header()->holders.fetch_and(~(uint64_t{1} << it->second), std::memory_order_acq_rel);
+  if (it != bits_.end()) clear_bit(it->second);
 }
 
 int SharedWeightPublisher::slots_allocated() const { return static_cast<int>(slots_.size()); }

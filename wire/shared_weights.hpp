@@ -54,8 +54,6 @@ inline constexpr int kMaxSharedReceivers = 64;
 
 struct SharedPublishOptions {
   int slots = 3;  // segments kept; each holds one version (see above for why three)
-  // Checksum unit: the copy into the segment computes one CRC per chunk, joined afterwards.
-  size_t chunk_bytes = size_t{4} << 20;
   std::chrono::milliseconds slot_wait{30000};  // how long publish waits for a free slot
   std::chrono::milliseconds send_wait{30000};  // back-pressure per manifest sent
 };
@@ -90,6 +88,7 @@ class SharedWeightPublisher {
   Status make_slot(Slot& slot, size_t bytes);
   void close_slot(Slot& slot);
   Result<uint8_t> bit_of(const std::string& receiver);
+  void clear_bit(uint8_t bit);  // in every slot
   std::string holder_names(uint64_t mask) const;
 
   Transport& transport_;

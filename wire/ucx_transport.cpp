@@ -20,7 +20,7 @@
 // whenever they wake it, so a TCP epoll_wait does not delay every shared-memory message.
 // TransportMode::kTcpOnly keeps everything on the control endpoint.
 //
-// Threading: the UCP worker is created UCS_THREAD_MODE_SERIALIZED and every call into it holds
+// Threading: the UCP workers are created UCS_THREAD_MODE_SERIALIZED and every call into them holds
 // `wmu` (the worker lock); UCX callbacks therefore run under it too. The progress thread holds it
 // while it progresses, and releases it between iterations and while it sleeps. A sending thread
 // appends its message to `outbox` (under `mu`) and then tries to take `wmu` itself: when it gets it
@@ -839,18 +839,10 @@ struct Transport::Impl {
       // Outside the worker lock: what runs here may send. It goes out at once, not after the next
       // pass's ucp_worker_progress (an answer reaches its caller a whole progress call sooner).
       size_t answers = 0;
-      if (opt.on_progress) {
-        busy |= opt.on_progress(in_flight);
-        bool queued;
-        {
-          std::lock_guard lk(mu);
-          queued = !outbox.empty();
-        }
-        if (queued) {
-          std::lock_guard wl(wmu);
-          answers = post_outbox(nullptr);
-          busy = true;
-        }
+      if (opt.on_progress && opt.on_progress(in_flight)) {
+        busy = true;
+        std::lock_guard wl(wmu);
+        answers = post_outbox(nullptr);
       }
       if (busy || kicked.exchange(false)) {
         last_active = now;

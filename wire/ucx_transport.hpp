@@ -104,8 +104,8 @@ struct TransportOptions {
   std::function<void(const PeerEvent&)> on_peer_event;  // progress thread; must not block
   // Called on the progress thread after every pass over the worker, outside the worker lock, with
   // whether a rendezvous (bulk) transfer is in flight; returns whether it did work (the loop then
-  // polls again instead of sleeping). It may send (what it sends is posted on the next pass) and
-  // must not block. The gateway runs the actors a pass delivered to here (actors/gateway.cpp).
+  // polls again instead of sleeping). It may send (when it returns true, what it sent is posted right
+  // after it) and must not block. The gateway runs the actors a pass delivered to here (actors/gateway.cpp).
   std::function<bool(bool bulk_in_flight)> on_progress;
 };
 

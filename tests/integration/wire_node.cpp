@@ -407,7 +407,13 @@ int main(int argc, char** argv) {
     else if (k == "--floats") a.floats = std::stoull(v);
     else if (k == "--stall-after") a.stall_after = std::stol(v);
     else if (k == "--stall-at-version") a.stall_at_version = std::stoi(v);
-    else if (k == "--backend") a.backend = v;
+    else if (k == "--backend") {
+      if (v != "ucx" && v != "shm") {
+        std::fprintf(stderr, "wire_node: --backend %s: expected ucx or shm\n", v.c_str());
+        std::exit(2);
+      }
+      a.backend = v;
+    }
     else if (k == "--slots") a.slots = std::stoi(v);
     else if (k == "--deadline-ms") a.deadline_ms = std::stoi(v);
     else if (k == "--busy-poll-us") a.busy_poll_us = std::stoi(v);
