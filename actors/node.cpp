@@ -148,13 +148,16 @@ namespace {
 
 // Receives weight broadcasts for this node and publishes each committed version to the board.
 struct ReceiverState {
+  std::shared_ptr<wire::DeviceWeightLink> link;  // placement.weight_broadcast: nccl; else null
   std::unique_ptr<wire::WeightReceiver> rx;
   std::shared_ptr<WeightBoard> board;
 };
 
 caf::behavior receiver_behavior(caf::stateful_actor<ReceiverState>* self, wire::Transport* transport,
-                                std::shared_ptr<WeightBoard> board) {
+                                std::shared_ptr<WeightBoard> board, std::shared_ptr<wire::DeviceWeightLink> link) {
   self->state.rx = std::make_unique<wire::WeightReceiver>(*transport);
+  self->state.link = std::move(link);
+  if (self->state.link) self->state.rx->set_device_link(self->state.link.get());
   self->state.board = std::move(board);
   return {
       [self](const WireMessage& m) {
@@ -224,7 +227,17 @@ int run_member_node(const configs::ExperimentConfig& config, const ClusterPlan& 
       code = 1;
     };
 
-    caf::actor receiver = sys.spawn<caf::detached>(receiver_behavior, &gateway.transport(), board);
+    // placement.weight_broadcast: nccl: weights arrive in this GPU's memory (the first worker's).
+    std::shared_ptr<wire::DeviceWeightLink> link;
+    if (!me->of_role("policy_worker").empty() && plan.weight_broadcast == "nccl") {
+      auto opened = wire::open_nccl_weight_link(plan.weight_gpu(node));
+      if (!opened) {
+        spdlog::error("node {}: placement.weight_broadcast: nccl: {}", node, opened.status().message());
+        return 1;
+      }
+      link = std::move(*opened);
+    }
+    caf::actor receiver = sys.spawn<caf::detached>(receiver_behavior, &gateway.transport(), board, link);
     hosted.push_back(receiver);
     gateway.subscribe(receiver);
     Status s = gateway.register_local(wire::kWeightsDst, receiver);
@@ -432,6 +445,9 @@ struct BroadcasterState {
   wire::BroadcastOptions options;
   std::set<std::string> shared_nodes;                 // take weights through shared memory
   std::unique_ptr<wire::SharedWeightPublisher> publisher;  // set when shared_nodes is not empty
+  std::set<std::string> nccl_nodes;                   // take weights GPU to GPU
+  std::shared_ptr<wire::DeviceWeightLink> link;       // set when nccl_nodes is not empty
+  std::unique_ptr<wire::DeviceWeightPublisher> device_publisher;
   monitoring::Metrics* metrics = nullptr;
   uint64_t acks = 0;
   uint64_t failures = 0;
@@ -463,28 +479,33 @@ void resend_unacknowledged(caf::stateful_actor<BroadcasterState>* self) {
   }
 }
 
-// Pushes the board's newest version to every connected worker node that lacks it: through shared
-// memory to the nodes on this machine (one write for all of them), down one chain to the others.
+enum class Backend { kShm, kNccl, kUcx };
+
+// Pushes the board's newest version to every connected worker node that lacks it: by NCCL when the
+// placement says so, through shared memory to the nodes on this machine (one write for all of them),
+// down one chain to the others.
 void push(caf::stateful_actor<BroadcasterState>* self) {
   auto& st = self->state;
   const uint64_t v = st.board->version();
-  std::vector<std::string> chain, shared;
+  std::vector<std::string> chain, shared, nccl;
   for (const auto& n : st.worker_nodes) {
-    if (st.transport->is_up(n) && st.sent[n] < v + 1) (st.shared_nodes.count(n) ? shared : chain).push_back(n);
+    if (!st.transport->is_up(n) || st.sent[n] >= v + 1) continue;
+    (st.nccl_nodes.count(n) ? nccl : st.shared_nodes.count(n) ? shared : chain).push_back(n);
   }
-  if (chain.empty() && shared.empty()) return;
+  if (chain.empty() && shared.empty() && nccl.empty()) return;
   auto snap = st.board->latest();
   if (!snap.params) return;
   std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(snap.params->data()),
                                  snap.params->size() * sizeof(float));
-  auto send = [&](const std::vector<std::string>& to, bool through_shm) {
+  auto send = [&](const std::vector<std::string>& to, Backend via) {
     if (to.empty()) return;
-    const char* backend = through_shm ? "shm" : "ucx";
+    const char* backend = via == Backend::kShm ? "shm" : via == Backend::kNccl ? "nccl" : "ucx";
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t bv = broadcast_version(snap.version);
     const auto manifest = parameter_manifest(snap.params->size());
-    Status s = through_shm ? st.publisher->publish(to, bv, manifest, bytes)
-                           : wire::broadcast_weights(*st.transport, to, bv, manifest, bytes, st.options);
+    Status s = via == Backend::kShm    ? st.publisher->publish(to, bv, manifest, bytes)
+               : via == Backend::kNccl ? st.device_publisher->publish(to, bv, manifest, bytes)
+                                       : wire::broadcast_weights(*st.transport, to, bv, manifest, bytes, st.options);
     if (!s) {
       if (st.failures++ % 50 == 0) {
         spdlog::warn("cluster: weights v{} to {} node(s) by {}: {} ({} failures)", snap.version, to.size(), backend,
@@ -502,13 +523,15 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
       st.metrics->weight_sync_bytes.Add({{"backend", backend}}).Increment(static_cast<double>(bytes.size()));
     }
   };
-  send(shared, true);
-  send(chain, false);
+  send(nccl, Backend::kNccl);
+  send(shared, Backend::kShm);
+  send(chain, Backend::kUcx);
 }
 
 caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, std::shared_ptr<WeightBoard> board,
                                    wire::Transport* transport, std::vector<std::string> worker_nodes,
                                    std::vector<std::string> shared_nodes, int shm_slots, size_t chunk_bytes,
+                                   std::vector<std::string> nccl_nodes, std::shared_ptr<wire::DeviceWeightLink> link,
                                    monitoring::Metrics* metrics) {
   auto& st = self->state;
   st.board = std::move(board);
@@ -526,6 +549,12 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
     spdlog::info("cluster: weights reach {} through shared memory{}", fmt::join(shared_nodes, ", "),
                  st.shared_nodes.size() < st.worker_nodes.size() ? ", the other worker nodes by the UCX chain" : "");
   }
+  st.nccl_nodes.insert(nccl_nodes.begin(), nccl_nodes.end());
+  st.link = std::move(link);
+  if (!st.nccl_nodes.empty() && st.link) {
+    st.device_publisher = std::make_unique<wire::DeviceWeightPublisher>(*transport, *st.link);
+    spdlog::info("cluster: weights reach {} by NCCL from GPU {}", fmt::join(nccl_nodes, ", "), st.link->device());
+  }
   st.metrics = metrics;
   self->send(self, tick_atom_v);
   return {
@@ -539,6 +568,7 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
         self->state.sent[node] = 0;  // (re)connected or gone: it needs the current version
         self->state.unacked.erase(node);
         if (!up && self->state.publisher) self->state.publisher->on_peer_down(node);  // it holds no slot now
+        if (!up && self->state.device_publisher) self->state.device_publisher->on_peer_down(node);
       },
       [self](const WireMessage& m) {  // "weights/ack": a node committed a version
         auto& s = self->state;
@@ -559,15 +589,22 @@ Result<std::unique_ptr<ClusterHead>> ClusterHead::start(caf::actor_system& syste
                                                         std::shared_ptr<WeightBoard> board,
                                                         monitoring::Metrics* metrics,
                                                         std::chrono::milliseconds heartbeat_grace) {
+  const ClusterPlan& plan = net.plan();
+  std::shared_ptr<wire::DeviceWeightLink> link;
+  if (!plan.nccl_weight_nodes().empty()) {
+    auto opened = wire::open_nccl_weight_link(plan.weight_gpu(net.node()));
+    if (!opened) return opened.status().with_context("placement.weight_broadcast: nccl");
+    link = std::move(*opened);
+  }
   std::unique_ptr<ClusterHead> head(new ClusterHead(system));
   head->net_ = &net;
-  const ClusterPlan& plan = net.plan();
   head->supervisor_ = system.spawn(supervisor_behavior, &net.plan(), net.node(), caf::actor{}, heartbeat_grace, metrics);
   net.gateway().subscribe(head->supervisor_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local(kClusterName, head->supervisor_));
   head->broadcaster_ = system.spawn<caf::detached>(broadcaster_behavior, std::move(board), &net.gateway().transport(),
                                                    plan.worker_nodes(net.node()), plan.shared_weight_nodes(),
-                                                   plan.weight_shm_slots, net.weight_chunk_bytes(), metrics);
+                                                   plan.weight_shm_slots, net.weight_chunk_bytes(),
+                                                   plan.nccl_weight_nodes(), std::move(link), metrics);
   net.gateway().subscribe(head->broadcaster_);
   TROUPE_RETURN_IF_ERROR(net.gateway().register_local("weights/ack", head->broadcaster_));
   return head;

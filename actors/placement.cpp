@@ -53,11 +53,23 @@ bool ClusterPlan::on_head_machine(const std::string& node) const {
 
 std::vector<std::string> ClusterPlan::shared_weight_nodes() const {
   std::vector<std::string> out;
-  if (weight_broadcast == "ucx") return out;
+  if (weight_broadcast == "ucx" || weight_broadcast == "nccl") return out;
   for (const auto& n : worker_nodes(head)) {
     if (on_head_machine(n)) out.push_back(n);
   }
   return out;
+}
+
+std::vector<std::string> ClusterPlan::nccl_weight_nodes() const {
+  if (weight_broadcast != "nccl") return {};
+  return worker_nodes(head);
+}
+
+int ClusterPlan::weight_gpu(const std::string& node) const {
+  const NodePlan* n = find(node);
+  if (n == nullptr) return -1;
+  const auto slots = n->of_role(node == head ? "learner" : "policy_worker");
+  return slots.empty() ? -1 : slots.front()->gpu();
 }
 
 Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
@@ -153,6 +165,18 @@ Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
       if (!plan.on_head_machine(n)) {
         return Status::invalid_argument("placement.weight_broadcast: shm needs every policy-worker node on the head's "
                                         "machine (" + plan.head + "), and " + n + " is not; use auto or ucx");
+      }
+    }
+  }
+  if (p.weight_broadcast == "nccl") {
+    if (plan.weight_gpu(plan.head) < 0) {
+      return Status::invalid_argument("placement.weight_broadcast: nccl needs the learner on a GPU (give its role "
+                                      "gpus): the head " + plan.head + " sends weights from there");
+    }
+    for (const auto& n : plan.worker_nodes(plan.head)) {
+      if (plan.weight_gpu(n) < 0) {
+        return Status::invalid_argument("placement.weight_broadcast: nccl needs GPUs for the policy workers on " + n +
+                                        " (give their role gpus); use auto or ucx for CPU workers");
       }
     }
   }

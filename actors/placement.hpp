@@ -62,6 +62,11 @@ struct ClusterPlan {
   // The worker nodes (other than the head) that take weights through shared memory, per
   // placement.weight_broadcast; the rest take the chunked UCX chain.
   std::vector<std::string> shared_weight_nodes() const;
+  // The worker nodes that take weights GPU to GPU by NCCL (placement.weight_broadcast: nccl: all of them).
+  std::vector<std::string> nccl_weight_nodes() const;
+  // The GPU weights land on at `node` for the NCCL broadcast: the learner's on the head, the first
+  // policy worker's elsewhere; -1 when none is named.
+  int weight_gpu(const std::string& node) const;
   std::string weight_broadcast = "auto";  // placement.weight_broadcast
   int weight_shm_slots = 3;               // placement.weight_shm_slots
 };

@@ -687,8 +687,9 @@ const Schema<PlacementConfig>& placement_schema() {
       .scalar("token_env", &P::token_env, {.doc = "environment variable holding the cluster's shared secret"})
       .scalar("weight_broadcast", &P::weight_broadcast,
               {.doc = "how weights reach worker nodes: shm (shared memory, the head's machine only), ucx "
-                      "(chunked chain), auto (shm where possible)",
-               .one_of = {"auto", "shm", "ucx"}})
+                      "(chunked chain), nccl (GPU to GPU; the learner and every node's policy workers need gpus), "
+                      "auto (shm where possible, else ucx)",
+               .one_of = {"auto", "shm", "ucx", "nccl"}})
       .scalar("weight_shm_slots", &P::weight_shm_slots,
               {.doc = "shared-memory weight segments kept (each one version; 3 x the model's bytes at most)",
                .min = 2,

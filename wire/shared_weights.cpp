@@ -131,15 +131,21 @@ Result<uint8_t> SharedWeightPublisher::bit_of(const std::string& receiver) {
   return bit;
 }
 
-Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers, uint64_t version,
-                                      const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
-  if (receivers.empty()) return Status::invalid_argument("shared weight broadcast: no receivers");
-  if (version == 0) return Status::invalid_argument("shared weight broadcast: version 0 means \"none\"; start at 1");
+Status check_publish(const std::string& what, size_t receivers, uint64_t version,
+                     const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
+  if (receivers == 0) return Status::invalid_argument(what + ": no receivers");
+  if (version == 0) return Status::invalid_argument(what + ": version 0 means \"none\"; start at 1");
   for (const auto& t : tensors) {
     if (t.offset > data.size() || t.bytes > data.size() - t.offset) {
-      return Status::invalid_argument("shared weight broadcast: tensor \"" + t.name + "\" lies outside the data");
+      return Status::invalid_argument(what + ": tensor \"" + t.name + "\" lies outside the data");
     }
   }
+  return Status::ok();
+}
+
+Status SharedWeightPublisher::publish(const std::vector<std::string>& receivers, uint64_t version,
+                                      const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
+  TROUPE_RETURN_IF_ERROR(check_publish("shared weight broadcast", receivers.size(), version, tensors, data));
   std::vector<uint8_t> bits;
   uint64_t mask = 0;
   for (const auto& r : receivers) {

@@ -52,6 +52,11 @@ inline constexpr uint64_t kSharedSegmentMagic = 0x3130575348505254ull;  // "TRPH
 inline constexpr size_t kSharedDataOffset = 4096;
 inline constexpr int kMaxSharedReceivers = 64;
 
+// Checks a publish's arguments (every backend's): receivers given, version >= 1 (0 means "none"),
+// every tensor inside `data`. Errors begin with `what`.
+Status check_publish(const std::string& what, size_t receivers, uint64_t version,
+                     const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data);
+
 struct SharedPublishOptions {
   int slots = 3;  // segments kept; each holds one version (see above for why three)
   std::chrono::milliseconds slot_wait{30000};  // how long publish waits for a free slot

@@ -31,20 +31,29 @@ uint32_t join_crcs(const std::vector<uint32_t>& crcs, uint64_t chunk_bytes, uint
   return whole;
 }
 
+// Version `wm` names, whose bytes `data` holds whole.
+CommittedWeights whole_version(const WeightManifest* wm, std::shared_ptr<const MappedBuffer> data) {
+  CommittedWeights next;
+  next.version = wm->version();
+  next.data = std::move(data);
+  if (wm->tensors()) {
+    for (const auto* t : *wm->tensors()) {
+      TensorInfoT info;
+      t->UnPackTo(&info);
+      next.tensors.push_back(std::move(info));
+    }
+  }
+  return next;
+}
+
 }  // namespace
 
 Status broadcast_weights(Transport& transport, const std::vector<std::string>& chain, uint64_t version,
                          const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data,
                          const BroadcastOptions& options) {
-  if (chain.empty()) return Status::invalid_argument("broadcast_weights: the chain of receivers is empty");
-  if (version == 0) return Status::invalid_argument("broadcast_weights: version 0 means \"none\"; start at 1");
+  TROUPE_RETURN_IF_ERROR(check_publish("broadcast_weights", chain.size(), version, tensors, data));
   if (options.chunk_bytes == 0 || options.chunk_bytes > (size_t{1} << 30)) {
     return Status::invalid_argument("broadcast_weights: chunk_bytes must be in 1 B .. 1 GiB");
-  }
-  for (const auto& t : tensors) {
-    if (t.offset > data.size() || t.bytes > data.size() - t.offset) {
-      return Status::invalid_argument("broadcast_weights: tensor \"" + t.name + "\" lies outside the data");
-    }
   }
   size_t num_chunks = (data.size() + options.chunk_bytes - 1) / options.chunk_bytes;
   WeightManifestT m;
@@ -92,8 +101,24 @@ void WeightReceiver::abort(const std::string& why) {
                static_cast<unsigned long long>(staging_.version), why.c_str());
   if (staging_.data && staging_.data.use_count() == 1) spare_ = std::move(*staging_.data);  // never shared
   staging_ = Staging{};
+  count_abort();
+}
+
+void WeightReceiver::count_abort() {
   std::lock_guard lk(mu_);
   ++aborted_;
+}
+
+Result<std::shared_ptr<MappedBuffer>> WeightReceiver::staging_buffer(uint64_t bytes) {
+  if (spare_.size() == bytes && bytes > 0) return std::make_shared<MappedBuffer>(std::move(spare_));
+  auto buffer = MappedBuffer::allocate(bytes);
+  if (!buffer) return buffer.status();
+  return std::make_shared<MappedBuffer>(std::move(*buffer));
+}
+
+void WeightReceiver::set_device_link(DeviceWeightLink* link, std::chrono::milliseconds wait) {
+  device_ = link;
+  device_wait_ = wait;
 }
 
 void WeightReceiver::on_peer_down(const std::string& peer) {
@@ -105,6 +130,7 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   auto m = read<WeightManifest>(e.payload);
   if (!m) return m.status();
   const WeightManifest* wm = *m;
+  if (wm->nccl() != nullptr) return on_device_manifest(e, wm);
   if (wm->shared() != nullptr) return on_shared_manifest(e, wm);
   uint64_t v = wm->version();
   uint64_t committed_version = 0;
@@ -131,13 +157,9 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   staging_.source = wm->source() ? wm->source()->str() : e.peer;
   staging_.manifest = std::make_unique<WeightManifestT>();
   wm->UnPackTo(staging_.manifest.get());
-  if (spare_.size() == total && total > 0) {
-    staging_.data = std::make_shared<MappedBuffer>(std::move(spare_));
-  } else {
-    auto buffer = MappedBuffer::allocate(total);
-    if (!buffer) return buffer.status().with_context("staging weights v" + std::to_string(v));
-    staging_.data = std::make_shared<MappedBuffer>(std::move(*buffer));
-  }
+  auto buffer = staging_buffer(total);
+  if (!buffer) return buffer.status().with_context("staging weights v" + std::to_string(v));
+  staging_.data = std::move(*buffer);
   staging_.have.assign(wm->num_chunks(), false);
   staging_.crcs.assign(wm->num_chunks(), 0);
   if (!staging_.manifest->route.empty()) {
@@ -270,10 +292,7 @@ Result<bool> WeightReceiver::on_shared_manifest(const Envelope& e, const WeightM
   if (staging_.version != 0) abort("overtaken by v" + std::to_string(v));
   if (crc32c({mapping->data(), total}) != wm->checksum()) {
     mapping->release(bit);
-    {
-      std::lock_guard lk(mu_);
-      ++aborted_;
-    }
+    count_abort();
     return Status::corruption("shared weights v" + std::to_string(v) + " from " + e.peer +
                               " fail the manifest's CRC-32C");
   }
@@ -283,18 +302,121 @@ Result<bool> WeightReceiver::on_shared_manifest(const Envelope& e, const WeightM
                                        delete p;
                                        mapping->release(bit);
                                      });
-  CommittedWeights next;
-  next.version = v;
-  next.data = view;
-  if (wm->tensors()) {
-    for (const auto* t : *wm->tensors()) {
-      TensorInfoT info;
-      t->UnPackTo(&info);
-      next.tensors.push_back(std::move(info));
-    }
-  }
+  CommittedWeights next = whole_version(wm, view);  // before view is moved from
   switch_to(std::move(next), std::move(view), source);
   return true;
+}
+
+Result<bool> WeightReceiver::on_device_manifest(const Envelope& e, const WeightManifest* wm) {
+  const NcclGroup* g = wm->nccl();
+  const uint64_t v = wm->version();
+  const uint64_t total = wm->total_bytes();
+  const std::string source = wm->source() ? wm->source()->str() : e.peer;
+  const std::string what = "weights v" + std::to_string(v) + " from " + e.peer + " by NCCL";
+  if (device_ == nullptr) {
+    return Status::unavailable(what + ": this node has no GPU link (placement.weight_broadcast: nccl needs a CUDA "
+                               "build and a GPU on every worker node); the source will time out");
+  }
+  if (g->unique_id() == nullptr || g->nranks() < 2 || g->rank() < 1 || g->rank() >= g->nranks()) {
+    return Status::corruption(what + ": rank " + std::to_string(g->rank()) + " of " + std::to_string(g->nranks()) +
+                              " or its unique id is malformed");
+  }
+  const std::span<const uint8_t> id(g->unique_id()->data(), g->unique_id()->size());
+  auto alive = [this, &source] { return transport_.is_up(source); };
+  if (!device_->joined(id)) {
+    Status s = device_->join(id, g->nranks(), g->rank(), alive, device_wait_);
+    if (!s) {
+      count_abort();
+      return s.with_context(what + " (communicator " + std::to_string(g->epoch()) + ")");
+    }
+  }
+  // Collective: take part even in a version held already, or the source and the other ranks wait.
+  auto buffer = staging_buffer(total);
+  if (!buffer) return buffer.status().with_context("staging " + what);
+  std::shared_ptr<MappedBuffer> data = std::move(*buffer);
+  auto keep_spare = [&] {
+    if (data.use_count() == 1) spare_ = std::move(*data);
+  };
+  if (Status s = device_->receive(data->span(), alive, device_wait_); !s) {
+    keep_spare();
+    count_abort();
+    return s.with_context(what);
+  }
+  uint64_t committed_version = 0;
+  {
+    std::lock_guard lk(mu_);
+    committed_version = committed_.version;
+  }
+  if (v <= committed_version) {
+    keep_spare();
+    if (v == committed_version) acknowledge(source, v);
+    return Status::out_of_range(what + " is not newer than the committed v" + std::to_string(committed_version));
+  }
+  if (crc32c(data->span()) != wm->checksum()) {
+    keep_spare();
+    count_abort();
+    return Status::corruption(what + " fail the manifest's CRC-32C");
+  }
+  if (staging_.version != 0) abort("overtaken by v" + std::to_string(v));
+  CommittedWeights next = whole_version(wm, data);  // before data is moved from
+  switch_to(std::move(next), std::move(data), source);
+  return true;
+}
+
+DeviceWeightPublisher::DeviceWeightPublisher(Transport& transport, DeviceWeightLink& link, DevicePublishOptions options)
+    : transport_(transport), link_(link), options_(options) {}
+
+void DeviceWeightPublisher::on_peer_down(const std::string& peer) {
+  if (std::find(members_.begin(), members_.end(), peer) != members_.end()) fresh_ = true;
+}
+
+Status DeviceWeightPublisher::publish(const std::vector<std::string>& receivers, uint64_t version,
+                                      const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
+  TROUPE_RETURN_IF_ERROR(check_publish("NCCL weight broadcast", receivers.size(), version, tensors, data));
+  if (fresh_ || receivers != members_) {
+    link_.leave();
+    auto id = link_.new_unique_id();
+    if (!id) return id.status();
+    id_ = std::move(*id);
+    members_ = receivers;
+    ++epoch_;
+    fresh_ = false;
+  }
+  const int nranks = static_cast<int>(members_.size()) + 1;
+  const std::string what = "weights v" + std::to_string(version) + " by NCCL to " + std::to_string(members_.size()) +
+                           " receiver(s) (communicator " + std::to_string(epoch_) + ")";
+  auto failed = [&](const Status& s) {
+    fresh_ = true;
+    link_.leave();
+    return s.with_context(what);
+  };
+  WeightManifestT m;
+  m.version = version;
+  for (const auto& t : tensors) m.tensors.push_back(std::make_unique<TensorInfoT>(t));
+  m.total_bytes = data.size();
+  m.checksum = crc32c(data);
+  m.source = transport_.name();
+  m.nccl = std::make_unique<NcclGroupT>();
+  m.nccl->epoch = epoch_;
+  m.nccl->unique_id = id_;
+  m.nccl->nranks = nranks;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    m.nccl->rank = static_cast<int>(i) + 1;
+    Status s = transport_.send(members_[i], kWeightsDst, kWeightsDst, MessageKind::kWeightManifest, pack(m),
+                               options_.send_wait);
+    if (!s) return failed(s.with_context("sending the manifest to " + members_[i]));
+  }
+  auto alive = [this] {
+    for (const auto& r : members_) {
+      if (!transport_.is_up(r)) return false;
+    }
+    return true;
+  };
+  if (!link_.joined(id_)) {
+    if (Status s = link_.join(id_, nranks, 0, alive, options_.join_wait); !s) return failed(s);
+  }
+  if (Status s = link_.send(data, alive, options_.broadcast_wait); !s) return failed(s);
+  return Status::ok();
 }
 
 void WeightReceiver::acknowledge(const std::string& source, uint64_t version) {

@@ -20,6 +20,11 @@
 // receiver then maps it, checks the whole set's checksum and commits a read-only view of it at once
 // (no chunks, no copy); the same fence and acknowledgement apply.
 //
+// A manifest may instead carry an NCCL group (wire/device_weights.hpp): the bytes then come by one
+// ncclBroadcast into the receiver's GPU and are copied to host memory; a receiver takes part in every
+// broadcast it is sent a manifest for (the source waits on all ranks), even one it already holds, and
+// commits under the same fence. DeviceWeightPublisher is the source's side.
+//
 // Thread-safety: `broadcast_weights` and WeightReceiver's handlers block on send back-pressure, so
 // call them from one owner thread, never from the transport's callbacks. committed(),
 // chunks_received() and aborted() are safe from any thread; staging_version() only on the owner's.
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "base/status.hpp"
+#include "wire/device_weights.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/messages.hpp"
 #include "wire/shared_weights.hpp"
@@ -57,6 +63,42 @@ Status broadcast_weights(Transport& transport, const std::vector<std::string>& c
                          const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data,
                          const BroadcastOptions& options = {});
 
+struct DevicePublishOptions {
+  // How long the source waits for every receiver to join a new communicator. Longer than a
+  // receiver's own wait (WeightReceiver::set_device_link): a receiver still waiting out a failed
+  // broadcast joins only after it gave up on it. Default: 30 s.
+  std::chrono::milliseconds join_wait{30000};
+  std::chrono::milliseconds broadcast_wait{10000};  // one version's ncclBroadcast. Default: 10 s
+  std::chrono::milliseconds send_wait{30000};       // back-pressure per manifest sent
+};
+
+// The source of GPU-to-GPU broadcasts: sends each receiver a manifest carrying the communicator
+// (a new one when the receivers changed or the last broadcast failed), then joins it if new and
+// broadcasts. A failure (a receiver down, or not taking part within the waits) aborts the
+// communicator: the receivers that did take part keep their old version, and the next publish
+// starts a new one with whoever is up.
+class DeviceWeightPublisher {
+ public:
+  // `link` must outlive the publisher.
+  DeviceWeightPublisher(Transport& transport, DeviceWeightLink& link, DevicePublishOptions options = {});
+
+  // REQUIRES: receivers non-empty; tensors describe byte ranges inside `data`; version >= 1.
+  Status publish(const std::vector<std::string>& receivers, uint64_t version, const std::vector<TensorInfoT>& tensors,
+                 std::span<const uint8_t> data);
+  // A receiver went down: the next publish starts a new communicator.
+  void on_peer_down(const std::string& peer);
+  uint64_t epoch() const { return epoch_; }  // communicators started so far
+
+ private:
+  Transport& transport_;
+  DeviceWeightLink& link_;
+  DevicePublishOptions options_;
+  std::vector<std::string> members_;  // the current communicator's receivers, rank 1.. in order
+  std::vector<uint8_t> id_;
+  uint64_t epoch_ = 0;
+  bool fresh_ = true;  // the next publish must start a new communicator
+};
+
 struct CommittedWeights {
   uint64_t version = 0;  // 0: nothing committed yet
   std::shared_ptr<const MappedBuffer> data;
@@ -71,6 +113,9 @@ class WeightReceiver {
   Result<bool> on_message(const Envelope& envelope);
   // Feed every peer-down event: a dead upstream aborts the staged version.
   void on_peer_down(const std::string& peer);
+  // Takes NCCL manifests through `link` (which must outlive the receiver), giving up on a join or a
+  // broadcast after `wait`. Without a link an NCCL manifest is refused (and its source times out).
+  void set_device_link(DeviceWeightLink* link, std::chrono::milliseconds wait = std::chrono::milliseconds(10000));
 
   CommittedWeights committed() const;
   uint64_t staging_version() const;  // 0 when nothing is staged
@@ -93,6 +138,10 @@ class WeightReceiver {
   Result<bool> on_manifest(const Envelope& e);
   Result<bool> on_chunk(const Envelope& e);
   Result<bool> on_shared_manifest(const Envelope& e, const WeightManifest* wm);
+  Result<bool> on_device_manifest(const Envelope& e, const WeightManifest* wm);
+  // A buffer for `bytes`: the spare when it fits, else a new one.
+  Result<std::shared_ptr<MappedBuffer>> staging_buffer(uint64_t bytes);
+  void count_abort();
   // Makes `next` (whose bytes `buffer` holds) the committed version and acknowledges it to `source`.
   void switch_to(CommittedWeights next, std::shared_ptr<MappedBuffer> buffer, const std::string& source);
 
@@ -107,6 +156,8 @@ class WeightReceiver {
   // beyond those a committed view still uses.
   static constexpr size_t kMaxMappings = 8;
   std::vector<std::shared_ptr<SharedMapping>> mappings_;
+  DeviceWeightLink* device_ = nullptr;
+  std::chrono::milliseconds device_wait_{10000};
   uint64_t chunks_received_ = 0;
   uint64_t aborted_ = 0;
 };

@@ -165,7 +165,7 @@ placement:
   auto forced = with("shm", remote_c);
   ASSERT_FALSE(forced);
   EXPECT_NE(forced.status().message().find("c is not"), std::string::npos) << forced.status().message();
-  auto bad = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\nplacement:\n  weight_broadcast: nccl\n",
+  auto bad = configs::parse_config("tasks:\n  - {name: copy, weight: 1.0}\nplacement:\n  weight_broadcast: rdma\n",
                                    "bad.yaml");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.status().message().find("weight_broadcast"), std::string::npos) << bad.status().message();
@@ -173,6 +173,47 @@ placement:
                                         "slots.yaml");
   ASSERT_FALSE(one_slot) << "one slot cannot hold a version while the next is written";
   EXPECT_NE(one_slot.status().message().find("weight_shm_slots"), std::string::npos) << one_slot.status().message();
+}
+
+// weight_broadcast: nccl sends every worker node its weights GPU to GPU, from the learner's GPU to
+// each node's first policy worker's; it is refused while the learner or a worker node has no GPU.
+TEST(Placement, NcclWeightsNeedGpusAtBothEnds) {
+  auto with = [](const std::string& learner_gpus, const std::string& c_gpus) {
+    std::string text = R"(
+tasks:
+  - {name: copy, weight: 1.0}
+placement:
+  weight_broadcast: nccl
+  hosts:
+    - {name: a, port: 13370, metrics_port: 9470, gpus: [0, 1, 2, 3]}
+    - {name: b, port: 13371, metrics_port: 9471, gpus: [0, 1, 2, 3]}
+    - {name: c, port: 13372, metrics_port: 9472, gpus: [0, 1, 2, 3]}
+  roles:
+    - {role: controller, host: a}
+    - {role: replay, host: a}
+    - {role: learner, host: a)" + learner_gpus + R"(}
+    - {role: reward, host: a}
+    - {role: env, host: a}
+    - {role: policy_worker, host: b, count: 2, gpus: [2, 3]}
+    - {role: policy_worker, host: c)" + c_gpus + R"(}
+)";
+    auto c = configs::parse_config(text, "nccl.yaml");
+    EXPECT_TRUE(c) << c.status().message();
+    return make_plan(c ? *c : configs::ExperimentConfig{});
+  };
+  auto plan = with(", gpus: [0]", ", gpus: [1]");
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->nccl_weight_nodes(), (std::vector<std::string>{"b", "c"}));
+  EXPECT_TRUE(plan->shared_weight_nodes().empty()) << "nccl replaces shared memory, even on the head's machine";
+  EXPECT_EQ(plan->weight_gpu("a"), 0);
+  EXPECT_EQ(plan->weight_gpu("b"), 2);
+  EXPECT_EQ(plan->weight_gpu("c"), 1);
+  auto cpu_worker = with(", gpus: [0]", "");
+  ASSERT_FALSE(cpu_worker);
+  EXPECT_NE(cpu_worker.status().message().find("policy workers on c"), std::string::npos) << cpu_worker.status().message();
+  auto cpu_learner = with("", ", gpus: [1]");
+  ASSERT_FALSE(cpu_learner);
+  EXPECT_NE(cpu_learner.status().message().find("learner on a GPU"), std::string::npos) << cpu_learner.status().message();
 }
 
 TEST(Placement, AnEmptyPlacementIsTheOneProcessRun) {

@@ -3,12 +3,14 @@
 // killed and reaped when a test ends, pass or fail.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/child_process.hpp"
+#include "wire/device_weights.hpp"
 
 namespace {
 
@@ -193,6 +195,74 @@ TEST(WireMultiProcess, SharedMemoryReceiverKilledWhileHoldingFreesItsSlots) {
     EXPECT_EQ(failed.find("r1"), std::string::npos) << failed;
     EXPECT_EQ(failed.find("r3"), std::string::npos) << failed;
   }
+}
+
+// The GPU backend (placement.weight_broadcast: nccl): source on GPU 0, receiver i on GPU i (NCCL
+// refuses two ranks on one GPU), so these run only where enough GPUs are visible.
+struct NcclBroadcast {
+  std::unique_ptr<Child> s;
+  std::vector<std::unique_ptr<Child>> rx;
+  // `receivers` receivers take `versions` versions of `bytes` bytes; `extra[i]`: receiver i's own flags.
+  void start(int receivers, const std::string& bytes, const std::string& versions,
+             std::vector<std::vector<std::string>> extra = {}) {
+    std::string chain;
+    for (int i = 1; i <= receivers; ++i) chain += (i > 1 ? "," : "") + std::string("r") + std::to_string(i);
+    s = std::make_unique<Child>(std::vector<std::string>{"--name", "s", "--role", "source", "--backend", "nccl",
+                                                         "--gpu", "0", "--chain", chain, "--bytes", bytes,
+                                                         "--versions", versions, "--device-wait-ms", "3000",
+                                                         "--deadline-ms", "90000"},
+                                kToken);
+    uint16_t ps = port_of(*s);
+    for (int i = 1; i <= receivers; ++i) {
+      std::vector<std::string> args = {"--name", "r" + std::to_string(i), "--role", "receiver", "--backend", "nccl",
+                                       "--gpu", std::to_string(i), "--versions", versions, "--device-wait-ms",
+                                       "3000", "--deadline-ms", "90000", "--connect", at(ps)};
+      if (static_cast<size_t>(i - 1) < extra.size()) args.insert(args.end(), extra[i - 1].begin(), extra[i - 1].end());
+      rx.push_back(std::make_unique<Child>(args, kToken));
+    }
+  }
+};
+
+TEST(WireMultiProcess, NcclBroadcastArrivesBitIdenticalAtEveryReceiver) {
+  const int gpus = troupe::wire::visible_cuda_devices();
+  if (gpus < 2) GTEST_SKIP() << gpus << " CUDA device(s) visible: the NCCL broadcast needs 2 or more (one per rank)";
+  const int receivers = std::min(gpus - 1, 3);
+  NcclBroadcast b;
+  b.start(receivers, std::to_string(size_t{64} << 20), "3");
+  for (auto& r : b.rx) {
+    for (int v = 1; v <= 3; ++v) {
+      EXPECT_EQ(r->wait_line("COMMIT", 60s, v - 1), "COMMIT " + std::to_string(v) + " 1") << r->dump();
+    }
+  }
+  EXPECT_FALSE(b.s->wait_line("DONE", 30s).empty()) << b.s->dump();
+  EXPECT_EQ(b.s->wait_line("BCAST_FAILED", 1s), "") << b.s->dump();
+  for (int i = 1; i <= receivers; ++i) {
+    EXPECT_FALSE(b.s->wait_line("ACK r" + std::to_string(i) + " 3", 1s).empty()) << b.s->dump();
+  }
+}
+
+TEST(WireMultiProcess, NcclReceiverKilledLeavesOthersWholeAndTheyCarryOn) {
+  // r2 commits v1 and stops taking part; v2's broadcast cannot finish until r2 is known down
+  // (SIGKILL), then fails for everyone (the others keep v1 whole) and goes again over a new
+  // communicator without r2. r1 and r3 end with v1..v3, each bit-identical.
+  const int gpus = troupe::wire::visible_cuda_devices();
+  if (gpus < 3) GTEST_SKIP() << gpus << " CUDA device(s) visible: this NCCL test needs 3 or more (one per rank)";
+  const int receivers = std::min(gpus - 1, 3);
+  NcclBroadcast b;
+  b.start(receivers, std::to_string(size_t{8} << 20), "3", {{}, {"--stall-at-version", "1"}});
+  Child& r2 = *b.rx[1];
+  ASSERT_FALSE(r2.wait_line("STALLED", 60s).empty()) << r2.dump();
+  r2.kill();
+  r2.reap(5s);
+  for (int i = 0; i < receivers; ++i) {
+    if (i == 1) continue;
+    Child& r = *b.rx[static_cast<size_t>(i)];
+    for (int v = 1; v <= 3; ++v) {
+      EXPECT_EQ(r.wait_line("COMMIT", 60s, v - 1), "COMMIT " + std::to_string(v) + " 1") << r.dump();
+    }
+  }
+  EXPECT_FALSE(b.s->wait_line("DOWN r2", 30s).empty()) << b.s->dump();
+  EXPECT_FALSE(b.s->wait_line("DONE", 60s).empty()) << b.s->dump();
 }
 
 TEST(WireMultiProcess, RingAllReduceGivesIdenticalSums) {

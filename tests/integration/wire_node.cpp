@@ -6,7 +6,8 @@
 //   source     broadcast weight versions 1..--versions (deterministic bytes) down --chain and wait
 //              for the acknowledgements; prints "ACK <node> <v>", "DONE". With --backend shm the
 //              versions go through same-host shared memory (--slots segments) to every node of
-//              --chain directly.
+//              --chain directly; with --backend nccl GPU to GPU from --gpu (each receiver names its
+//              own --gpu), retrying a failed version with the receivers still up.
 //   receiver   take broadcasts; prints "COMMIT <v> <bit-identical 0/1>"; with --stall-after K it
 //              stops reading after K chunks of the last version, with --stall-at-version V once it
 //              committed V, holding it (the test kills it there).
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "wire/crc32c.hpp"
+#include "wire/device_weights.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/ring_allreduce.hpp"
 #include "wire/shared_weights.hpp"
@@ -55,6 +57,7 @@ struct Args {
   long stall_after = -1;
   int stall_at_version = -1, slots = 3;
   std::string backend = "ucx";
+  int gpu = 0, device_wait_ms = 10000;
   int busy_poll_us = 200, linger_ms = 0;
 };
 
@@ -254,6 +257,16 @@ int run(const Args& a) {
     SharedPublishOptions so;
     so.slots = a.slots;
     SharedWeightPublisher publisher(tr, so);
+    std::unique_ptr<DeviceWeightLink> link;
+    std::unique_ptr<DeviceWeightPublisher> device;
+    if (a.backend == "nccl") {
+      auto opened = open_nccl_weight_link(a.gpu);
+      if (!opened) return say("ERROR %s", opened.status().to_string().c_str()), 2;
+      link = std::move(*opened);
+      DevicePublishOptions dpo;
+      dpo.join_wait = std::chrono::milliseconds(3 * a.device_wait_ms);  // receivers give up on a failed one first
+      device = std::make_unique<DeviceWeightPublisher>(tr, *link, dpo);
+    }
     for (int v = 1; v <= a.versions; ++v) {
       for (size_t i = 0; i < data.size(); ++i) data[i] = weight_byte(v, i);
       TensorInfoT tensor;
@@ -269,9 +282,32 @@ int run(const Args& a) {
       for (auto& r : a.chain) {
         if (!down.count(r)) alive.push_back(r);
       }
-      Status s = a.backend == "shm" ? publisher.publish(alive, v, {tensor}, data)
-                                    : broadcast_weights(tr, a.chain, v, {tensor}, data, bo);
+      auto publish = [&] {
+        if (a.backend == "nccl") return device->publish(alive, v, {tensor}, data);
+        return a.backend == "shm" ? publisher.publish(alive, v, {tensor}, data)
+                                  : broadcast_weights(tr, a.chain, v, {tensor}, data, bo);
+      };
+      Status s = publish();
       if (!s) say("BCAST_FAILED %d %s", v, s.to_string().c_str());
+      // NCCL: a failed version reached nobody; send it again to the receivers still up.
+      while (!s && a.backend == "nccl" && Clock::now() < deadline) {
+        std::variant<Envelope, PeerEvent> item;
+        while (inbox.pop(&item, std::chrono::milliseconds(100))) {
+          if (auto* e = std::get_if<PeerEvent>(&item)) {
+            handle_event(*e);
+            if (e->kind == PeerEvent::Kind::kDown) device->on_peer_down(e->peer);
+          } else {
+            backlog.push_back(std::move(item));
+          }
+        }
+        alive.clear();
+        for (auto& r : a.chain) {
+          if (!down.count(r)) alive.push_back(r);
+        }
+        if (alive.empty()) break;
+        s = publish();
+        if (!s) say("BCAST_FAILED %d %s", v, s.to_string().c_str());
+      }
       // Collect acknowledgements from every receiver still alive.
       std::set<std::string> acked;
       while (Clock::now() < deadline) {
@@ -304,6 +340,13 @@ int run(const Args& a) {
 
   if (a.role == "receiver") {
     WeightReceiver rx(tr);
+    std::unique_ptr<DeviceWeightLink> link;
+    if (a.backend == "nccl") {
+      auto opened = open_nccl_weight_link(a.gpu);
+      if (!opened) return say("ERROR %s", opened.status().to_string().c_str()), 2;
+      link = std::move(*opened);
+      rx.set_device_link(link.get(), std::chrono::milliseconds(a.device_wait_ms));
+    }
     say("READY");
     uint64_t seen_chunks = 0;
     while (Clock::now() < deadline) {
@@ -408,13 +451,15 @@ int main(int argc, char** argv) {
     else if (k == "--stall-after") a.stall_after = std::stol(v);
     else if (k == "--stall-at-version") a.stall_at_version = std::stoi(v);
     else if (k == "--backend") {
-      if (v != "ucx" && v != "shm") {
-        std::fprintf(stderr, "wire_node: --backend %s: expected ucx or shm\n", v.c_str());
+      if (v != "ucx" && v != "shm" && v != "nccl") {
+        std::fprintf(stderr, "wire_node: --backend %s: expected ucx, shm or nccl\n", v.c_str());
         std::exit(2);
       }
       a.backend = v;
     }
     else if (k == "--slots") a.slots = std::stoi(v);
+    else if (k == "--gpu") a.gpu = std::stoi(v);
+    else if (k == "--device-wait-ms") a.device_wait_ms = std::stoi(v);
     else if (k == "--deadline-ms") a.deadline_ms = std::stoi(v);
     else if (k == "--busy-poll-us") a.busy_poll_us = std::stoi(v);
     else if (k == "--linger-ms") a.linger_ms = std::stoi(v);

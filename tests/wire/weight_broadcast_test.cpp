@@ -8,9 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -400,6 +402,253 @@ double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// ---- The GPU path's protocol (DeviceWeightPublisher + WeightReceiver over a DeviceWeightLink) ----
+// The NCCL link itself needs one GPU per rank and runs in WireMultiProcess.Nccl* where they exist.
+// Here a link with the same collective semantics in host memory drives the protocol: every rank of
+// a communicator must join and take part in each broadcast, and one rank leaving (abort) fails the
+// communicator for all.
+struct Fabric {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<uint8_t> id;  // the current communicator
+  int nranks = 0, joined = 0, took = 0;
+  bool aborted = false;
+  uint64_t round = 0;  // broadcasts sent in this communicator
+  std::vector<uint8_t> data;
+  int next_id = 0;
+};
+
+class FabricLink final : public DeviceWeightLink {
+ public:
+  explicit FabricLink(Fabric& f) : f_(f) {}
+  int device() const override { return 0; }
+  Result<std::vector<uint8_t>> new_unique_id() override {
+    std::lock_guard lk(f_.m);
+    std::vector<uint8_t> id(128, 0);
+    id[0] = static_cast<uint8_t>(++f_.next_id);
+    return id;
+  }
+  bool joined(std::span<const uint8_t> id) const override {
+    std::lock_guard lk(f_.m);
+    return !mine_.empty() && std::equal(mine_.begin(), mine_.end(), id.begin(), id.end()) && f_.id == mine_ &&
+           !f_.aborted;
+  }
+  Status join(std::span<const uint8_t> id, int nranks, int, const Alive& alive, milliseconds wait) override {
+    leave();
+    std::unique_lock lk(f_.m);
+    if (!std::equal(f_.id.begin(), f_.id.end(), id.begin(), id.end())) {
+      f_.id.assign(id.begin(), id.end());
+      f_.nranks = nranks;
+      f_.joined = 0;
+      f_.aborted = false;
+      f_.round = 0;
+      f_.took = 0;
+    }
+    ++f_.joined;
+    ++joins;
+    mine_ = f_.id;
+    round_ = 0;
+    lk.unlock();
+    return await([&] { return f_.joined >= f_.nranks; }, alive, wait, "join");
+  }
+  Status send(std::span<const uint8_t> data, const Alive& alive, milliseconds wait) override {
+    {
+      std::lock_guard lk(f_.m);
+      if (f_.aborted || f_.id != mine_) return Status::unavailable("send: no communicator");
+      f_.data.assign(data.begin(), data.end());
+      f_.took = 0;
+      ++f_.round;
+      f_.cv.notify_all();
+    }
+    return await([&] { return f_.took >= f_.nranks - 1; }, alive, wait, "broadcast");
+  }
+  Status receive(std::span<uint8_t> out, const Alive& alive, milliseconds wait) override {
+    TROUPE_RETURN_IF_ERROR(await([&] { return f_.round > round_; }, alive, wait, "broadcast"));
+    std::lock_guard lk(f_.m);
+    if (f_.data.size() != out.size()) return Status::corruption("receive: size differs");
+    std::memcpy(out.data(), f_.data.data(), out.size());
+    ++round_;
+    ++f_.took;
+    f_.cv.notify_all();
+    return Status::ok();
+  }
+  void leave() override {
+    std::lock_guard lk(f_.m);
+    if (!mine_.empty() && f_.id == mine_) f_.aborted = true;
+    mine_.clear();
+    f_.cv.notify_all();
+  }
+  int joins = 0;
+
+ private:
+  Status await(const std::function<bool()>& done, const Alive& alive, milliseconds wait, const char* what) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    std::unique_lock lk(f_.m);
+    while (!done()) {
+      bool bad = f_.aborted || f_.id != mine_ || (alive && !alive()) || std::chrono::steady_clock::now() >= deadline;
+      if (bad) {
+        lk.unlock();
+        leave();
+        return Status::unavailable(std::string(what) + " failed");
+      }
+      f_.cv.wait_for(lk, milliseconds(5));
+    }
+    return Status::ok();
+  }
+  Fabric& f_;
+  std::vector<uint8_t> mine_;
+  uint64_t round_ = 0;
+};
+
+// Receivers on threads of their own (a broadcast waits for every rank), each with its link.
+struct DeviceFixture : SharedFixture {
+  Fabric fabric;
+  FabricLink source_link{fabric};
+  std::vector<std::unique_ptr<FabricLink>> links;
+  explicit DeviceFixture(int n, milliseconds wait = milliseconds(2000)) : SharedFixture(n) {
+    for (auto& r : rx) {
+      links.push_back(std::make_unique<FabricLink>(fabric));
+      r->set_device_link(links.back().get(), wait);
+    }
+  }
+  // Receivers `who` take messages until each committed `version` (or `limit` passes).
+  std::vector<bool> take_all(const std::vector<size_t>& who, uint64_t version, milliseconds limit = milliseconds(20000)) {
+    std::vector<char> ok(who.size(), 0);
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < who.size(); ++k) {
+      threads.emplace_back([&, k] {
+        size_t i = who[k];
+        ok[k] = dst[i]->pump(*rx[i], [&] { return rx[i]->committed().version >= version; }, limit);
+      });
+    }
+    for (auto& t : threads) t.join();
+    return {ok.begin(), ok.end()};
+  }
+};
+
+DevicePublishOptions quick_device() {
+  DevicePublishOptions o;
+  o.join_wait = milliseconds(4000);
+  o.broadcast_wait = milliseconds(1000);
+  return o;
+}
+
+TEST(DeviceWeights, EveryReceiverCommitsEachVersionOverOneCommunicator) {
+  DeviceFixture f(3);
+  ASSERT_EQ(f.rx.size(), 3u);
+  DeviceWeightPublisher pub(*f.src.t, f.source_link, quick_device());
+  for (uint64_t v = 1; v <= 3; ++v) {
+    auto data = pattern((size_t{1} << 20) + 77, static_cast<uint8_t>(v));
+    Status published;
+    std::thread source([&] { published = pub.publish(f.names(), v, {whole(data.size())}, data); });
+    auto ok = f.take_all({0, 1, 2}, v);
+    source.join();
+    ASSERT_TRUE(published) << published.to_string();
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ok[i]) << "dst" << i << " v" << v;
+      auto w = f.rx[i]->committed();
+      ASSERT_EQ(w.version, v);
+      ASSERT_EQ(w.data->size(), data.size());
+      EXPECT_EQ(0, std::memcmp(w.data->data(), data.data(), data.size())) << "dst" << i << " v" << v;
+      EXPECT_EQ(f.rx[i]->chunks_received(), 0u) << "the bytes come over the link, not as chunks";
+    }
+  }
+  EXPECT_EQ(pub.epoch(), 1u) << "the communicator is kept while the receivers stay the same";
+  for (auto& l : f.links) EXPECT_EQ(l->joins, 1);
+  EXPECT_EQ(f.source_link.joins, 1);
+}
+
+TEST(DeviceWeights, AReceiverThatDoesNotTakePartFailsTheVersionAndTheNextGoesWithoutIt) {
+  DeviceFixture f(3, milliseconds(1500));
+  ASSERT_EQ(f.rx.size(), 3u);
+  DeviceWeightPublisher pub(*f.src.t, f.source_link, quick_device());
+  auto v1 = pattern(300000, 1), v2 = pattern(300000, 2), v3 = pattern(300000, 3);
+  Status published;
+  std::thread first([&] { published = pub.publish(f.names(), 1, {whole(v1.size())}, v1); });
+  auto ok = f.take_all({0, 1, 2}, 1);
+  first.join();
+  ASSERT_TRUE(published) << published.to_string();
+  ASSERT_TRUE(ok[0] && ok[1] && ok[2]);
+  // dst1 stops reading: v2's broadcast cannot finish and the source gives up. A rank may still
+  // have received all of v2 before the failure (NCCL's chain reaches the ranks before a missing
+  // one): it then holds v2 whole; every other holds v1 whole. Nobody holds anything in between.
+  std::thread second([&] { published = pub.publish(f.names(), 2, {whole(v2.size())}, v2); });
+  f.take_all({0, 2}, 2, milliseconds(2500));
+  second.join();
+  EXPECT_FALSE(published) << "a broadcast missing a rank must fail, not hang";
+  EXPECT_NE(published.message().find("communicator 1"), std::string::npos) << published.message();
+  for (size_t i : {0u, 2u}) {
+    auto w = f.rx[i]->committed();
+    ASSERT_TRUE(w.version == 1 || w.version == 2) << w.version;
+    const auto& want = w.version == 1 ? v1 : v2;
+    EXPECT_EQ(0, std::memcmp(w.data->data(), want.data(), want.size())) << "dst" << i << " holds v" << w.version;
+  }
+  EXPECT_EQ(f.rx[1]->committed().version, 1u);
+  // Without dst1: a new communicator, and v3 arrives whole at the others.
+  std::thread third([&] { published = pub.publish({"dst0", "dst2"}, 3, {whole(v3.size())}, v3); });
+  ok = f.take_all({0, 2}, 3);
+  third.join();
+  ASSERT_TRUE(published) << published.to_string();
+  EXPECT_EQ(pub.epoch(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    size_t i = k == 0 ? 0 : 2;
+    ASSERT_TRUE(ok[k]);
+    EXPECT_EQ(f.rx[i]->committed().version, 3u);
+    EXPECT_EQ(0, std::memcmp(f.rx[i]->committed().data->data(), v3.data(), v3.size()));
+  }
+}
+
+TEST(DeviceWeights, ARepeatedVersionIsTakenPartInAndAcknowledgedNotCommittedTwice) {
+  DeviceFixture f(1);
+  ASSERT_EQ(f.rx.size(), 1u);
+  DeviceWeightPublisher pub(*f.src.t, f.source_link, quick_device());
+  auto v1 = pattern(4096, 1);
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    Status published;
+    std::thread source([&] { published = pub.publish(f.names(), 1, {whole(v1.size())}, v1); });
+    // The repeat commits nothing new: pump until the source returned (it waits for this rank).
+    std::atomic<bool> done{false};
+    std::thread stop([&] {
+      source.join();
+      done = true;
+    });
+    f.dst[0]->pump(*f.rx[0], [&] { return done.load() && f.dst[0]->inbox.empty(); }, milliseconds(5000));
+    stop.join();
+    ASSERT_TRUE(published) << "repeat " << repeat << ": " << published.to_string();
+    EXPECT_EQ(f.rx[0]->committed().version, 1u);
+  }
+  EXPECT_EQ(f.rx[0]->aborted(), 0u);
+}
+
+TEST(DeviceWeights, AReceiverWithoutALinkRefusesAndTheSourceGivesUp) {
+  SharedFixture f(1);
+  ASSERT_EQ(f.rx.size(), 1u);
+  Fabric fabric;
+  FabricLink link(fabric);
+  DevicePublishOptions o = quick_device();
+  o.join_wait = milliseconds(500);
+  DeviceWeightPublisher pub(*f.src.t, link, o);
+  auto v1 = pattern(4096, 1);
+  Status published;
+  std::thread source([&] { published = pub.publish(f.names(), 1, {whole(v1.size())}, v1); });
+  auto deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  Result<bool> got = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::unique_lock lk(f.dst[0]->m);
+    if (!f.dst[0]->cv.wait_for(lk, milliseconds(50), [&] { return !f.dst[0]->inbox.empty(); })) continue;
+    Envelope e = std::move(f.dst[0]->inbox.front());
+    f.dst[0]->inbox.pop_front();
+    lk.unlock();
+    got = f.rx[0]->on_message(e);
+    break;
+  }
+  source.join();
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.status().message().find("no GPU link"), std::string::npos) << got.status().message();
+  EXPECT_FALSE(published);
+  EXPECT_EQ(f.rx[0]->committed().version, 0u);
 }
 
 TEST(UcxTransportIdle, ProgressThreadsSleepWhenIdle) {

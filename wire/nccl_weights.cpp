@@ -1,0 +1,221 @@
+// The NCCL DeviceWeightLink behind wire/device_weights.hpp (built only with CUDA; the stub is
+// device_weights_stub.cpp).
+//
+// The communicator is non-blocking (ncclConfig_t::blocking = 0): init and broadcast return at once
+// and this file polls ncclCommGetAsyncError and the stream, checking `alive` and the deadline
+// between polls, so a rank that never arrives costs `wait`, not a hang. On any failure the
+// communicator is aborted (ncclCommAbort also stops this rank's kernels) and forgotten.
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "wire/device_weights.hpp"
+
+namespace troupe::wire {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Status nccl_error(ncclResult_t r, const std::string& what) {
+  return Status::unavailable(what + ": " + ncclGetErrorString(r));
+}
+Status cuda_error(cudaError_t e, const std::string& what) {
+  return Status::unavailable(what + ": " + cudaGetErrorString(e));
+}
+
+class NcclWeightLink final : public DeviceWeightLink {
+ public:
+  NcclWeightLink(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
+  ~NcclWeightLink() override {
+    leave();
+    cudaSetDevice(device_);
+    if (buffer_ != nullptr) cudaFree(buffer_);
+    cudaStreamDestroy(stream_);
+  }
+
+  int device() const override { return device_; }
+
+  Result<std::vector<uint8_t>> new_unique_id() override {
+    ncclUniqueId id;
+    ncclResult_t r = ncclGetUniqueId(&id);
+    if (r != ncclSuccess) return nccl_error(r, "ncclGetUniqueId");
+    const auto* p = reinterpret_cast<const uint8_t*>(&id);
+    return std::vector<uint8_t>(p, p + sizeof id);
+  }
+
+  bool joined(std::span<const uint8_t> unique_id) const override {
+    return comm_ != nullptr && unique_id.size() == id_.size() && std::equal(id_.begin(), id_.end(), unique_id.begin());
+  }
+
+  Status join(std::span<const uint8_t> unique_id, int nranks, int rank, const Alive& alive,
+              std::chrono::milliseconds wait) override {
+    leave();
+    if (unique_id.size() != sizeof(ncclUniqueId)) {
+      return Status::invalid_argument("NCCL unique id must be " + std::to_string(sizeof(ncclUniqueId)) +
+                                      " bytes, got " + std::to_string(unique_id.size()));
+    }
+    if (nranks < 2 || rank < 0 || rank >= nranks) {
+      return Status::invalid_argument("NCCL rank " + std::to_string(rank) + " of " + std::to_string(nranks) +
+                                      ": expected 0 <= rank < nranks and nranks >= 2");
+    }
+    if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+    ncclUniqueId uid;
+    std::memcpy(&uid, unique_id.data(), sizeof uid);
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    ncclComm_t comm = nullptr;
+    ncclResult_t r = ncclCommInitRankConfig(&comm, nranks, uid, rank, &config);
+    if (r != ncclSuccess && r != ncclInProgress) {
+      if (comm != nullptr) ncclCommAbort(comm);
+      return nccl_error(r, "ncclCommInitRankConfig (rank " + std::to_string(rank) + " of " + std::to_string(nranks) + ")");
+    }
+    comm_ = comm;
+    Status s = settle(alive, Clock::now() + wait, "joining the NCCL communicator as rank " + std::to_string(rank) +
+                                                      " of " + std::to_string(nranks));
+    if (!s) {
+      leave();
+      return s;
+    }
+    id_.assign(unique_id.begin(), unique_id.end());
+    return Status::ok();
+  }
+
+  Status send(std::span<const uint8_t> data, const Alive& alive, std::chrono::milliseconds wait) override {
+    const auto deadline = Clock::now() + wait;
+    TROUPE_RETURN_IF_ERROR(prepare(data.size()));
+    if (cudaError_t e = cudaMemcpyAsync(buffer_, data.data(), data.size(), cudaMemcpyHostToDevice, stream_);
+        e != cudaSuccess) {
+      return cuda_error(e, "copying the weights to the GPU");
+    }
+    return broadcast(data.size(), alive, deadline);
+  }
+
+  Status receive(std::span<uint8_t> out, const Alive& alive, std::chrono::milliseconds wait) override {
+    const auto deadline = Clock::now() + wait;
+    TROUPE_RETURN_IF_ERROR(prepare(out.size()));
+    TROUPE_RETURN_IF_ERROR(broadcast(out.size(), alive, deadline));
+    if (cudaError_t e = cudaMemcpyAsync(out.data(), buffer_, out.size(), cudaMemcpyDeviceToHost, stream_);
+        e != cudaSuccess) {
+      return cuda_error(e, "copying the weights from the GPU");
+    }
+    return drain(alive, deadline, "copying the weights from the GPU");
+  }
+
+  void leave() override {
+    if (comm_ == nullptr) return;
+    cudaSetDevice(device_);
+    ncclCommAbort(comm_);  // also ends this rank's part of a broadcast that cannot finish
+    comm_ = nullptr;
+    id_.clear();
+  }
+
+ private:
+  Status prepare(size_t bytes) {
+    if (comm_ == nullptr) return Status::unavailable("no NCCL communicator: join one first");
+    if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+    if (bytes <= capacity_) return Status::ok();
+    if (buffer_ != nullptr) {
+      cudaStreamSynchronize(stream_);
+      cudaFree(buffer_);
+      buffer_ = nullptr;
+      capacity_ = 0;
+    }
+    if (cudaError_t e = cudaMalloc(&buffer_, bytes); e != cudaSuccess) {
+      buffer_ = nullptr;
+      return cuda_error(e, "allocating " + std::to_string(bytes) + " bytes for weights on GPU " + std::to_string(device_));
+    }
+    capacity_ = bytes;
+    return Status::ok();
+  }
+
+  // Broadcasts `bytes` of the device buffer from rank 0 in place and waits for it.
+  Status broadcast(size_t bytes, const Alive& alive, Clock::time_point deadline) {
+    ncclResult_t r = ncclBroadcast(buffer_, buffer_, bytes, ncclUint8, 0, comm_, stream_);
+    if (r != ncclSuccess && r != ncclInProgress) {
+      Status s = nccl_error(r, "ncclBroadcast");
+      leave();
+      return s;
+    }
+    if (r == ncclInProgress) TROUPE_RETURN_IF_ERROR(settle(alive, deadline, "enqueueing the NCCL broadcast"));
+    return drain(alive, deadline, "the NCCL broadcast");
+  }
+
+  // Waits until the communicator has no operation in progress.
+  Status settle(const Alive& alive, Clock::time_point deadline, const std::string& what) {
+    for (;;) {
+      ncclResult_t state = ncclSuccess;
+      ncclResult_t r = ncclCommGetAsyncError(comm_, &state);
+      if (r != ncclSuccess) state = r;
+      if (state == ncclSuccess) return Status::ok();
+      if (state != ncclInProgress) return fail(nccl_error(state, what));
+      if (Status s = overdue(alive, deadline, what); !s) return fail(s);
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+
+  // Waits until the stream finished, watching the communicator for errors.
+  Status drain(const Alive& alive, Clock::time_point deadline, const std::string& what) {
+    for (int polls = 0;; ++polls) {
+      cudaError_t e = cudaStreamQuery(stream_);
+      if (e == cudaSuccess) return Status::ok();
+      if (e != cudaErrorNotReady) return fail(cuda_error(e, what));
+      ncclResult_t state = ncclSuccess;
+      if (comm_ != nullptr && ncclCommGetAsyncError(comm_, &state) == ncclSuccess && state != ncclSuccess &&
+          state != ncclInProgress) {
+        return fail(nccl_error(state, what));
+      }
+      if (Status s = overdue(alive, deadline, what); !s) return fail(s);
+      // Spin briefly (a broadcast of a small model ends in microseconds), then poll gently.
+      if (polls > 100) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+
+  static Status overdue(const Alive& alive, Clock::time_point deadline, const std::string& what) {
+    if (alive && !alive()) return Status::unavailable(what + ": a peer it waits on went down");
+    if (Clock::now() >= deadline) return Status::unavailable(what + ": not finished in time (a rank did not take part)");
+    return Status::ok();
+  }
+
+  Status fail(Status s) {
+    leave();
+    return s;
+  }
+
+  const int device_;
+  cudaStream_t stream_;
+  ncclComm_t comm_ = nullptr;
+  std::vector<uint8_t> id_;
+  void* buffer_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+}  // namespace
+
+int visible_cuda_devices() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+Result<std::unique_ptr<DeviceWeightLink>> open_nccl_weight_link(int device) {
+  const int n = visible_cuda_devices();
+  if (device < 0 || device >= n) {
+    return Status::unavailable("NCCL weight link: CUDA device " + std::to_string(device) + " is not visible (" +
+                               std::to_string(n) + " visible)");
+  }
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+  cudaStream_t stream = nullptr;
+  if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking); e != cudaSuccess) {
+    return cuda_error(e, "cudaStreamCreateWithFlags");
+  }
+  return std::unique_ptr<DeviceWeightLink>(new NcclWeightLink(device, stream));
+}
+
+}  // namespace troupe::wire
