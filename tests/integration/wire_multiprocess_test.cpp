@@ -11,6 +11,9 @@
 
 #include "tests/child_process.hpp"
 #include "wire/device_weights.hpp"
+#if TROUPE_HAVE_NCCL
+#include "wire/nccl_collectives.hpp"
+#endif
 
 namespace {
 
@@ -265,6 +268,18 @@ TEST(WireMultiProcess, NcclReceiverKilledLeavesOthersWholeAndTheyCarryOn) {
   EXPECT_FALSE(b.s->wait_line("DONE", 60s).empty()) << b.s->dump();
 }
 
+// Every rank printed "SUM <crc> 1": the exact total, and the same bytes as every other rank.
+void expect_identical_exact_sums(std::vector<std::unique_ptr<Child>>& nodes) {
+  std::string first;
+  for (auto& n : nodes) {
+    std::string sum = n->wait_line("SUM", 60s);
+    ASSERT_FALSE(sum.empty()) << n->dump();
+    EXPECT_EQ(sum.substr(sum.size() - 1), "1") << "not the exact total: " << sum;
+    if (first.empty()) first = sum;
+    EXPECT_EQ(sum, first) << "ranks disagree";
+  }
+}
+
 TEST(WireMultiProcess, RingAllReduceGivesIdenticalSums) {
   std::vector<std::string> ranks = {"n0", "n1", "n2", "n3"};
   std::vector<std::unique_ptr<Child>> nodes;
@@ -277,14 +292,36 @@ TEST(WireMultiProcess, RingAllReduceGivesIdenticalSums) {
     ports.push_back(port_of(*nodes.back()));
     ASSERT_NE(ports.back(), 0) << nodes.back()->dump();
   }
-  std::string first;
-  for (auto& n : nodes) {
-    std::string sum = n->wait_line("SUM", 60s);
-    ASSERT_FALSE(sum.empty()) << n->dump();
-    EXPECT_EQ(sum.substr(sum.size() - 1), "1") << "not the exact total: " << sum;
-    if (first.empty()) first = sum;
-    EXPECT_EQ(sum, first) << "ranks disagree";
+  expect_identical_exact_sums(nodes);
+}
+
+// ncclAllReduce among learner processes, one GPU each: every rank ends with the same, exact sum.
+TEST(WireMultiProcess, NcclAllReduceGivesIdenticalSums) {
+#if TROUPE_HAVE_NCCL
+  const int gpus = troupe::wire::visible_cuda_devices();
+  if (gpus < 2) GTEST_SKIP() << gpus << " CUDA device(s) visible: an NCCL all-reduce needs 2 or more (one per rank)";
+  const int ranks = std::min(gpus, 4);
+  // The unique id's bootstrap root lives in this process, which outlives the ranks.
+  auto id = troupe::wire::nccl_unique_id();
+  ASSERT_TRUE(id) << id.status().to_string();
+  std::string hex;
+  for (uint8_t b : *id) {
+    const char* digits = "0123456789abcdef";
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
   }
+  std::vector<std::unique_ptr<Child>> nodes;
+  for (int r = 0; r < ranks; ++r) {
+    nodes.push_back(std::make_unique<Child>(
+        std::vector<std::string>{"--name", "n" + std::to_string(r), "--role", "nccl_allreduce", "--rank",
+                                 std::to_string(r), "--nranks", std::to_string(ranks), "--gpu", std::to_string(r),
+                                 "--nccl-id", hex, "--floats", "1000003"},
+        kToken));
+  }
+  expect_identical_exact_sums(nodes);
+#else
+  GTEST_SKIP() << "this build has no CUDA: the NCCL all-reduce is not compiled";
+#endif
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 //              committed V, holding it (the test kills it there).
 //   allreduce  sum a deterministic vector over the ring --expect (in order); prints "SUM <crc>
 //              <exact 0/1>".
+//   nccl_allreduce  the same sum in GPU memory by ncclAllReduce, as --rank of --nranks on --gpu,
+//              over the communicator --nccl-id (hex; the test made it); no transport.
 // Every line goes to stdout, flushed; "UP <peer>", "DOWN <peer>", "REFUSED <who>" report events.
 // The process ends by itself within --deadline-ms.
 #include <unistd.h>
@@ -33,6 +35,11 @@
 #include <variant>
 #include <vector>
 
+#if TROUPE_HAVE_NCCL
+#include <cuda_runtime.h>
+
+#include "wire/nccl_collectives.hpp"
+#endif
 #include "wire/crc32c.hpp"
 #include "wire/device_weights.hpp"
 #include "wire/mapped_buffer.hpp"
@@ -57,7 +64,8 @@ struct Args {
   long stall_after = -1;
   int stall_at_version = -1, slots = 3;
   std::string backend = "ucx";
-  int gpu = 0, device_wait_ms = 10000;
+  int gpu = 0, device_wait_ms = 10000, rank = 0, nranks = 1;
+  std::string nccl_id;
   int busy_poll_us = 200, linger_ms = 0;
 };
 
@@ -99,6 +107,52 @@ struct Inbox {
     return true;
   }
 };
+
+// Small integers sum exactly in fp32, so every rank can check the exact total.
+std::vector<float> addend(size_t n, size_t rank) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>((i + 3 * rank) % 17);
+  return v;
+}
+bool exact_total(const std::vector<float>& v, size_t ranks) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    float want = 0;
+    for (size_t k = 0; k < ranks; ++k) want += static_cast<float>((i + 3 * k) % 17);
+    if (v[i] != want) return false;
+  }
+  return true;
+}
+void say_sum(const std::vector<float>& v, size_t ranks) {
+  uint32_t crc = crc32c({reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
+  say("SUM %08x %d", crc, exact_total(v, ranks) ? 1 : 0);
+}
+
+int run_nccl_allreduce(const Args& a) {
+#if TROUPE_HAVE_NCCL
+  std::vector<uint8_t> id;
+  for (size_t i = 0; i + 1 < a.nccl_id.size(); i += 2) id.push_back(static_cast<uint8_t>(std::stoi(a.nccl_id.substr(i, 2), nullptr, 16)));
+  auto comm = NcclComm::create(id, a.nranks, a.rank, a.gpu);
+  if (!comm) return say("ALLREDUCE_FAILED %s", comm.status().to_string().c_str()), 5;
+  std::vector<float> v = addend(a.floats, static_cast<size_t>(a.rank));
+  float* dev = nullptr;
+  if (cudaMalloc(&dev, v.size() * sizeof(float)) != cudaSuccess ||
+      cudaMemcpy(dev, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+    return say("ALLREDUCE_FAILED cannot place the vector on GPU %d", a.gpu), 5;
+  }
+  Status s = (*comm)->all_reduce_sum(dev, v.size(), nullptr);
+  if (s) s = (*comm)->synchronize(nullptr);
+  if (!s) return say("ALLREDUCE_FAILED %s", s.to_string().c_str()), 5;
+  cudaMemcpy(v.data(), dev, v.size() * sizeof(float), cudaMemcpyDeviceToHost);
+  cudaFree(dev);
+  say_sum(v, static_cast<size_t>(a.nranks));
+  say("DONE");
+  return 0;
+#else
+  (void)a;
+  say("ERROR this build has no CUDA");
+  return 2;
+#endif
+}
 
 int run(const Args& a) {
   Inbox inbox;
@@ -405,19 +459,10 @@ int run(const Args& a) {
     RingAllReduce& r = *ring_owner;
     size_t rank = 0;
     while (rank < a.expect.size() && a.expect[rank] != a.name) ++rank;
-    // Small integers sum exactly in fp32, so every rank can check the exact total.
-    std::vector<float> v(a.floats);
-    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i + 3 * rank) % 17);
+    std::vector<float> v = addend(a.floats, rank);
     Status s = r.sum(v, 1);
     if (!s) return say("ALLREDUCE_FAILED %s", s.to_string().c_str()), 5;
-    bool exact = true;
-    for (size_t i = 0; i < v.size(); ++i) {
-      float want = 0;
-      for (size_t k = 0; k < a.expect.size(); ++k) want += static_cast<float>((i + 3 * k) % 17);
-      exact &= v[i] == want;
-    }
-    uint32_t crc = crc32c({reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)});
-    say("SUM %08x %d", crc, exact ? 1 : 0);
+    say_sum(v, a.expect.size());
     tr.flush({}, std::chrono::milliseconds(5000)).ignore();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     say("DONE");
@@ -459,6 +504,9 @@ int main(int argc, char** argv) {
     }
     else if (k == "--slots") a.slots = std::stoi(v);
     else if (k == "--gpu") a.gpu = std::stoi(v);
+    else if (k == "--rank") a.rank = std::stoi(v);
+    else if (k == "--nranks") a.nranks = std::stoi(v);
+    else if (k == "--nccl-id") a.nccl_id = v;
     else if (k == "--device-wait-ms") a.device_wait_ms = std::stoi(v);
     else if (k == "--deadline-ms") a.deadline_ms = std::stoi(v);
     else if (k == "--busy-poll-us") a.busy_poll_us = std::stoi(v);
@@ -472,5 +520,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: wire_node --name N [--role chat|source|receiver|allreduce] [--connect host:port]...\n");
     return 2;
   }
+  if (a.role == "nccl_allreduce") return run_nccl_allreduce(a);
   return run(a);
 }
