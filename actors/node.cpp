@@ -488,10 +488,21 @@ void push(caf::stateful_actor<BroadcasterState>* self) {
   auto& st = self->state;
   const uint64_t v = st.board->version();
   std::vector<std::string> chain, shared, nccl;
+  bool nccl_behind = false;  // some NCCL node lacks the version: all of them take part (below)
   for (const auto& n : st.worker_nodes) {
-    if (!st.transport->is_up(n) || st.sent[n] >= v + 1) continue;
-    (st.nccl_nodes.count(n) ? nccl : st.shared_nodes.count(n) ? shared : chain).push_back(n);
+    if (!st.transport->is_up(n)) continue;
+    const bool behind = st.sent[n] < v + 1;
+    if (st.nccl_nodes.count(n)) {
+      nccl.push_back(n);
+      nccl_behind |= behind;
+    } else if (behind) {
+      (st.shared_nodes.count(n) ? shared : chain).push_back(n);
+    }
   }
+  // An NCCL broadcast goes to the communicator's whole membership, or a subset would need a new
+  // communicator (about a second to set up) and another when the rest return; nodes that hold the
+  // version already take part and acknowledge it again.
+  if (!nccl_behind) nccl.clear();
   if (chain.empty() && shared.empty() && nccl.empty()) return;
   auto snap = st.board->latest();
   if (!snap.params) return;
@@ -577,6 +588,7 @@ caf::behavior broadcaster_behavior(caf::stateful_actor<BroadcasterState>* self, 
         if (!h) return;
         uint64_t& a = s.acked[m.peer];  // the transport's authenticated name, not the payload's
         a = std::max(a, (*h)->policy_version());
+        if (s.device_publisher) s.device_publisher->on_ack(m.peer, (*h)->policy_version());
         auto it = s.unacked.find(m.peer);
         if (it != s.unacked.end() && it->second.first <= a) s.unacked.erase(it);
       },

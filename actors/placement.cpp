@@ -43,13 +43,15 @@ std::vector<std::string> ClusterPlan::worker_nodes(const std::string& except) co
   return out;
 }
 
-bool ClusterPlan::on_head_machine(const std::string& node) const {
-  const NodePlan* n = find(node);
-  const NodePlan* h = find(head);
-  if (n == nullptr || h == nullptr) return false;
-  if (n->host.via == "local" && h->host.via == "local") return true;
-  return n->host.via == "ssh" && h->host.via == "ssh" && n->host.address == h->host.address;
+bool ClusterPlan::same_machine(const std::string& a, const std::string& b) const {
+  const NodePlan* x = find(a);
+  const NodePlan* y = find(b);
+  if (x == nullptr || y == nullptr) return false;
+  if (x->host.via == "local" && y->host.via == "local") return true;
+  return x->host.via == "ssh" && y->host.via == "ssh" && x->host.address == y->host.address;
 }
+
+bool ClusterPlan::on_head_machine(const std::string& node) const { return same_machine(node, head); }
 
 std::vector<std::string> ClusterPlan::shared_weight_nodes() const {
   std::vector<std::string> out;
@@ -173,10 +175,24 @@ Result<ClusterPlan> make_plan(const configs::ExperimentConfig& config) {
       return Status::invalid_argument("placement.weight_broadcast: nccl needs the learner on a GPU (give its role "
                                       "gpus): the head " + plan.head + " sends weights from there");
     }
+    std::vector<std::string> ranks = {plan.head};
     for (const auto& n : plan.worker_nodes(plan.head)) {
       if (plan.weight_gpu(n) < 0) {
         return Status::invalid_argument("placement.weight_broadcast: nccl needs GPUs for the policy workers on " + n +
                                         " (give their role gpus); use auto or ucx for CPU workers");
+      }
+      ranks.push_back(n);
+    }
+    // NCCL refuses two ranks of one communicator on the same GPU ("Duplicate GPU detected").
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      for (size_t j = i + 1; j < ranks.size(); ++j) {
+        if (plan.same_machine(ranks[i], ranks[j]) && plan.weight_gpu(ranks[i]) == plan.weight_gpu(ranks[j])) {
+          return Status::invalid_argument("placement.weight_broadcast: nccl: " + ranks[i] + " and " + ranks[j] +
+                                          " are on one machine and both take weights on GPU " +
+                                          std::to_string(plan.weight_gpu(ranks[i])) +
+                                          "; NCCL needs a GPU per rank (give their first policy worker, or the "
+                                          "learner, another GPU)");
+        }
       }
     }
   }

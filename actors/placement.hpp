@@ -59,6 +59,8 @@ struct ClusterPlan {
   // Whether `node` runs on the head's machine: both started locally by the launcher, or both over
   // ssh to the same address. Same-machine nodes can take weights through shared memory.
   bool on_head_machine(const std::string& node) const;
+  // Whether nodes `a` and `b` run on one machine (by the same rule).
+  bool same_machine(const std::string& a, const std::string& b) const;
   // The worker nodes (other than the head) that take weights through shared memory, per
   // placement.weight_broadcast; the rest take the chunked UCX chain.
   std::vector<std::string> shared_weight_nodes() const;

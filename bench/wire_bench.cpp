@@ -686,14 +686,17 @@ int parent(bool quick) {
       (*r)->add_route("env/*", "rexpose").ignore();
       auto proxy = (*r)->resolve("env/bench");
       int failures = 0;
+      const uint64_t sleeps_before = (*g)->transport().stats().sleeps;
       typed_rtt = proxy ? actor_round_trips(sys, *proxy, lat_iters, true, &failures) : 0;
       print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
                 "ucx_perftest tag_lat x2 (p50)");
       if (failures > 0) std::printf("  (%d calls failed)\n", failures);
       auto gs = (*g)->stats();
-      std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow)\n",
+      std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow; "
+                  "the progress thread slept %llu times)\n",
                   static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
-                  static_cast<unsigned long long>(gs.heavy));
+                  static_cast<unsigned long long>(gs.heavy),
+                  static_cast<unsigned long long>((*g)->transport().stats().sleeps - sleeps_before));
       // Message rate through the same stack: notifications, then one call that counts them.
       if (proxy) {
         caf::scoped_actor self{sys};

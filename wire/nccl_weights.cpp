@@ -9,6 +9,7 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -27,12 +28,30 @@ Status cuda_error(cudaError_t e, const std::string& what) {
   return Status::unavailable(what + ": " + cudaGetErrorString(e));
 }
 
+// Makes `device` current for the scope and restores the caller's device after: a link may be used
+// from any thread, and the thread's other CUDA work must not find its device changed.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
+    status_ = cudaSetDevice(device);
+  }
+  ~DeviceScope() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+  }
+  cudaError_t status() const { return status_; }
+
+ private:
+  int previous_ = -1;
+  cudaError_t status_ = cudaSuccess;
+};
+
 class NcclWeightLink final : public DeviceWeightLink {
  public:
   NcclWeightLink(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
   ~NcclWeightLink() override {
     leave();
-    cudaSetDevice(device_);
+    DeviceScope on(device_);
     if (buffer_ != nullptr) cudaFree(buffer_);
     cudaStreamDestroy(stream_);
   }
@@ -62,7 +81,8 @@ class NcclWeightLink final : public DeviceWeightLink {
       return Status::invalid_argument("NCCL rank " + std::to_string(rank) + " of " + std::to_string(nranks) +
                                       ": expected 0 <= rank < nranks and nranks >= 2");
     }
-    if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+    DeviceScope on(device_);
+    if (on.status() != cudaSuccess) return cuda_error(on.status(), "cudaSetDevice");
     ncclUniqueId uid;
     std::memcpy(&uid, unique_id.data(), sizeof uid);
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
@@ -86,6 +106,7 @@ class NcclWeightLink final : public DeviceWeightLink {
 
   Status send(std::span<const uint8_t> data, const Alive& alive, std::chrono::milliseconds wait) override {
     const auto deadline = Clock::now() + wait;
+    DeviceScope on(device_);
     TROUPE_RETURN_IF_ERROR(prepare(data.size()));
     if (cudaError_t e = cudaMemcpyAsync(buffer_, data.data(), data.size(), cudaMemcpyHostToDevice, stream_);
         e != cudaSuccess) {
@@ -96,6 +117,7 @@ class NcclWeightLink final : public DeviceWeightLink {
 
   Status receive(std::span<uint8_t> out, const Alive& alive, std::chrono::milliseconds wait) override {
     const auto deadline = Clock::now() + wait;
+    DeviceScope on(device_);
     TROUPE_RETURN_IF_ERROR(prepare(out.size()));
     TROUPE_RETURN_IF_ERROR(broadcast(out.size(), alive, deadline));
     if (cudaError_t e = cudaMemcpyAsync(out.data(), buffer_, out.size(), cudaMemcpyDeviceToHost, stream_);
@@ -107,16 +129,26 @@ class NcclWeightLink final : public DeviceWeightLink {
 
   void leave() override {
     if (comm_ == nullptr) return;
-    cudaSetDevice(device_);
-    ncclCommAbort(comm_);  // also ends this rank's part of a broadcast that cannot finish
+    DeviceScope on(device_);
+    // Blocking, also for a non-blocking communicator: it raises the abort flag the kernels poll, so
+    // this rank's part of a broadcast that cannot finish ends, and frees the communicator.
+    ncclCommAbort(comm_);
     comm_ = nullptr;
     id_.clear();
+    // Our stream's work (a copy, the aborted kernel) ends now; wait for it before the buffer and the
+    // host memory it copied into are reused. A stream left in error is replaced.
+    if (cudaStreamSynchronize(stream_) != cudaSuccess) {
+      (void)cudaGetLastError();
+      cudaStreamDestroy(stream_);
+      if (cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking) != cudaSuccess) stream_ = nullptr;
+    }
   }
 
  private:
+  // REQUIRES: device_ is current (a DeviceScope).
   Status prepare(size_t bytes) {
     if (comm_ == nullptr) return Status::unavailable("no NCCL communicator: join one first");
-    if (cudaError_t e = cudaSetDevice(device_); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+    if (stream_ == nullptr) return Status::unavailable("the link's CUDA stream could not be recreated after an abort");
     if (bytes <= capacity_) return Status::ok();
     if (buffer_ != nullptr) {
       cudaStreamSynchronize(stream_);
@@ -186,7 +218,7 @@ class NcclWeightLink final : public DeviceWeightLink {
   }
 
   const int device_;
-  cudaStream_t stream_;
+  cudaStream_t stream_;  // null only when recreating it after an abort failed
   ncclComm_t comm_ = nullptr;
   std::vector<uint8_t> id_;
   void* buffer_ = nullptr;
@@ -205,12 +237,18 @@ int visible_cuda_devices() {
 }
 
 Result<std::unique_ptr<DeviceWeightLink>> open_nccl_weight_link(int device) {
+  // NCCL_COMM_BLOCKING=1 overrides config.blocking: every wait here would become a hang again.
+  if (const char* b = std::getenv("NCCL_COMM_BLOCKING"); b != nullptr && std::string(b) == "1") {
+    return Status::invalid_argument("NCCL weight link: NCCL_COMM_BLOCKING=1 is set, which makes NCCL calls block and "
+                                    "a dead peer hang them; unset it");
+  }
   const int n = visible_cuda_devices();
   if (device < 0 || device >= n) {
     return Status::unavailable("NCCL weight link: CUDA device " + std::to_string(device) + " is not visible (" +
                                std::to_string(n) + " visible)");
   }
-  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return cuda_error(e, "cudaSetDevice");
+  DeviceScope on(device);
+  if (on.status() != cudaSuccess) return cuda_error(on.status(), "cudaSetDevice");
   cudaStream_t stream = nullptr;
   if (cudaError_t e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking); e != cudaSuccess) {
     return cuda_error(e, "cudaStreamCreateWithFlags");

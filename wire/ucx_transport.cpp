@@ -875,6 +875,10 @@ struct Transport::Impl {
         sleeping.store(false);
         continue;
       }
+      {
+        std::lock_guard lk(mu);
+        ++stats.sleeps;
+      }
       epoll_event ev[3];
       int n = epoll_wait(epoll_fd, ev, 3, kIdleWaitMs);
       pass = 0;  // the first pass after a sleep progresses the control worker too

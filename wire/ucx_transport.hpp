@@ -116,6 +116,7 @@ struct TransportStats {
   uint64_t dropped_unauthenticated = 0;  // data from a session no handshake established
   uint64_t refused_handshakes = 0;     // wrong token, malformed handshake, duplicate name, timeout
   uint64_t send_failures = 0;          // sends that completed with an error or were failed by a peer down
+  uint64_t sleeps = 0;                 // times the progress thread armed the workers and waited for an event
 };
 
 class Transport {

@@ -321,13 +321,23 @@ Result<bool> WeightReceiver::on_device_manifest(const Envelope& e, const WeightM
     return Status::corruption(what + ": rank " + std::to_string(g->rank()) + " of " + std::to_string(g->nranks()) +
                               " or its unique id is malformed");
   }
-  const std::span<const uint8_t> id(g->unique_id()->data(), g->unique_id()->size());
+  const std::vector<uint8_t> id(g->unique_id()->begin(), g->unique_id()->end());
+  const std::string group = " (communicator " + std::to_string(g->epoch()) + ")";
+  if (std::find(left_ids_.begin(), left_ids_.end(), id) != left_ids_.end()) {
+    // Its bootstrap is over and the others went on without us: joining again could only time out.
+    return Status::unavailable(what + group + ": this node already left that communicator; waiting for a new one");
+  }
+  auto gave_up = [&] {
+    left_ids_.push_back(id);
+    if (left_ids_.size() > 8) left_ids_.pop_front();
+    count_abort();
+  };
   auto alive = [this, &source] { return transport_.is_up(source); };
   if (!device_->joined(id)) {
     Status s = device_->join(id, g->nranks(), g->rank(), alive, device_wait_);
     if (!s) {
-      count_abort();
-      return s.with_context(what + " (communicator " + std::to_string(g->epoch()) + ")");
+      gave_up();
+      return s.with_context(what + group);
     }
   }
   // Collective: take part even in a version held already, or the source and the other ranks wait.
@@ -339,8 +349,8 @@ Result<bool> WeightReceiver::on_device_manifest(const Envelope& e, const WeightM
   };
   if (Status s = device_->receive(data->span(), alive, device_wait_); !s) {
     keep_spare();
-    count_abort();
-    return s.with_context(what);
+    gave_up();
+    return s.with_context(what + group);
   }
   uint64_t committed_version = 0;
   {
@@ -368,12 +378,30 @@ DeviceWeightPublisher::DeviceWeightPublisher(Transport& transport, DeviceWeightL
 
 void DeviceWeightPublisher::on_peer_down(const std::string& peer) {
   if (std::find(members_.begin(), members_.end(), peer) != members_.end()) fresh_ = true;
+  acked_.erase(peer);
+}
+
+void DeviceWeightPublisher::on_ack(const std::string& peer, uint64_t version) {
+  uint64_t& a = acked_[peer];
+  a = std::max(a, version);
 }
 
 Status DeviceWeightPublisher::publish(const std::vector<std::string>& receivers, uint64_t version,
                                       const std::vector<TensorInfoT>& tensors, std::span<const uint8_t> data) {
   TROUPE_RETURN_IF_ERROR(check_publish("NCCL weight broadcast", receivers.size(), version, tensors, data));
+  if (!fresh_ && last_version_ != 0) {
+    for (const auto& m : members_) {
+      auto it = acked_.find(m);
+      if (it == acked_.end() || it->second < last_version_) fresh_ = true;  // it may have left
+    }
+  }
   if (fresh_ || receivers != members_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry_at_) {
+      return Status::unavailable("NCCL weight broadcast: waiting " +
+                                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ - now).count()) +
+                                 " ms before a new communicator after " + std::to_string(failures_) + " failure(s)");
+    }
     link_.leave();
     auto id = link_.new_unique_id();
     if (!id) return id.status();
@@ -388,6 +416,9 @@ Status DeviceWeightPublisher::publish(const std::vector<std::string>& receivers,
   auto failed = [&](const Status& s) {
     fresh_ = true;
     link_.leave();
+    ++failures_;
+    auto backoff = options_.retry_first * (1LL << std::min(failures_ - 1, 16));
+    retry_at_ = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.retry_last);
     return s.with_context(what);
   };
   WeightManifestT m;
@@ -416,6 +447,8 @@ Status DeviceWeightPublisher::publish(const std::vector<std::string>& receivers,
     if (Status s = link_.join(id_, nranks, 0, alive, options_.join_wait); !s) return failed(s);
   }
   if (Status s = link_.send(data, alive, options_.broadcast_wait); !s) return failed(s);
+  failures_ = 0;
+  last_version_ = version;
   return Status::ok();
 }
 

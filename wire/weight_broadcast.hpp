@@ -32,6 +32,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -70,6 +72,11 @@ struct DevicePublishOptions {
   std::chrono::milliseconds join_wait{30000};
   std::chrono::milliseconds broadcast_wait{10000};  // one version's ncclBroadcast. Default: 10 s
   std::chrono::milliseconds send_wait{30000};       // back-pressure per manifest sent
+  // After a failed broadcast the next communicator waits this long, doubling per failure up to
+  // `retry_last` (each new unique id starts a bootstrap thread in this process that lives until
+  // every rank joined: retrying at once with a receiver that cannot join would pile them up).
+  std::chrono::milliseconds retry_first{1000};
+  std::chrono::milliseconds retry_last{60000};
 };
 
 // The source of GPU-to-GPU broadcasts: sends each receiver a manifest carrying the communicator
@@ -87,6 +94,9 @@ class DeviceWeightPublisher {
                  std::span<const uint8_t> data);
   // A receiver went down: the next publish starts a new communicator.
   void on_peer_down(const std::string& peer);
+  // A receiver committed (or already held) `version`. A member that did not confirm the last
+  // version may have given up on the communicator: the next publish then starts a new one.
+  void on_ack(const std::string& peer, uint64_t version);
   uint64_t epoch() const { return epoch_; }  // communicators started so far
 
  private:
@@ -97,6 +107,10 @@ class DeviceWeightPublisher {
   std::vector<uint8_t> id_;
   uint64_t epoch_ = 0;
   bool fresh_ = true;  // the next publish must start a new communicator
+  uint64_t last_version_ = 0;  // the last version broadcast without error
+  std::map<std::string, uint64_t> acked_;
+  int failures_ = 0;  // in a row
+  std::chrono::steady_clock::time_point retry_at_{};
 };
 
 struct CommittedWeights {
@@ -158,6 +172,7 @@ class WeightReceiver {
   std::vector<std::shared_ptr<SharedMapping>> mappings_;
   DeviceWeightLink* device_ = nullptr;
   std::chrono::milliseconds device_wait_{10000};
+  std::deque<std::vector<uint8_t>> left_ids_;  // communicators this receiver gave up on (the last 8)
   uint64_t chunks_received_ = 0;
   uint64_t aborted_ = 0;
 };

@@ -211,6 +211,10 @@ placement:
   auto cpu_worker = with(", gpus: [0]", "");
   ASSERT_FALSE(cpu_worker);
   EXPECT_NE(cpu_worker.status().message().find("policy workers on c"), std::string::npos) << cpu_worker.status().message();
+  auto same_gpu = with(", gpus: [0]", ", gpus: [0]");  // a and c both local: one machine, GPU 0 twice
+  ASSERT_FALSE(same_gpu);
+  EXPECT_NE(same_gpu.status().message().find("a and c are on one machine"), std::string::npos)
+      << same_gpu.status().message();
   auto cpu_learner = with("", ", gpus: [1]");
   ASSERT_FALSE(cpu_learner);
   EXPECT_NE(cpu_learner.status().message().find("learner on a GPU"), std::string::npos) << cpu_learner.status().message();

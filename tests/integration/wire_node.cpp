@@ -319,6 +319,7 @@ int run(const Args& a) {
       link = std::move(*opened);
       DevicePublishOptions dpo;
       dpo.join_wait = std::chrono::milliseconds(3 * a.device_wait_ms);  // receivers give up on a failed one first
+      dpo.retry_first = std::chrono::milliseconds(200);
       device = std::make_unique<DeviceWeightPublisher>(tr, *link, dpo);
     }
     for (int v = 1; v <= a.versions; ++v) {
@@ -377,6 +378,7 @@ int run(const Args& a) {
         }
         auto& env = std::get<Envelope>(item);
         auto h = read<Heartbeat>(env.payload);
+        if (h && env.dst == "weights/ack" && device) device->on_ack(env.peer, (*h)->policy_version());
         if (h && env.dst == "weights/ack" && (*h)->policy_version() == static_cast<uint64_t>(v)) {
           acked.insert(env.peer);
           say("ACK %s %d", env.peer.c_str(), v);

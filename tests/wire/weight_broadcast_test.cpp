@@ -532,7 +532,23 @@ DevicePublishOptions quick_device() {
   DevicePublishOptions o;
   o.join_wait = milliseconds(4000);
   o.broadcast_wait = milliseconds(1000);
+  o.retry_first = milliseconds(1);
   return o;
+}
+
+// Hands the publisher the acknowledgements that reached the source, until `n` of them arrived.
+void feed_acks(Node& src, DeviceWeightPublisher& pub, size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  size_t got = 0;
+  std::unique_lock lk(src.m);
+  while (got < n && src.cv.wait_until(lk, deadline, [&] { return !src.inbox.empty(); })) {
+    Envelope e = std::move(src.inbox.front());
+    src.inbox.pop_front();
+    auto h = read<Heartbeat>(e.payload);
+    if (!h || e.dst != "weights/ack") continue;
+    pub.on_ack(e.peer, (*h)->policy_version());
+    ++got;
+  }
 }
 
 TEST(DeviceWeights, EveryReceiverCommitsEachVersionOverOneCommunicator) {
@@ -546,6 +562,7 @@ TEST(DeviceWeights, EveryReceiverCommitsEachVersionOverOneCommunicator) {
     auto ok = f.take_all({0, 1, 2}, v);
     source.join();
     ASSERT_TRUE(published) << published.to_string();
+    feed_acks(f.src, pub, 3);
     for (size_t i = 0; i < 3; ++i) {
       ASSERT_TRUE(ok[i]) << "dst" << i << " v" << v;
       auto w = f.rx[i]->committed();
@@ -555,9 +572,24 @@ TEST(DeviceWeights, EveryReceiverCommitsEachVersionOverOneCommunicator) {
       EXPECT_EQ(f.rx[i]->chunks_received(), 0u) << "the bytes come over the link, not as chunks";
     }
   }
-  EXPECT_EQ(pub.epoch(), 1u) << "the communicator is kept while the receivers stay the same";
+  EXPECT_EQ(pub.epoch(), 1u) << "the communicator is kept while the receivers stay and confirm every version";
   for (auto& l : f.links) EXPECT_EQ(l->joins, 1);
   EXPECT_EQ(f.source_link.joins, 1);
+  // v4's acknowledgements never reach the publisher: a member that did not confirm may have given
+  // up on the communicator, so v5 goes over a new one (and still arrives whole).
+  for (uint64_t v = 4; v <= 5; ++v) {
+    auto data = pattern(4096, static_cast<uint8_t>(v));
+    Status published;
+    std::thread source([&] { published = pub.publish(f.names(), v, {whole(data.size())}, data); });
+    auto ok = f.take_all({0, 1, 2}, v);
+    source.join();
+    ASSERT_TRUE(published) << published.to_string();
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ok[i]) << "dst" << i << " v" << v;
+      EXPECT_EQ(0, std::memcmp(f.rx[i]->committed().data->data(), data.data(), data.size()));
+    }
+  }
+  EXPECT_EQ(pub.epoch(), 2u);
 }
 
 TEST(DeviceWeights, AReceiverThatDoesNotTakePartFailsTheVersionAndTheNextGoesWithoutIt) {
@@ -571,6 +603,7 @@ TEST(DeviceWeights, AReceiverThatDoesNotTakePartFailsTheVersionAndTheNextGoesWit
   first.join();
   ASSERT_TRUE(published) << published.to_string();
   ASSERT_TRUE(ok[0] && ok[1] && ok[2]);
+  feed_acks(f.src, pub, 3);
   // dst1 stops reading: v2's broadcast cannot finish and the source gives up. A rank may still
   // have received all of v2 before the failure (NCCL's chain reaches the ranks before a missing
   // one): it then holds v2 whole; every other holds v1 whole. Nobody holds anything in between.
@@ -586,7 +619,8 @@ TEST(DeviceWeights, AReceiverThatDoesNotTakePartFailsTheVersionAndTheNextGoesWit
     EXPECT_EQ(0, std::memcmp(w.data->data(), want.data(), want.size())) << "dst" << i << " holds v" << w.version;
   }
   EXPECT_EQ(f.rx[1]->committed().version, 1u);
-  // Without dst1: a new communicator, and v3 arrives whole at the others.
+  // Without dst1, after the back-off (1 ms here): a new communicator, and v3 arrives whole at the others.
+  std::this_thread::sleep_for(milliseconds(20));
   std::thread third([&] { published = pub.publish({"dst0", "dst2"}, 3, {whole(v3.size())}, v3); });
   ok = f.take_all({0, 2}, 3);
   third.join();
@@ -629,6 +663,7 @@ TEST(DeviceWeights, AReceiverWithoutALinkRefusesAndTheSourceGivesUp) {
   FabricLink link(fabric);
   DevicePublishOptions o = quick_device();
   o.join_wait = milliseconds(500);
+  o.retry_first = milliseconds(60000);
   DeviceWeightPublisher pub(*f.src.t, link, o);
   auto v1 = pattern(4096, 1);
   Status published;
@@ -649,6 +684,13 @@ TEST(DeviceWeights, AReceiverWithoutALinkRefusesAndTheSourceGivesUp) {
   EXPECT_NE(got.status().message().find("no GPU link"), std::string::npos) << got.status().message();
   EXPECT_FALSE(published);
   EXPECT_EQ(f.rx[0]->committed().version, 0u);
+  // A new communicator only after the back-off (every unique id costs the source a bootstrap thread
+  // until all ranks joined): an immediate retry is refused without minting one.
+  const uint64_t epochs = pub.epoch();
+  Status again = pub.publish(f.names(), 1, {whole(v1.size())}, v1);
+  EXPECT_FALSE(again);
+  EXPECT_NE(again.message().find("waiting"), std::string::npos) << again.message();
+  EXPECT_EQ(pub.epoch(), epochs);
 }
 
 TEST(UcxTransportIdle, ProgressThreadsSleepWhenIdle) {
