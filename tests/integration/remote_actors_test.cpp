@@ -46,7 +46,7 @@ struct TwoNodes {
   std::unique_ptr<Gateway> g1, g2;
   std::unique_ptr<RemoteActors> r1, r2;
 
-  TwoNodes() {
+  explicit TwoNodes(RemoteOptions ro = {}) {
     cfg.set("logger.console", caf::atom("none"));
     sys = std::make_unique<caf::actor_system>(cfg);
     auto a = Gateway::start(*sys, options("n1"));
@@ -54,8 +54,8 @@ struct TwoNodes {
     EXPECT_TRUE(a && b);
     g1 = std::move(*a);
     g2 = std::move(*b);
-    auto ra = RemoteActors::create(*sys, *g1, nullptr);
-    auto rb = RemoteActors::create(*sys, *g2, nullptr);
+    auto ra = RemoteActors::create(*sys, *g1, nullptr, ro);
+    auto rb = RemoteActors::create(*sys, *g2, nullptr, ro);
     EXPECT_TRUE(ra && rb);
     r1 = std::move(*ra);
     r2 = std::move(*rb);
@@ -157,6 +157,65 @@ TEST(RemoteActors, CallsToANodeThatWentAwayFailAtOnce) {
   EXPECT_EQ(failure, caf::make_error(caf::sec::request_receiver_down)) << caf::to_string(failure);
   EXPECT_GE(n.r1->stats().calls_failed, 1u);
   caf::anon_send_exit(env, caf::exit_reason::user_shutdown);
+}
+
+// Takes generate calls and never answers them (holds the promises).
+struct SilentState {
+  std::vector<caf::response_promise> held;
+};
+caf::behavior silent(caf::stateful_actor<SilentState>* self, int) {
+  return {[self](generate_atom, const PromptTicket&) -> caf::response_promise {
+    self->state.held.push_back(self->make_response_promise());
+    return self->state.held.back();
+  }};
+}
+
+// The proxy keeps its own deadline for calls (no CAF timer per call): one nobody answers fails with
+// request_timeout after call_timeout, long before the caller's own; a call into an exposed actor
+// that is gone fails with the callee's error; and a request the proxy does not speak is answered
+// with an error at once.
+TEST(RemoteActors, UnansweredCallsTimeOutAndCallsIntoADeadActorFail) {
+  RemoteOptions ro;
+  ro.call_timeout = 1500ms;
+  TwoNodes n(ro);
+  caf::actor quiet = n.sys->spawn(silent, 0);
+  caf::actor gone = spawn_env_actor(*n.sys, "copy", 4, nullptr);
+  ASSERT_TRUE(n.r2->expose("env/quiet", quiet));
+  ASSERT_TRUE(n.r2->expose("env/gone", gone));
+  caf::anon_send_exit(gone, caf::exit_reason::kill);
+  ASSERT_TRUE(n.r1->add_route("env/*", "n2"));
+  auto to_quiet = n.r1->resolve("env/quiet");
+  auto to_gone = n.r1->resolve("env/gone");
+  ASSERT_TRUE(to_quiet && to_gone);
+  caf::scoped_actor self{*n.sys};
+  const PromptTicket t{.prompt_id = 1, .task_name = "copy", .level = 1};
+
+  caf::error failure;
+  const auto t0 = std::chrono::steady_clock::now();
+  self->request(*to_quiet, 30s, generate_atom_v, t)
+      .receive([&](const wire::Bytes&) { ADD_FAILURE() << "the silent actor answered"; },
+               [&](caf::error& e) { failure = e; });
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(failure, caf::make_error(caf::sec::request_timeout)) << caf::to_string(failure);
+  EXPECT_GE(waited, 1400ms);
+  EXPECT_LT(waited, 10s) << "the proxy's deadline, not the caller's 30 s";
+
+  for (int i = 0; i < 200; ++i) {  // the exit reaches the env actor asynchronously
+    caf::error e;
+    self->request(*to_gone, 30s, generate_atom_v, t)
+        .receive([&](const wire::Bytes&) {}, [&](caf::error& err) { e = err; });
+    failure = e;
+    if (failure) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(failure.code(), static_cast<uint8_t>(caf::sec::runtime_error)) << caf::to_string(failure);
+
+  self->request(*to_quiet, 30s, std::string("not the protocol"))
+      .receive([&](const std::string&) { ADD_FAILURE() << "answered a message it does not speak"; },
+               [&](caf::error& e) { failure = e; });
+  EXPECT_EQ(failure, caf::make_error(caf::sec::unexpected_message)) << caf::to_string(failure);
+  EXPECT_GE(n.r1->stats().calls_failed, 2u);
+  caf::anon_send_exit(quiet, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace
