@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -229,7 +230,8 @@ int run_member_node(const configs::ExperimentConfig& config, const ClusterPlan& 
 
     // placement.weight_broadcast: nccl: weights arrive in this GPU's memory (the first worker's).
     std::shared_ptr<wire::DeviceWeightLink> link;
-    if (!me->of_role("policy_worker").empty() && plan.weight_broadcast == "nccl") {
+    const auto nccl_nodes = plan.nccl_weight_nodes();
+    if (std::find(nccl_nodes.begin(), nccl_nodes.end(), node) != nccl_nodes.end()) {
       auto opened = wire::open_nccl_weight_link(plan.weight_gpu(node));
       if (!opened) {
         spdlog::error("node {}: placement.weight_broadcast: nccl: {}", node, opened.status().message());

@@ -147,6 +147,7 @@ class DirectActor : public caf::monitorable_actor {
 
   void on_destroy() override {  // nobody holds a reference: no call is running
     if (!closed_.exchange(true)) {
+      dying_ = true;  // answers from on_close carry no sender: a strong reference now would revive us
       on_close();
       cleanup(caf::make_error(caf::exit_reason::unreachable), nullptr);
     }
@@ -160,7 +161,7 @@ class DirectActor : public caf::monitorable_actor {
   // no call running, before monitors are told.
   virtual void on_close() = 0;
 
-  caf::strong_actor_ptr self_ptr() { return caf::strong_actor_ptr{ctrl()}; }
+  caf::strong_actor_ptr self_ptr() { return dying_ ? nullptr : caf::strong_actor_ptr{ctrl()}; }
 
   // Answers request `m` (no-op for a message that is not one) with `result`.
   void respond(const caf::strong_actor_ptr& to, caf::message_id mid, caf::message result, caf::execution_unit* host) {
@@ -177,6 +178,7 @@ class DirectActor : public caf::monitorable_actor {
   }
 
   std::atomic<bool> closed_{false};
+  bool dying_ = false;  // in on_destroy
   std::atomic<int> busy_{0};  // enqueue calls running handle()
 };
 
@@ -263,9 +265,14 @@ class RemoteProxy final : public DirectActor {
     uint64_t id = 0;
     size_t waiting = 0;
     {
+      // Registered before the send: the reply may arrive on the progress thread before send returns.
       std::lock_guard lk(mu_);
       waiting = pending_.size();
-      if (waiting < impl_->options.max_pending_calls) id = next_id_++;
+      if (waiting < impl_->options.max_pending_calls) {
+        id = next_id_++;
+        pending_.emplace(id, Pending{m.sender, m.mid, kind,
+                                     std::chrono::steady_clock::now() + impl_->options.call_timeout});
+      }
     }
     if (id == 0) {
       ++impl_->calls_failed;
@@ -274,12 +281,6 @@ class RemoteProxy final : public DirectActor {
                                                        "too many calls to " + target_ + " wait for replies (" +
                                                            std::to_string(waiting) + ")")),
                      host);
-    }
-    {
-      // Registered before the send: the reply may arrive on the progress thread before send returns.
-      std::lock_guard lk(mu_);
-      pending_.emplace(id, Pending{m.sender, m.mid, kind,
-                                   std::chrono::steady_clock::now() + impl_->options.call_timeout});
     }
     if (!impl_->send(target_, reply_name_, encode(id))) {
       Pending p;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "wire/device_weights.hpp"
+#include "wire/nccl_collectives.hpp"
 
 namespace troupe::wire {
 namespace {
@@ -53,18 +54,12 @@ class NcclWeightLink final : public DeviceWeightLink {
     leave();
     DeviceScope on(device_);
     if (buffer_ != nullptr) cudaFree(buffer_);
-    cudaStreamDestroy(stream_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
   int device() const override { return device_; }
 
-  Result<std::vector<uint8_t>> new_unique_id() override {
-    ncclUniqueId id;
-    ncclResult_t r = ncclGetUniqueId(&id);
-    if (r != ncclSuccess) return nccl_error(r, "ncclGetUniqueId");
-    const auto* p = reinterpret_cast<const uint8_t*>(&id);
-    return std::vector<uint8_t>(p, p + sizeof id);
-  }
+  Result<std::vector<uint8_t>> new_unique_id() override { return nccl_unique_id(); }
 
   bool joined(std::span<const uint8_t> unique_id) const override {
     return comm_ != nullptr && unique_id.size() == id_.size() && std::equal(id_.begin(), id_.end(), unique_id.begin());
@@ -227,14 +222,7 @@ class NcclWeightLink final : public DeviceWeightLink {
 
 }  // namespace
 
-int visible_cuda_devices() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return n;
-}
+int visible_cuda_devices() { return cuda_device_count(); }
 
 Result<std::unique_ptr<DeviceWeightLink>> open_nccl_weight_link(int device) {
   // NCCL_COMM_BLOCKING=1 overrides config.blocking: every wait here would become a hang again.

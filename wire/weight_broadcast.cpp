@@ -133,17 +133,8 @@ Result<bool> WeightReceiver::on_manifest(const Envelope& e) {
   if (wm->nccl() != nullptr) return on_device_manifest(e, wm);
   if (wm->shared() != nullptr) return on_shared_manifest(e, wm);
   uint64_t v = wm->version();
-  uint64_t committed_version = 0;
-  {
-    std::lock_guard lk(mu_);
-    committed_version = committed_.version;
-  }
-  if (v <= committed_version) {
-    // A source sending again what this node holds did not see its acknowledgement: repeat it.
-    if (v == committed_version) acknowledge(wm->source() ? wm->source()->str() : e.peer, v);
-    return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
-                                " is not newer than the committed v" + std::to_string(committed_version));
-  }
+  TROUPE_RETURN_IF_ERROR(newer_than_committed(v, wm->source() ? wm->source()->str() : e.peer,
+                                              "weight manifest v" + std::to_string(v) + " from " + e.peer));
   uint64_t chunk = wm->chunk_bytes();
   uint64_t total = wm->total_bytes();
   if (chunk == 0 || wm->num_chunks() != (total + chunk - 1) / chunk) {
@@ -278,16 +269,9 @@ Result<bool> WeightReceiver::on_shared_manifest(const Envelope& e, const WeightM
     }
     if (mappings_.size() < kMaxMappings) mappings_.push_back(mapping);
   }
-  uint64_t committed_version = 0;
-  {
-    std::lock_guard lk(mu_);
-    committed_version = committed_.version;
-  }
-  if (v <= committed_version) {
+  if (Status s = newer_than_committed(v, source, "weight manifest v" + std::to_string(v) + " from " + e.peer); !s) {
     mapping->release(bit);  // the source reserved the slot for us; we do not take it up
-    if (v == committed_version) acknowledge(source, v);
-    return Status::out_of_range("weight manifest v" + std::to_string(v) + " from " + e.peer +
-                                " is not newer than the committed v" + std::to_string(committed_version));
+    return s;
   }
   if (staging_.version != 0) abort("overtaken by v" + std::to_string(v));
   if (crc32c({mapping->data(), total}) != wm->checksum()) {
@@ -352,15 +336,9 @@ Result<bool> WeightReceiver::on_device_manifest(const Envelope& e, const WeightM
     gave_up();
     return s.with_context(what + group);
   }
-  uint64_t committed_version = 0;
-  {
-    std::lock_guard lk(mu_);
-    committed_version = committed_.version;
-  }
-  if (v <= committed_version) {
+  if (Status s = newer_than_committed(v, source, what); !s) {
     keep_spare();
-    if (v == committed_version) acknowledge(source, v);
-    return Status::out_of_range(what + " is not newer than the committed v" + std::to_string(committed_version));
+    return s;
   }
   if (crc32c(data->span()) != wm->checksum()) {
     keep_spare();
@@ -450,6 +428,18 @@ Status DeviceWeightPublisher::publish(const std::vector<std::string>& receivers,
   failures_ = 0;
   last_version_ = version;
   return Status::ok();
+}
+
+Status WeightReceiver::newer_than_committed(uint64_t version, const std::string& source, const std::string& what) {
+  uint64_t committed_version = 0;
+  {
+    std::lock_guard lk(mu_);
+    committed_version = committed_.version;
+  }
+  if (version > committed_version) return Status::ok();
+  // A source sending again what this node holds did not see its acknowledgement: repeat it.
+  if (version == committed_version) acknowledge(source, version);
+  return Status::out_of_range(what + " is not newer than the committed v" + std::to_string(committed_version));
 }
 
 void WeightReceiver::acknowledge(const std::string& source, uint64_t version) {

@@ -156,6 +156,9 @@ class WeightReceiver {
   // A buffer for `bytes`: the spare when it fits, else a new one.
   Result<std::shared_ptr<MappedBuffer>> staging_buffer(uint64_t bytes);
   void count_abort();
+  // OK when `version` is newer than the committed one; else out_of_range naming `what` (and, for the
+  // committed version itself, the acknowledgement `source` missed, sent again).
+  Status newer_than_committed(uint64_t version, const std::string& source, const std::string& what);
   // Makes `next` (whose bytes `buffer` holds) the committed version and acknowledges it to `source`.
   void switch_to(CommittedWeights next, std::shared_ptr<MappedBuffer> buffer, const std::string& source);
 

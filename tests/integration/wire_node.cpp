@@ -130,7 +130,13 @@ void say_sum(const std::vector<float>& v, size_t ranks) {
 int run_nccl_allreduce(const Args& a) {
 #if TROUPE_HAVE_NCCL
   std::vector<uint8_t> id;
-  for (size_t i = 0; i + 1 < a.nccl_id.size(); i += 2) id.push_back(static_cast<uint8_t>(std::stoi(a.nccl_id.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < a.nccl_id.size(); i += 2) {
+    char* end = nullptr;
+    const std::string pair = a.nccl_id.substr(i, 2);
+    const unsigned long byte = std::strtoul(pair.c_str(), &end, 16);
+    if (end != pair.c_str() + 2) return say("ERROR --nccl-id: \"%s\" at %zu is not a hex byte", pair.c_str(), i), 2;
+    id.push_back(static_cast<uint8_t>(byte));
+  }
   auto comm = NcclComm::create(id, a.nranks, a.rank, a.gpu);
   if (!comm) return say("ALLREDUCE_FAILED %s", comm.status().to_string().c_str()), 5;
   std::vector<float> v = addend(a.floats, static_cast<size_t>(a.rank));
@@ -344,7 +350,8 @@ int run(const Args& a) {
       };
       Status s = publish();
       if (!s) say("BCAST_FAILED %d %s", v, s.to_string().c_str());
-      // NCCL: a failed version reached nobody; send it again to the receivers still up.
+      // NCCL: a failed version may have missed some receivers; send it again to those still up (one that
+      // already holds it takes part and acknowledges it again).
       while (!s && a.backend == "nccl" && Clock::now() < deadline) {
         std::variant<Envelope, PeerEvent> item;
         while (inbox.pop(&item, std::chrono::milliseconds(100))) {
