@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wire/hop_trace.hpp"
+
 namespace troupe::actors {
 
 namespace {
@@ -31,6 +33,10 @@ namespace {
 // switch). Wall time alone is not enough: under load (5-10 here) a light run is often preempted for
 // 100s of us, and in a 20000-call benchmark streaks of such runs came often enough to send the light
 // actors (ingress, proxy, caller) to the scheduler (for good, while a mark was for good).
+//
+// CPU time and switches cost a getrusage call (~0.3 us here, traced: more than the transport's own
+// work on a message), so only suspects pay it: a run that took kHeavyRun of wall time makes its
+// actor a suspect, and a suspect's runs are measured until one is fast again.
 constexpr auto kHeavyRun = std::chrono::microseconds(100);
 constexpr uint8_t kHeavyStreak = 2;
 // How long a heavy actor stays with the scheduler before it gets an inline run again: doubling from
@@ -45,7 +51,7 @@ struct ThreadUsage {
   long blocked = 0;  // voluntary context switches
 };
 
-// This thread's CPU time and voluntary switches so far (one getrusage call, ~0.5 us here).
+// This thread's CPU time and voluntary switches so far (one getrusage call).
 ThreadUsage thread_usage() {
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return {};
@@ -81,9 +87,6 @@ class InlineUnit final : public caf::execution_unit {
   bool run(bool bulk_in_flight) {
     if (jobs.empty()) return false;
     const auto start = std::chrono::steady_clock::now();
-    // Taken once per pass with work: a slow run is measured against it (an upper bound on its own
-    // CPU time and switches, which is what matters: false "slow" only when the pass as a whole was).
-    ThreadUsage mark = thread_usage();
     while (!jobs.empty()) {
       caf::resumable* job = jobs.front();
       jobs.pop_front();
@@ -96,27 +99,34 @@ class InlineUnit final : public caf::execution_unit {
         continue;
       }
       ran_inline.fetch_add(1, std::memory_order_relaxed);
+      // Measured: suspects, and an actor back from the scheduler (one slow run sends it back).
+      auto w = suspects.empty() ? suspects.end() : suspects.find(job);
+      const bool measure = w != suspects.end() || h != heavy.end();
+      const ThreadUsage before = measure ? thread_usage() : ThreadUsage{};
+      TROUPE_HOP(kRunStart);
       auto result = job->resume(this, kInlineThroughput);
-      bool was_slow = false;
-      if (std::chrono::steady_clock::now() - t0 > kHeavyRun) {
-        const ThreadUsage now = thread_usage();
-        was_slow = now.cpu_us - mark.cpu_us > kHeavyRun.count() || now.blocked > mark.blocked;
-        mark = now;
-      }
-      if (was_slow) {
-        if (slow.size() >= kMaxHeavy) slow.clear();
-        // Heavy before (its time with the scheduler is over): one slow run sends it back, for longer.
-        if (++slow[job] >= kHeavyStreak || h != heavy.end()) {
+      TROUPE_HOP(kRunEnd);
+      if (std::chrono::steady_clock::now() - t0 <= kHeavyRun) {
+        if (w != suspects.end()) suspects.erase(w);
+        if (h != heavy.end()) heavy.erase(h);
+      } else if (!measure) {
+        if (suspects.size() >= kMaxHeavy) suspects.clear();
+        suspects.emplace(job, 0);  // slow by the clock: its next runs say whether it is heavy
+      } else {
+        const ThreadUsage after = thread_usage();
+        const bool heavy_run = after.cpu_us - before.cpu_us > kHeavyRun.count() || after.blocked > before.blocked;
+        uint8_t streak = heavy_run ? (w != suspects.end() ? w->second : 0) + 1 : 0;
+        if (heavy_run && (streak >= kHeavyStreak || h != heavy.end())) {
           if (heavy.size() >= kMaxHeavy) heavy.clear();
           auto& e = heavy[job];
           e.period = e.period.count() == 0 ? kHeavyFirst : std::min<std::chrono::milliseconds>(2 * e.period, kHeavyLast);
           e.until = std::chrono::steady_clock::now() + e.period;
           heavy_marks.fetch_add(1, std::memory_order_relaxed);
-          slow.erase(job);
+          if (w != suspects.end()) suspects.erase(w);
+        } else {
+          if (suspects.size() >= kMaxHeavy) suspects.clear();
+          suspects[job] = streak;  // preempted, not heavy: still a suspect
         }
-      } else {
-        if (!slow.empty()) slow.erase(job);
-        if (h != heavy.end()) heavy.erase(h);
       }
       switch (result) {
         case caf::resumable::resume_later:
@@ -147,7 +157,8 @@ class InlineUnit final : public caf::execution_unit {
     std::chrono::milliseconds period{0};
   };
   std::unordered_map<const caf::resumable*, Heavy> heavy;
-  std::unordered_map<const caf::resumable*, uint8_t> slow;  // slow inline runs in a row
+  // Actors whose last inline run was slow by the clock -> heavy runs in a row since (measured).
+  std::unordered_map<const caf::resumable*, uint8_t> suspects;
 };
 
 }  // namespace
@@ -168,6 +179,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   };
   std::mutex lanes_mu;
   std::unordered_map<std::string, std::shared_ptr<Lane>> lanes;
+  std::atomic<bool> any_lane{false};  // set before the first lane is made; never cleared
   uint64_t max_backlog = 4096;
 
   std::mutex mu;
@@ -183,10 +195,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
 
   explicit Impl(caf::actor_system& sys) : system(sys), unit(&sys) {}
 
-  void count_failure(const std::string& node, const WireMessage& m, const Status& s) {
+  void count_failure(const std::string& node, std::string_view dst, std::string_view src, const Status& s) {
     if (send_failures.fetch_add(1) < 5) {
-      std::fprintf(stderr, "[troupe gateway %s] %s -> %s@%s: %s\n", transport->name().c_str(), m.src.c_str(),
-                   m.dst.c_str(), node.c_str(), s.to_string().c_str());
+      std::fprintf(stderr, "[troupe gateway %s] %.*s -> %.*s@%s: %s\n", transport->name().c_str(),
+                   static_cast<int>(src.size()), src.data(), static_cast<int>(dst.size()), dst.data(), node.c_str(),
+                   s.to_string().c_str());
     }
   }
 
@@ -201,7 +214,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   // the worker is free): no hand-off. Only when the peer's queue is full, or earlier messages to it
   // wait for room, does it go to the peer's lane, which waits for room without stalling the caller's
   // scheduler thread.
-  void send(const std::string& node, WireMessage m);
+  // Gives the message to the transport, or to the peer's lane when it must wait for room (`whole`,
+  // when given, is the same message, moved into the lane instead of built anew). Returns false when
+  // nothing was sent because `node` is not connected (counted and logged when `down_is_failure`).
+  bool send(const std::string& node, std::string_view dst, std::string_view src, wire::MessageKind kind,
+            const wire::Bytes& payload, WireMessage* whole, bool down_is_failure);
 
   // Transport progress thread: hand the message to the destination's mailbox and return.
   void deliver(wire::Envelope&& e) {
@@ -220,6 +237,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
       return;
     }
     ++delivered;
+    TROUPE_HOP(kRouted);
     unit.owner.store(std::this_thread::get_id());
     // Through the progress thread's unit: an idle actor runs after this pass, on this thread.
     caf::actor_cast<caf::abstract_actor*>(target)->enqueue(
@@ -257,7 +275,7 @@ caf::behavior lane_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::
         --lane->backlog;
         if (!s) {
           --impl->forwarded;
-          impl->count_failure(node, m, s);
+          impl->count_failure(node, m.dst, m.src, s);
         }
       },
   };
@@ -265,23 +283,34 @@ caf::behavior lane_actor(caf::event_based_actor* self, std::shared_ptr<Gateway::
 
 }  // namespace
 
-void Gateway::Impl::send(const std::string& node, WireMessage m) {
+bool Gateway::Impl::send(const std::string& node, std::string_view dst, std::string_view src, wire::MessageKind kind,
+                         const wire::Bytes& payload, WireMessage* whole, bool down_is_failure) {
   std::shared_lock alive(transport_mu);
-  if (!transport) return;  // the gateway is closing
-  std::shared_ptr<Lane> l = lane(node);
-  if (l->backlog.load() == 0) {
+  if (!transport) return false;  // the gateway is closing
+  TROUPE_HOP(kGatewaySend);
+  // Until some peer's queue was full once, no lane exists and nothing can wait for room: no lookup.
+  std::shared_ptr<Lane> l = any_lane.load(std::memory_order_acquire) ? lane(node) : nullptr;
+  if (!l || l->backlog.load() == 0) {
     // Counted before the send: the answer may arrive (and someone read the stats) before this
     // thread runs again.
     ++forwarded;
-    Status s = transport->send(node, m.dst, m.src, m.kind, m.payload, std::chrono::milliseconds(0));
-    if (s) return;
+    Status s = transport->send(node, dst, src, kind, payload, std::chrono::milliseconds(0));
+    if (s) return true;
     --forwarded;
-    if (!transport->is_up(node)) return count_failure(node, m, s);  // down: waiting cannot help
+    if (!transport->is_up(node)) {  // down: waiting cannot help
+      if (down_is_failure) count_failure(node, dst, src, s);
+      return false;
+    }
+  }
+  if (!l) {
+    any_lane.store(true, std::memory_order_release);  // before the backlog can rise: later sends look
+    l = lane(node);
   }
   if (l->backlog.load() >= max_backlog) {
-    return count_failure(node, m,
-                         Status::unavailable(std::to_string(max_backlog) +
-                                             " messages already wait for room in this peer's queue; dropped"));
+    count_failure(node, dst, src,
+                  Status::unavailable(std::to_string(max_backlog) +
+                                      " messages already wait for room in this peer's queue; dropped"));
+    return true;  // the node is up: a full queue is back-pressure, counted, not a down peer
   }
   ++l->backlog;
   caf::actor sender;
@@ -290,7 +319,9 @@ void Gateway::Impl::send(const std::string& node, WireMessage m) {
     if (!l->sender) l->sender = system.spawn<caf::detached>(lane_actor, shared_from_this(), node, l);
     sender = l->sender;
   }
-  caf::anon_send(sender, forward_atom::value, std::move(m));
+  caf::anon_send(sender, forward_atom::value,
+                 whole != nullptr ? std::move(*whole) : WireMessage{std::string(dst), std::string(src), kind, payload, {}});
+  return true;
 }
 
 namespace {
@@ -300,9 +331,7 @@ caf::behavior proxy_actor(caf::event_based_actor* self, std::shared_ptr<Gateway:
                           std::string name) {
   (void)self;
   return {
-      [impl, node, name](const WireMessage& m) {
-        impl->send(node, WireMessage{name, m.src, m.kind, m.payload, {}});
-      },
+      [impl, node, name](const WireMessage& m) { impl->send(node, name, m.src, m.kind, m.payload, nullptr, true); },
   };
 }
 
@@ -401,6 +430,13 @@ GatewayStats Gateway::stats() const {
 
 wire::Transport& Gateway::transport() { return *impl_->transport; }
 
-void Gateway::send(const std::string& node, WireMessage message) { impl_->send(node, std::move(message)); }
+void Gateway::send(const std::string& node, WireMessage message) {
+  impl_->send(node, message.dst, message.src, message.kind, message.payload, &message, true);
+}
+
+bool Gateway::send_to(const std::string& node, std::string_view dst, std::string_view src, wire::MessageKind kind,
+                      const wire::Bytes& payload) {
+  return impl_->send(node, dst, src, kind, payload, nullptr, false);
+}
 
 }  // namespace troupe::actors

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "actors/names.hpp"
 #include "actors/wire_message.hpp"
@@ -87,6 +88,11 @@ class Gateway {
   // Sends `message` to the actor `message.dst` on peer `node` (see above: no hand-off unless the
   // peer's queue is full). Failures are counted in stats().send_failures and logged.
   void send(const std::string& node, WireMessage message);
+  // The same from names and bytes (no WireMessage is built unless the message has to wait for room),
+  // for senders that know the node is meant to be up: false, and nothing counted or logged, when it is
+  // not connected (the caller fails its call instead).
+  bool send_to(const std::string& node, std::string_view dst, std::string_view src, wire::MessageKind kind,
+               const wire::Bytes& payload);
 
   GatewayStats stats() const;
   wire::Transport& transport();

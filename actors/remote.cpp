@@ -25,6 +25,7 @@
 #include "actors/remote_codec.hpp"
 #include "actors/shutdown.hpp"
 #include "monitoring/metrics.hpp"
+#include "wire/hop_trace.hpp"
 
 namespace troupe::actors {
 
@@ -71,23 +72,29 @@ struct RemoteActors::Impl {
                    where.status().message().c_str());
       return false;
     }
-    if (!where->local && !gateway.transport().is_up(where->node)) return false;
-    if (metrics) {
-      const std::string& peer = where->local ? kLocalPeer : where->node;
-      metrics->messages.Add({{"peer", peer}, {"direction", "sent"}}).Increment();
-      metrics->message_bytes.Add({{"peer", peer}, {"direction", "sent"}}).Increment(static_cast<double>(payload.size()));
-    }
-    WireMessage m{dst, src, wire::MessageKind::kActor, std::move(payload), {}};
-    if (where->local) {
-      auto local = gateway.resolve(dst);
-      if (!local) return false;
-      caf::anon_send(*local, std::move(m));
-    } else {
-      // Straight to the transport on this thread: no proxy or gateway-actor hop on the way out.
-      gateway.send(where->node, std::move(m));
-    }
+    if (!where->local) return send_remote(where->node, dst, src, std::move(payload));
+    auto local = gateway.resolve(dst);
+    if (!local) return false;
+    count_sent(kLocalPeer, payload.size());
+    caf::anon_send(*local, WireMessage{dst, src, wire::MessageKind::kActor, std::move(payload), {}});
     ++sent;
     return true;
+  }
+
+  // As `send`, to a name on `node` (known to the caller: a proxy's target, the node a call came
+  // from): no directory lookup, and straight to the transport on this thread (no proxy or
+  // gateway-actor hop on the way out).
+  bool send_remote(const std::string& node, const std::string& dst, const std::string& src, const wire::Bytes& payload) {
+    if (!gateway.send_to(node, dst, src, wire::MessageKind::kActor, payload)) return false;
+    count_sent(node, payload.size());
+    ++sent;
+    return true;
+  }
+
+  void count_sent(const std::string& peer, size_t bytes) {
+    if (!metrics) return;
+    metrics->messages.Add({{"peer", peer}, {"direction", "sent"}}).Increment();
+    metrics->message_bytes.Add({{"peer", peer}, {"direction", "sent"}}).Increment(static_cast<double>(bytes));
   }
 
   void count_received(const WireMessage& m) {
@@ -262,6 +269,7 @@ class RemoteProxy final : public DirectActor {
 
   void call(caf::mailbox_element& m, CallKind kind, const std::function<wire::Bytes(uint64_t)>& encode,
             caf::execution_unit* host) {
+    TROUPE_HOP(kProxyCall);
     uint64_t id = 0;
     size_t waiting = 0;
     {
@@ -282,7 +290,10 @@ class RemoteProxy final : public DirectActor {
                                                            std::to_string(waiting) + ")")),
                      host);
     }
-    if (!impl_->send(target_, reply_name_, encode(id))) {
+    TROUPE_HOP(kProxyEncoded);
+    const bool sent_ok = impl_->send_remote(node_, target_, reply_name_, encode(id));
+    TROUPE_HOP(kProxyCallSent);
+    if (!sent_ok) {
       Pending p;
       {
         std::lock_guard lk(mu_);
@@ -296,12 +307,14 @@ class RemoteProxy final : public DirectActor {
   }
 
   void notify(caf::mailbox_element& m, wire::Bytes payload) {
-    impl_->send(target_, impl_->name_of(m.sender), std::move(payload));
+    impl_->send_remote(node_, target_, impl_->name_of(m.sender), std::move(payload));
   }
 
   void on_reply(const WireMessage& msg, caf::execution_unit* host) {
+    TROUPE_HOP(kProxyReply);
     impl_->count_received(msg);
-    auto d = decode(msg.payload);
+    auto d = decode(msg.payload, msg.peer.empty() ? Trust::kVerify : Trust::kTransportVerified);
+    TROUPE_HOP(kProxyDecoded);
     if (!d) return impl_->count_invalid("from " + msg.src, d.status());
     Pending p;
     {
@@ -395,12 +408,19 @@ class Ingress final : public DirectActor {
  private:
   struct Call {
     std::string from;       // the remote caller's reply name
+    std::string node;       // the node it came from; empty for a caller in this process
     uint64_t remote_id = 0;  // its request id
     CallKind kind;
   };
 
   void reply(const std::string& to, wire::Bytes payload) {
     if (!to.empty()) impl_->send(to, name_, std::move(payload));
+  }
+  // The answer to a call goes back to the node it came from ("~<node>/..." names route there).
+  void reply(const Call& call, wire::Bytes payload) {
+    if (call.node.empty()) return reply(call.from, std::move(payload));
+    impl_->send_remote(call.node, call.from, name_, std::move(payload));
+    TROUPE_HOP(kIngressReplied);
   }
 
   // A notification, sent to the target as if from the remote sender's proxy (so it can answer).
@@ -416,7 +436,8 @@ class Ingress final : public DirectActor {
 
   // A call: a request to the target, answered to us (on_answer) on the target's thread.
   template <class... Ts>
-  void request(const std::string& from, uint64_t remote_id, CallKind kind, caf::execution_unit* host, Ts&&... xs) {
+  void request(const std::string& from, const std::string& node, uint64_t remote_id, CallKind kind,
+               caf::execution_unit* host, Ts&&... xs) {
     uint64_t local = 0;
     size_t waiting = 0;
     {
@@ -424,7 +445,7 @@ class Ingress final : public DirectActor {
       waiting = calls_.size();
       if (waiting < impl_->options.max_pending_calls) {
         local = next_id_++;
-        calls_.emplace(local, Call{from, remote_id, kind});
+        calls_.emplace(local, Call{from, node, remote_id, kind});
       }
     }
     if (local == 0) {
@@ -437,6 +458,7 @@ class Ingress final : public DirectActor {
   }
 
   void on_answer(caf::mailbox_element& m) {
+    TROUPE_HOP(kIngressAnswer);
     Call call;
     {
       std::lock_guard lk(mu_);
@@ -447,23 +469,25 @@ class Ingress final : public DirectActor {
     }
     caf::type_erased_tuple& c = m.content();
     if (c.match_elements<caf::error>()) {
-      return reply(call.from, call_failed(call.remote_id, caf::to_string(c.get_as<caf::error>(0))));
+      return reply(call, call_failed(call.remote_id, caf::to_string(c.get_as<caf::error>(0))));
     }
     if (call.kind == CallKind::kGenerate && c.match_elements<wire::Bytes>()) {
-      return reply(call.from, prompt_note(call.remote_id, c.get_as<wire::Bytes>(0)));
+      return reply(call, prompt_note(call.remote_id, c.get_as<wire::Bytes>(0)));
     }
     if (call.kind == CallKind::kVerify && c.match_elements<std::vector<RuleVerdict>>()) {
-      return reply(call.from, verify_reply(call.remote_id, c.get_as<std::vector<RuleVerdict>>(0)));
+      return reply(call, verify_reply(call.remote_id, c.get_as<std::vector<RuleVerdict>>(0)));
     }
     if (call.kind == CallKind::kBatch && c.match_elements<BytesList>()) {
-      return reply(call.from, batch_reply(call.remote_id, c.get_as<BytesList>(0)));
+      return reply(call, batch_reply(call.remote_id, c.get_as<BytesList>(0)));
     }
-    reply(call.from, call_failed(call.remote_id, name_ + " answered with an unexpected message"));
+    reply(call, call_failed(call.remote_id, name_ + " answered with an unexpected message"));
   }
 
   void on_message(const WireMessage& m, caf::execution_unit* host) {
+    TROUPE_HOP(kIngressCall);
     impl_->count_received(m);
-    auto d = decode(m.payload);
+    auto d = decode(m.payload, m.peer.empty() ? Trust::kVerify : Trust::kTransportVerified);
+    TROUPE_HOP(kIngressDecoded);
     if (!d) return impl_->count_invalid("for " + name_ + " from " + m.src, d.status());
     const uint64_t id = d->request_id;
     const std::string& from = m.src;
@@ -471,12 +495,12 @@ class Ingress final : public DirectActor {
         [&](auto& body) {
           using B = std::decay_t<decltype(body)>;
           if constexpr (std::is_same_v<B, PromptTicket>) {
-            request(from, id, CallKind::kGenerate, host, generate_atom_v, body);
+            request(from, m.peer, id, CallKind::kGenerate, host, generate_atom_v, body);
           } else if constexpr (std::is_same_v<B, VerifyArgs>) {
-            request(from, id, CallKind::kVerify, host, verify_atom_v, std::move(body.identity_json),
+            request(from, m.peer, id, CallKind::kVerify, host, verify_atom_v, std::move(body.identity_json),
                     std::move(body.responses));
           } else if constexpr (std::is_same_v<B, BatchArgs>) {
-            request(from, id, CallKind::kBatch, host, batch_atom_v,
+            request(from, m.peer, id, CallKind::kBatch, host, batch_atom_v,
                     BatchAsk{body.learner_version, body.min_version, static_cast<size_t>(body.max_rollouts),
                              body.group_size});
           } else if constexpr (std::is_same_v<B, PromptArg>) {

@@ -7,11 +7,22 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
+// This thread's builder, cleared: one per thread, reused, so that encoding a message allocates only
+// its bytes. One that grew past kKeepBuilder (a large batch) is given back after use (finish).
+constexpr size_t kKeepBuilder = size_t{1} << 20;
+FlatBufferBuilder& builder() {
+  thread_local FlatBufferBuilder fbb(1024);
+  fbb.Clear();
+  return fbb;
+}
+
 template <class Body>
 wire::Bytes finish(FlatBufferBuilder& fbb, uint64_t request_id, uint64_t in_reply_to, Offset<Body> body) {
   auto msg = wire::CreateActorMessage(fbb, wire::kSchemaVersion, request_id, in_reply_to,
                                       wire::ActorBodyTraits<Body>::enum_value, body.Union());
-  return wire::finish(fbb, msg);
+  wire::Bytes bytes = wire::finish(fbb, msg);
+  if (bytes.size() > kKeepBuilder) fbb.Reset();
+  return bytes;
 }
 
 Offset<wire::Blob> blob(FlatBufferBuilder& fbb, const wire::Bytes& b) {
@@ -25,18 +36,14 @@ Offset<flatbuffers::Vector<Offset<wire::Blob>>> blobs(FlatBufferBuilder& fbb, co
   return fbb.CreateVector(out);
 }
 
-size_t blobs_size(const Blobs& bs) {
-  size_t n = 0;
-  for (const auto& b : bs) n += b.size() + 16;
-  return n;
-}
-
 // A blob's bytes, verified as message type T. `what` names it in the error.
 template <class T>
 Result<wire::Bytes> take(const wire::Blob* b, const std::string& what) {
   if (b == nullptr || b->bytes() == nullptr) return Status::corruption(what + " is missing");
   // A fresh, aligned copy: FlatBuffers' verifier checks alignment, and the bytes outlive the message.
-  wire::Bytes bytes(std::vector<uint8_t>(b->bytes()->begin(), b->bytes()->end()));
+  uint8_t* into = nullptr;
+  wire::Bytes bytes = wire::Bytes::uninitialized(b->bytes()->size(), &into);
+  if (b->bytes()->size() > 0) std::memcpy(into, b->bytes()->data(), b->bytes()->size());
   auto ok = wire::read<T>(bytes);
   if (!ok) return ok.status().with_context(what);
   return bytes;
@@ -60,7 +67,7 @@ std::string str(const flatbuffers::String* s) { return s ? s->str() : std::strin
 }  // namespace
 
 wire::Bytes generate_call(uint64_t request_id, const PromptTicket& t) {
-  FlatBufferBuilder fbb(128 + t.task_name.size());
+  FlatBufferBuilder& fbb = builder();
   auto body = wire::CreateGenerateCall(fbb, t.prompt_id, static_cast<uint32_t>(t.task),
                                        fbb.CreateString(t.task_name), t.level, t.seed, t.attempt);
   return finish(fbb, request_id, 0, body);
@@ -69,14 +76,14 @@ wire::Bytes generate_call(uint64_t request_id, const PromptTicket& t) {
 wire::Bytes verify_call(uint64_t request_id, const VerifyArgs& a) {
   size_t n = 128 + a.identity_json.size();
   for (const auto& r : a.responses) n += r.size() + 8;
-  FlatBufferBuilder fbb(n);
+  FlatBufferBuilder& fbb = builder();
   auto id = fbb.CreateString(a.identity_json);
   auto rs = fbb.CreateVectorOfStrings(a.responses);
   return finish(fbb, request_id, 0, wire::CreateVerifyCall(fbb, id, rs));
 }
 
 wire::Bytes verify_reply(uint64_t in_reply_to, const std::vector<RuleVerdict>& verdicts) {
-  FlatBufferBuilder fbb(128 + 64 * verdicts.size());
+  FlatBufferBuilder& fbb = builder();
   std::vector<Offset<wire::Verdict>> vs;
   vs.reserve(verdicts.size());
   for (const auto& v : verdicts) {
@@ -86,64 +93,69 @@ wire::Bytes verify_reply(uint64_t in_reply_to, const std::vector<RuleVerdict>& v
 }
 
 wire::Bytes prompt_note(uint64_t in_reply_to, const wire::Bytes& prompt) {
-  FlatBufferBuilder fbb(128 + prompt.size());
+  FlatBufferBuilder& fbb = builder();
   auto p = blob(fbb, prompt);
   return finish(fbb, 0, in_reply_to, wire::CreatePromptNote(fbb, p));
 }
 
 wire::Bytes rollout_group(const wire::Bytes& prompt, const Blobs& rollouts) {
-  FlatBufferBuilder fbb(128 + prompt.size() + blobs_size(rollouts));
+  FlatBufferBuilder& fbb = builder();
   auto p = blob(fbb, prompt);
   auto rs = blobs(fbb, rollouts);
   return finish(fbb, 0, 0, wire::CreateRolloutGroup(fbb, p, rs));
 }
 
 wire::Bytes scored_group(const Blobs& scored) {
-  FlatBufferBuilder fbb(128 + blobs_size(scored));
+  FlatBufferBuilder& fbb = builder();
   auto rs = blobs(fbb, scored);
   return finish(fbb, 0, 0, wire::CreateScoredGroup(fbb, rs));
 }
 
 wire::Bytes prompt_done(uint64_t prompt_id, const std::vector<int>& passed) {
-  FlatBufferBuilder fbb(128 + passed.size());
+  FlatBufferBuilder& fbb = builder();
   std::vector<uint8_t> flags(passed.begin(), passed.end());
   auto body = wire::CreatePromptDone(fbb, prompt_id, fbb.CreateVector(flags));
   return finish(fbb, 0, 0, body);
 }
 
 wire::Bytes prompt_lost(uint64_t prompt_id) {
-  FlatBufferBuilder fbb(64);
+  FlatBufferBuilder& fbb = builder();
   return finish(fbb, 0, 0, wire::CreatePromptLost(fbb, prompt_id));
 }
 
 wire::Bytes batch_call(uint64_t request_id, const BatchArgs& a) {
-  FlatBufferBuilder fbb(96);
+  FlatBufferBuilder& fbb = builder();
   auto body = wire::CreateBatchCall(fbb, a.learner_version, a.min_version, static_cast<uint32_t>(a.max_rollouts),
                                     a.group_size);
   return finish(fbb, request_id, 0, body);
 }
 
 wire::Bytes batch_reply(uint64_t in_reply_to, const Blobs& scored) {
-  FlatBufferBuilder fbb(128 + blobs_size(scored));
+  FlatBufferBuilder& fbb = builder();
   auto rs = blobs(fbb, scored);
   return finish(fbb, 0, in_reply_to, wire::CreateBatchReply(fbb, rs));
 }
 
 wire::Bytes version_note(uint64_t version) {
-  FlatBufferBuilder fbb(64);
+  FlatBufferBuilder& fbb = builder();
   return finish(fbb, 0, 0, wire::CreateVersionNote(fbb, version));
 }
 
 wire::Bytes call_failed(uint64_t in_reply_to, const std::string& error) {
-  FlatBufferBuilder fbb(96 + error.size());
+  FlatBufferBuilder& fbb = builder();
   auto e = fbb.CreateString(error);
   return finish(fbb, 0, in_reply_to, wire::CreateCallFailed(fbb, e));
 }
 
-Result<Decoded> decode(const wire::Bytes& bytes) {
-  auto m = wire::read<wire::ActorMessage>(bytes);
-  if (!m) return m.status();
-  const wire::ActorMessage* msg = *m;
+Result<Decoded> decode(const wire::Bytes& bytes, Trust trust) {
+  const wire::ActorMessage* msg = nullptr;
+  if (trust == Trust::kTransportVerified) {
+    msg = wire::GetActorMessage(bytes.data());
+  } else {
+    auto m = wire::read<wire::ActorMessage>(bytes);
+    if (!m) return m.status();
+    msg = *m;
+  }
   Decoded d;
   d.request_id = msg->request_id();
   d.in_reply_to = msg->in_reply_to();

@@ -85,7 +85,11 @@ wire::Bytes call_failed(uint64_t in_reply_to, const std::string& error);
 
 // Verifies `bytes` as an ActorMessage and every blob inside as the type its body carries.
 // Errors (corruption) name what failed: "RolloutGroup rollout 3: Rollout message failed ...".
-Result<Decoded> decode(const wire::Bytes& bytes);
+// kTransportVerified: the bytes already passed the FlatBuffers verifier as an ActorMessage (the
+// transport runs wire::verify_any on every message it delivers), so only the nested messages
+// (prompts, rollouts) are verified here. Anything else, e.g. a message from a local actor: kVerify.
+enum class Trust { kVerify, kTransportVerified };
+Result<Decoded> decode(const wire::Bytes& bytes, Trust trust = Trust::kVerify);
 
 // The body's name as in the schema ("GenerateCall", ...), for logs and errors.
 const char* body_name(const Body& body);

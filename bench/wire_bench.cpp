@@ -36,6 +36,8 @@
 #include "actors/gateway.hpp"
 #include "actors/messages.hpp"
 #include "actors/remote.hpp"
+#include "actors/remote_codec.hpp"
+#include "wire/hop_trace.hpp"
 #include "wire/mapped_buffer.hpp"
 #include "wire/ucx_transport.hpp"
 #include "wire/shared_weights.hpp"
@@ -207,7 +209,7 @@ int exposed_child(TransportOptions o) {
   auto env = sys.spawn([prompt](caf::event_based_actor* self) -> caf::behavior {
     auto notes = std::make_shared<uint64_t>(0);
     return {
-        [prompt](generate_atom, const actors::PromptTicket&) { return prompt; },
+        [prompt](generate_atom, const actors::PromptTicket&) { TROUPE_HOP(kBenchHandler); return prompt; },
         [notes](weights_atom, uint64_t) { ++*notes; },
         [notes](verify_atom, const std::string&, const std::vector<std::string>&) {
           // Answers how many notifications arrived (the rate test's end marker).
@@ -286,6 +288,7 @@ struct PingState {
 using PingActor = caf::stateful_actor<PingState>;
 
 void ping_once(PingActor* self) {
+  TROUPE_HOP(kBenchPing);
   auto& st = self->state;
   if (st.issued == st.total) {
     std::lock_guard lk(st.out->m);
@@ -304,6 +307,7 @@ void ping_once(PingActor* self) {
     ++self->state.out->failures;
     ping_once(self);
   };
+  TROUPE_HOP(kBenchCalled);
   if (st.typed) {
     actors::PromptTicket t;
     t.prompt_id = static_cast<uint64_t>(st.issued);
@@ -559,6 +563,57 @@ uint16_t read_port(Proc& p) {
   return l.rfind("PORT ", 0) == 0 ? static_cast<uint16_t>(std::stoi(l.substr(5))) : 0;
 }
 
+// Section 4's set-up and round trip: a child process exposes "env/bench" (exposed_child); this
+// process calls it through a typed proxy, prints the p50 round trip beside `anchor` (ucx_perftest
+// tag_lat x2 of the same run) and this side's gateway counters, then runs `then` on the same
+// stack. Returns the p50 (0 when the stack did not come up or every call failed).
+double actor_rtt_section(const std::string& exe, int lat_iters, double anchor,
+                         const std::function<void(caf::actor_system&, const caf::actor&)>& then = {}) {
+  auto rx = spawn({exe, "--child", "rexpose", "rexpose"});
+  uint16_t pr = read_port(*rx);
+  caf::actor_system_config cfg;
+  bench_scheduler(cfg);
+  caf::actor_system sys{cfg};
+  auto g = actors::Gateway::start(sys, bench_transport("bench"));
+  auto r = g ? actors::RemoteActors::create(sys, **g, nullptr) : Result<std::unique_ptr<actors::RemoteActors>>(g.status());
+  if (!r || !(*r)->connect_peer("127.0.0.1", pr) || rx->line() != "READY") {
+    std::printf("ERROR the typed actor stack did not come up\n");
+    return 0;
+  }
+  (*r)->add_route("env/*", "rexpose").ignore();
+  auto proxy = (*r)->resolve("env/bench");
+  if (!proxy) {
+    std::printf("ERROR %s\n", proxy.status().to_string().c_str());
+    return 0;
+  }
+  int failures = 0;
+  const uint64_t sleeps_before = (*g)->transport().stats().sleeps;
+  const double typed_rtt = actor_round_trips(sys, *proxy, lat_iters, true, &failures);
+  print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", anchor, "ucx_perftest tag_lat x2 (p50)");
+  if (failures > 0) std::printf("  (%d calls failed)\n", failures);
+  // The same figure beside tag_lat with messages as large as ours (8 B above): the call and the
+  // answer each carry a routing header (names) and an ActorMessage, not 8 bytes.
+  const size_t header = 20 + std::string("env/bench").size() + std::string("~bench/env/bench").size();
+  const size_t call = header + actors::remote::generate_call(1, actors::PromptTicket{}).size();
+  const size_t answer = header + actors::remote::prompt_note(1, small_prompt(7)).size();
+  const size_t same = (call + answer) / 2;
+  auto sized = perftest({"-t", "tag_lat", "-s", std::to_string(same), "-n", std::to_string(lat_iters * 5)}, 13394);
+  char anchor_name[64];
+  std::snprintf(anchor_name, sizeof anchor_name, "ucx_perftest tag_lat x2, %zu B (p50)", same);
+  print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", sized.ok ? 2 * sized.latency_us : 0,
+            anchor_name);
+  std::printf("  (messages: the call %zu B, the answer %zu B, routing headers included)\n", call, answer);
+  auto gs = (*g)->stats();
+  std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow; "
+              "the progress thread slept %llu times)\n",
+              static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
+              static_cast<unsigned long long>(gs.heavy),
+              static_cast<unsigned long long>((*g)->transport().stats().sleeps - sleeps_before));
+  std::fflush(stdout);
+  if (then) then(sys, *proxy);
+  return typed_rtt;
+}
+
 int parent(bool quick) {
   std::printf("wire_bench: 127.0.0.1, UCX 1.13, transport data path sysv shm + CMA (same host); load average "
               "at start: ");
@@ -577,6 +632,18 @@ int parent(bool quick) {
   // The machine's floor for paths that sleep when idle (before any thread of ours starts).
   const double pipe_rtt = pipe_wakeup_round_trip(lat_iters / 4);
   const double cv_rtt = thread_wakeup_round_trip(lat_iters / 4);
+
+  // TROUPE_BENCH_ONLY=rtt: only the actor round trip beside its tag_lat anchor, TROUPE_BENCH_REPS
+  // times (default 3) alternating, for A/B comparisons and profiling on a noisy machine.
+  if (const char* only = std::getenv("TROUPE_BENCH_ONLY"); only != nullptr && std::string(only) == "rtt") {
+    const char* reps_env = std::getenv("TROUPE_BENCH_REPS");
+    const int reps = reps_env ? std::max(1, std::atoi(reps_env)) : 3;
+    for (int rep = 0; rep < reps; ++rep) {
+      auto anchor = perftest({"-t", "tag_lat", "-n", std::to_string(lat_iters * 5)}, 13391);
+      actor_rtt_section(exe, lat_iters, anchor.ok ? 2 * anchor.latency_us : 0);
+    }
+    return 0;
+  }
 
   // Anchors first, while nothing else of ours runs.
   auto lat = perftest({"-t", "tag_lat", "-n", std::to_string(lat_iters * 5)}, 13391);
@@ -673,55 +740,28 @@ int parent(bool quick) {
   // 4. Through the actor stack, as the cluster runtime uses it: an event-based actor calls a typed
   //    proxy (actors/remote.hpp), which sends an ActorMessage through the gateway and UCX to the
   //    ingress of an actor exposed in another process; the reply comes back the same way.
-  double typed_rtt = 0;
-  {
-    auto rx = spawn({exe, "--child", "rexpose", "rexpose"});
-    uint16_t pr = read_port(*rx);
-    caf::actor_system_config cfg;
-    bench_scheduler(cfg);
-    caf::actor_system sys{cfg};
-    auto g = actors::Gateway::start(sys, bench_transport("bench"));
-    auto r = g ? actors::RemoteActors::create(sys, **g, nullptr) : Result<std::unique_ptr<actors::RemoteActors>>(g.status());
-    if (r && (*r)->connect_peer("127.0.0.1", pr) && rx->line() == "READY") {
-      (*r)->add_route("env/*", "rexpose").ignore();
-      auto proxy = (*r)->resolve("env/bench");
-      int failures = 0;
-      const uint64_t sleeps_before = (*g)->transport().stats().sleeps;
-      typed_rtt = proxy ? actor_round_trips(sys, *proxy, lat_iters, true, &failures) : 0;
-      print_row("round trip, actor->proxy->UCX->actor (p50)", typed_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
-                "ucx_perftest tag_lat x2 (p50)");
-      if (failures > 0) std::printf("  (%d calls failed)\n", failures);
-      auto gs = (*g)->stats();
-      std::printf("  (this side: %llu actor runs on the progress thread, %llu to the CAF scheduler, %llu slow; "
-                  "the progress thread slept %llu times)\n",
-                  static_cast<unsigned long long>(gs.ran_inline), static_cast<unsigned long long>(gs.to_scheduler),
-                  static_cast<unsigned long long>(gs.heavy),
-                  static_cast<unsigned long long>((*g)->transport().stats().sleeps - sleeps_before));
-      // Message rate through the same stack: notifications, then one call that counts them.
-      if (proxy) {
-        caf::scoped_actor self{sys};
-        const int notes = rate_msgs / 4;
-        // In windows of 1024 (a quarter of a peer's send queue, which drops what does not fit rather
-        // than grow): after each window one call, answered once all before it went through.
-        auto start = Clock::now();
-        double counted = 0;
-        for (int sent = 0; sent < notes;) {
-          for (int k = 0; k < 1024 && sent < notes; ++k, ++sent) {
-            self->send(*proxy, weights_atom_v, static_cast<uint64_t>(sent));
-          }
-          self->request(*proxy, 60s, verify_atom_v, std::string("{}"), std::vector<std::string>{})
-              .receive([&](const std::vector<actors::RuleVerdict>& v) { counted = v.empty() ? 0 : v[0].score; },
-                       [](caf::error&) {});
-        }
-        double secs = seconds_since(start);
-        print_row("message rate, actor->proxy->UCX->actor", counted / secs, "msg/s", rate.ok ? rate.msg_rate : 0,
-                  "ucx_perftest tag_bw 8 B msg/s");
-        if (counted < notes) std::printf("  (%.0f of %d notifications arrived)\n", counted, notes);
+  // Then the message rate through the same stack: notifications, then one call that counts them.
+  auto actor_rate = [&](caf::actor_system& sys, const caf::actor& proxy) {
+    caf::scoped_actor self{sys};
+    const int notes = rate_msgs / 4;
+    // In windows of 1024 (a quarter of a peer's send queue, which drops what does not fit rather
+    // than grow): after each window one call, answered once all before it went through.
+    auto start = Clock::now();
+    double counted = 0;
+    for (int sent = 0; sent < notes;) {
+      for (int k = 0; k < 1024 && sent < notes; ++k, ++sent) {
+        self->send(proxy, weights_atom_v, static_cast<uint64_t>(sent));
       }
-    } else {
-      std::printf("ERROR the typed actor stack did not come up\n");
+      self->request(proxy, 60s, verify_atom_v, std::string("{}"), std::vector<std::string>{})
+          .receive([&](const std::vector<actors::RuleVerdict>& v) { counted = v.empty() ? 0 : v[0].score; },
+                   [](caf::error&) {});
     }
-  }
+    double secs = seconds_since(start);
+    print_row("message rate, actor->proxy->UCX->actor", counted / secs, "msg/s", rate.ok ? rate.msg_rate : 0,
+              "ucx_perftest tag_bw 8 B msg/s");
+    if (counted < notes) std::printf("  (%.0f of %d notifications arrived)\n", counted, notes);
+  };
+  const double typed_rtt = actor_rtt_section(exe, lat_iters, lat.ok ? 2 * lat.latency_us : 0, actor_rate);
 
   // 4b. Raw WireMessages through the gateway's own proxies (actor -> proxy -> UCX -> echo actor).
   {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,8 +44,11 @@ class Bytes {
   }
   // `size` bytes left uninitialised for the caller to fill through `*out` before the Bytes is
   // shared (a receive buffer: no pass of zeroes over a 64 MiB message before the bytes land).
+  // A small one is one allocation (the count beside the bytes); a large one keeps its bytes apart,
+  // so that freeing it gives the whole block back.
   static Bytes uninitialized(size_t size, uint8_t** out) {
-    std::shared_ptr<uint8_t[]> owner(new uint8_t[size == 0 ? 1 : size]);
+    std::shared_ptr<uint8_t[]> owner = size <= kOneBlock ? std::make_shared_for_overwrite<uint8_t[]>(size == 0 ? 1 : size)
+                                                         : std::shared_ptr<uint8_t[]>(new uint8_t[size]);
     *out = owner.get();
     Bytes b;
     b.size_ = size;
@@ -58,6 +62,7 @@ class Bytes {
   long use_count() const { return data_.use_count(); }
 
  private:
+  static constexpr size_t kOneBlock = 64 * 1024;
   std::shared_ptr<const uint8_t> data_;  // aliases its owner (a vector or an array)
   size_t size_ = 0;
 };
@@ -128,7 +133,10 @@ Result<MessageKind> verify_any(std::span<const uint8_t> bytes);
 template <class T>
 Bytes finish(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<T> root) {
   fbb.Finish(root, MessageTraits<T>::identifier());
-  return Bytes(std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()));
+  uint8_t* into = nullptr;
+  Bytes b = Bytes::uninitialized(fbb.GetSize(), &into);
+  std::memcpy(into, fbb.GetBufferPointer(), fbb.GetSize());
+  return b;
 }
 
 // Object-API round trip helpers: pack a native object (e.g. RolloutT) into Bytes.

@@ -103,14 +103,35 @@ TEST(RemoteCodec, SmallBodiesRoundTrip) {
 }
 
 TEST(RemoteCodec, ABlobOfTheWrongKindRefusesTheWholeMessage) {
-  // A Prompt where the second rollout should be: the group is refused, naming that rollout.
-  auto d = decode(rollout_group(prompt(9), {rollout(1, 0), prompt(10)}));
-  ASSERT_FALSE(d);
-  EXPECT_NE(d.status().message().find("RolloutGroup rollout 1"), std::string::npos) << d.status().message();
-  // Garbage bytes as the prompt.
-  auto g = decode(rollout_group(wire::Bytes(std::vector<uint8_t>(40, 0xab)), {}));
-  ASSERT_FALSE(g);
-  EXPECT_NE(g.status().message().find("RolloutGroup prompt"), std::string::npos) << g.status().message();
+  // Also when the transport verified the ActorMessage itself: what it carries is verified here.
+  for (Trust trust : {Trust::kVerify, Trust::kTransportVerified}) {
+    // A Prompt where the second rollout should be: the group is refused, naming that rollout.
+    auto d = decode(rollout_group(prompt(9), {rollout(1, 0), prompt(10)}), trust);
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.status().message().find("RolloutGroup rollout 1"), std::string::npos) << d.status().message();
+    // Garbage bytes as the prompt.
+    auto g = decode(rollout_group(wire::Bytes(std::vector<uint8_t>(40, 0xab)), {}), trust);
+    ASSERT_FALSE(g);
+    EXPECT_NE(g.status().message().find("RolloutGroup prompt"), std::string::npos) << g.status().message();
+  }
+}
+
+TEST(RemoteCodec, EncodedBytesStayWhatTheyWereWhenTheNextMessageIsEncoded) {
+  // The encoders share one builder per thread: each message's bytes must be its own.
+  PromptTicket t{.prompt_id = 5, .task = 1, .task_name = "dyck", .level = 2, .seed = 9, .attempt = 0};
+  wire::Bytes call = generate_call(11, t);
+  const std::vector<uint8_t> before(call.data(), call.data() + call.size());
+  wire::Bytes note = prompt_note(12, prompt(13));
+  wire::Bytes big = rollout_group(prompt(14), {rollout(1, 0), rollout(2, 1), rollout(3, 2)});
+  EXPECT_EQ(std::vector<uint8_t>(call.data(), call.data() + call.size()), before);
+  auto d = decode(call);
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_EQ(d->request_id, 11u);
+  EXPECT_EQ(std::get<PromptTicket>(d->body).task_name, "dyck");
+  auto n = decode(note);
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(n->in_reply_to, 12u);
+  EXPECT_TRUE(decode(big));
 }
 
 TEST(RemoteCodec, ABodyTypeWithoutItsBodyIsRefused) {
@@ -120,9 +141,13 @@ TEST(RemoteCodec, ABodyTypeWithoutItsBodyIsRefused) {
                     wire::ActorBody::BatchCall, wire::ActorBody::CallFailed}) {
     flatbuffers::FlatBufferBuilder fbb;
     auto msg = wire::CreateActorMessage(fbb, wire::kSchemaVersion, 1, 0, type, 0);
-    auto d = decode(wire::finish(fbb, msg));
-    ASSERT_FALSE(d) << wire::EnumNameActorBody(type);
-    EXPECT_NE(d.status().message().find("carries no body"), std::string::npos) << d.status().message();
+    const wire::Bytes bytes = wire::finish(fbb, msg);
+    ASSERT_TRUE(wire::verify_any(bytes.span()));  // the transport lets it through
+    for (Trust trust : {Trust::kVerify, Trust::kTransportVerified}) {
+      auto d = decode(bytes, trust);
+      ASSERT_FALSE(d) << wire::EnumNameActorBody(type);
+      EXPECT_NE(d.status().message().find("carries no body"), std::string::npos) << d.status().message();
+    }
   }
 }
 
