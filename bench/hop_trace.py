@@ -59,7 +59,18 @@ def main(argv):
         else:
             files.append(a)
     files = files or glob.glob("/dev/shm/troupe-hops.*")
-    traces = [t for t in (load(f) for f in files) if t is not None]
+    traces = []
+    for f in files:
+        try:
+            t = load(f)
+        except OSError as e:
+            print(f"hop_trace: cannot read {f}: {e.strerror}", file=sys.stderr)
+            return 2
+        except struct.error:
+            print(f"hop_trace: {f} is not a hop trace (shorter than its header)", file=sys.stderr)
+            return 2
+        if t is not None:
+            traces.append(t)
     if not traces:
         print("no trace records found (built with -DTROUPE_HOP_TRACE=ON and run with TROUPE_HOP_TRACE=1?)",
               file=sys.stderr)

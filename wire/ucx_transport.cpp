@@ -170,6 +170,10 @@ std::string ucx_error(const char* what, ucs_status_t s) {
 struct Peer;
 
 struct Outgoing {
+  Outgoing() = default;
+  Outgoing(const Outgoing&) = delete;  // `header` may point into this very record
+  Outgoing& operator=(const Outgoing&) = delete;
+
   Transport::Impl* impl = nullptr;
   Peer* peer = nullptr;
   uint16_t am_id = kAmData;
