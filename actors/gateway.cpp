@@ -213,10 +213,9 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   // The sending thread gives the message to the transport itself (which posts it to UCX at once when
   // the worker is free): no hand-off. Only when the peer's queue is full, or earlier messages to it
   // wait for room, does it go to the peer's lane, which waits for room without stalling the caller's
-  // scheduler thread.
-  // Gives the message to the transport, or to the peer's lane when it must wait for room (`whole`,
-  // when given, is the same message, moved into the lane instead of built anew). Returns false when
-  // nothing was sent because `node` is not connected (counted and logged when `down_is_failure`).
+  // scheduler thread. `whole`, when given, is the same message, moved into the lane instead of built
+  // anew. Returns false when nothing was sent because `node` is not connected (counted and logged
+  // when `down_is_failure`).
   bool send(const std::string& node, std::string_view dst, std::string_view src, wire::MessageKind kind,
             const wire::Bytes& payload, WireMessage* whole, bool down_is_failure);
 
