@@ -653,10 +653,24 @@ int parent(bool quick) {
   Pinger ping;
   TransportOptions o = bench_transport("bench");
   std::atomic<uint64_t> acks{0};
+  // Ping-pong answered on both progress threads (no other thread, no CAF, no decoding): what the
+  // transport and UCX cost a round trip here. Only the progress thread touches `pp` while it runs.
+  struct PingPong {
+    Transport* t = nullptr;
+    int left = 0;
+    std::vector<Clock::time_point> at;
+  } pp;
   o.on_message = [&](Envelope&& e) {
     if (e.dst == "bench/ack" || e.dst == "weights/ack") {
       ++acks;
       return;
+    }
+    if (e.dst == "bench/pp") {
+      pp.at.push_back(Clock::now());
+      if (--pp.left > 0) {
+        pp.t->send(e.peer, "echo/0", "bench/pp", e.kind, std::move(e.payload), 0ms).ignore();
+        return;
+      }
     }
     std::lock_guard lk(ping.m);
     ++ping.replies;
@@ -697,6 +711,33 @@ int parent(bool quick) {
     }
   }
   double rtt = round_trips(lat_iters);
+  pp.t = &t;
+  auto ping_pong = [&](MessageKind kind, const Bytes& payload) {
+    const int n = lat_iters * 2;
+    {
+      std::lock_guard lk(ping.m);
+      pp.at.clear();
+      pp.at.reserve(n + 1);
+      pp.left = n;
+    }
+    const uint64_t want = [&] {
+      std::lock_guard lk(ping.m);
+      return ping.replies + 1;
+    }();
+    pp.at.push_back(Clock::now());  // before the first send: the progress thread is not in it yet
+    t.send("echo", "echo/0", "bench/pp", kind, payload).ignore();
+    std::unique_lock lk(ping.m);
+    if (!ping.cv.wait_for(lk, 60s, [&] { return ping.replies >= want; })) return 0.0;
+    std::vector<double> us;
+    for (size_t i = pp.at.size() / 10 + 1; i < pp.at.size(); ++i) {
+      us.push_back(std::chrono::duration<double, std::micro>(pp.at[i] - pp.at[i - 1]).count());
+    }
+    std::sort(us.begin(), us.end());
+    return us.empty() ? 0.0 : us[us.size() / 2];
+  };
+  const double pp_small = ping_pong(MessageKind::kHeartbeat, heartbeat(1));
+  const Bytes call_sized = actors::remote::generate_call(1, actors::PromptTicket{});
+  const double pp_call = ping_pong(MessageKind::kActor, call_sized);
   std::printf("\n%-44s %12s %-6s | %-34s %12s |\n", "figure (ours)", "value", "unit", "anchor (same run)", "value");
   print_row("floor: 2 processes waking by pipe (p50)", pipe_rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
             "ucx_perftest tag_lat x2 (p50)");
@@ -704,6 +745,12 @@ int parent(bool quick) {
             "ucx_perftest tag_lat x2 (p50)");
   print_row("round trip, transport, 8 B Heartbeat (p50)", rtt, "us", lat.ok ? 2 * lat.latency_us : 0,
             "ucx_perftest tag_lat x2 (p50)");
+  print_row("the same, answered on progress threads", pp_small, "us", lat.ok ? 2 * lat.latency_us : 0,
+            "ucx_perftest tag_lat x2 (p50)");
+  char pp_name[64];
+  std::snprintf(pp_name, sizeof pp_name, "the same, a %zu B ActorMessage", call_sized.size());
+  print_row(pp_name, pp_call, "us", lat.ok ? 2 * lat.latency_us : 0, "ucx_perftest tag_lat x2 (p50)");
+  std::printf("  (no thread hand-off, no CAF, nothing decoded: the transport's and UCX's share of a round trip)\n");
 
   // 2. Message rate, one way, with one acknowledgement at the end.
   {

@@ -84,16 +84,16 @@ struct TransportOptions {
   // application thread that would produce the next message (measured: a 200 us window gave
   // 550-900 us round trips under load, 0 us gave 64).
   std::chrono::microseconds busy_poll{50};
-  // Default: 5 us of busy polling after receiving when nothing is in flight: enough for the next
-  // message of a back-to-back stream (the message rate fell ~10x without it). None after a pass
-  // that only sent: the peer's answer wakes this thread on this CPU, where it would wait out the
-  // spin (see the progress loop).
+  // Default: 5 us of busy polling after a pass that only received, when nothing is in flight:
+  // enough for the next message of a back-to-back stream (the message rate fell ~10x without it).
   std::chrono::microseconds idle_busy_poll{5};
-  // Default: 30 us of busy polling after a pass that only sent (a call, or an answer that may be
-  // followed by the next call): the answer is read without a sleep and a wake-up when it comes
-  // within the window. Measured on this idle 2-core machine (wire_bench --quick, 6 alternating
-  // pairs): actor round trip p50 5.9-9.6 us with 30, 16.9-82 us with 0. The cost: at most 30 us of
-  // CPU per such pass, and on a loaded machine a peer woken on this CPU waits out the spin.
+  // Default: 30 us of busy polling after a pass that sent (a call, or an answer that may be
+  // followed by the next call, whether an actor run or on_message itself sent it): the answer is
+  // read without a sleep and a wake-up when it comes within the window. Measured on this idle
+  // 2-core machine (wire_bench --quick, 6 alternating pairs): actor round trip p50 5.9-9.6 us with
+  // 30, 16.9-82 us with 0; a thread's call answered by an echo from on_message, 7.7-11 us where the
+  // echo spun only idle_busy_poll gave 32-34 (wire_bench full runs). The cost: at most 30 us of CPU
+  // per such pass, and on a loaded machine a peer woken on this CPU waits out the spin.
   std::chrono::microseconds answer_busy_poll{30};
   // Default: 5 s for a connecting peer to complete the handshake before it is dropped.
   std::chrono::milliseconds handshake_timeout{5000};
