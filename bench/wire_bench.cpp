@@ -1,8 +1,10 @@
 // wire_bench: the transport's figures beside ucx_perftest's, measured in the same invocation on
 // 127.0.0.1. It starts its own child processes (this binary again, by PID) and ucx_perftest server
 // and client pairs, and prints one table:
-//   - small-message round trip: UCX transport alone, and actor -> gateway -> UCX -> gateway ->
-//     actor, against ucx_perftest tag_lat (8 B; its figure is one-way, so doubled);
+//   - small-message round trip: UCX transport alone (from a thread that waits for each answer, and
+//     answered on both progress threads, with a Heartbeat and with an ActorMessage), and actor ->
+//     gateway -> UCX -> gateway -> actor, against ucx_perftest tag_lat (8 B; its figure is one-way,
+//     so doubled);
 //   - message rate (one-way stream of small messages) against ucx_perftest tag_bw message rate;
 //   - 64 MiB bandwidth against ucx_perftest tag_bw -s 64 MiB;
 //   - weight broadcast of a 100M-parameter fp32 model (400 MB) to 1, 2 and 4 receivers, beside a
