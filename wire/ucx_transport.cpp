@@ -30,9 +30,9 @@
 // posts the outbox on its next iteration (it is awake: it holds the lock). Either way the outbox is
 // posted in FIFO order under `wmu`, so messages keep their order per sender. Commands (connect,
 // describe) still run on the progress thread. The progress loop busy-polls after the last activity
-// (`busy_poll` while a rendezvous is in flight, `idle_busy_poll` after receiving, `answer_busy_poll`
-// after a pass that only sent), then arms the worker and sleeps in epoll on the worker's event fd and the wake
-// eventfd: an idle process spends no CPU here. After each pass, outside the lock, `on_progress`
+// (`busy_poll` while a rendezvous is in flight, `idle_busy_poll` after a pass that only received,
+// `answer_busy_poll` after a pass that sent), then arms the worker and sleeps in epoll on the
+// worker's event fd and the wake eventfd: an idle process spends no CPU here. After each pass, outside the lock, `on_progress`
 // lets the owner run what the pass delivered (the gateway runs light actors there).
 #include "wire/ucx_transport.hpp"
 
@@ -886,7 +886,7 @@ struct Transport::Impl {
         answered = answers > 0 || posted > 0;
         continue;
       }
-      // After a pass that only sent, the spin (answer_busy_poll) has a cost and a gain. The cost:
+      // After a pass that sent, the spin (answer_busy_poll) has a cost and a gain. The cost:
       // a peer whose progress thread sleeps in epoll is woken on *this* CPU (UCX's shared-memory
       // signal is a Unix socket: a synchronous wake-up) and waits there until this thread stops
       // spinning (traced under load: each such hop took the window + ~3 us). The gain: when both
