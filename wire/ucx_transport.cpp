@@ -32,8 +32,9 @@
 // describe) still run on the progress thread. The progress loop busy-polls after the last activity
 // (`busy_poll` while a rendezvous is in flight, `idle_busy_poll` after a pass that only received,
 // `answer_busy_poll` after a pass that sent), then arms the worker and sleeps in epoll on the
-// worker's event fd and the wake eventfd: an idle process spends no CPU here. After each pass, outside the lock, `on_progress`
-// lets the owner run what the pass delivered (the gateway runs light actors there).
+// worker's event fd and the wake eventfd: an idle process spends no CPU here. After each pass,
+// outside the lock, `on_progress` lets the owner run what the pass delivered (the gateway runs light
+// actors there).
 #include "wire/ucx_transport.hpp"
 
 #include <arpa/inet.h>
@@ -292,7 +293,6 @@ struct Transport::Impl {
   // and the worker is destroyed, so teardown frees what is left.
   std::unordered_map<PendingRecv*, bool> pending_recvs;
   size_t sends_in_flight = 0;  // sends UCX keeps going (their callback has not run)
-  uint64_t received = 0;       // data messages that arrived (the loop's idle window)
   uint64_t drop_logs = 0;
 
   ~Impl() { teardown(); }
@@ -679,7 +679,6 @@ struct Transport::Impl {
   ucs_status_t handle_data(ucp_worker_h on, const void* header, size_t header_length, void* data, size_t length,
                            const ucp_am_recv_param_t* param) {
     TROUPE_HOP(kRecv);
-    ++received;
     bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     Header h;
     if (!decode_header(header, header_length, &h)) {
